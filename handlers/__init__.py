@@ -1,0 +1,11 @@
+"""Telegram update handlers: parse the update, call one service, render the reply."""
+
+from telegram.ext import Application
+
+from handlers import common
+
+
+def register_all(application: Application) -> None:  # type: ignore[type-arg]
+    common.register(application)
+    # Features register here, in group 0, before the fallbacks.
+    common.register_fallbacks(application)

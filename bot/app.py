@@ -1,0 +1,160 @@
+"""Building and running one Callsheet process: the PTB bot and the aiohttp server on one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ContextTypes
+
+from bot import db
+from bot.container import Services, build_services
+from bot.context import BotData, CallsheetContext
+from bot.delivery import TelegramChatSender
+from bot.settings import Settings, TelegramMode
+from bot.web import build_web_app
+from handlers import register_all
+from handlers.common import set_default_commands
+from models import Channel
+from services.clock import Clock, SystemClock
+from services.outbox import Dispatcher, EmailSender
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    context_types = ContextTypes(context=CallsheetContext, bot_data=BotData)
+    builder = (
+        Application.builder()
+        .token(settings.require_bot_token())
+        .base_url(settings.telegram_api_base_url)
+        .context_types(context_types)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(16)
+        .connect_timeout(10)
+        .read_timeout(15)
+        .write_timeout(15)
+        .get_updates_read_timeout(35)
+    )
+    if settings.telegram_mode is TelegramMode.WEBHOOK:
+        builder = builder.updater(None)  # updates arrive at our aiohttp server instead
+    application = builder.build()
+    register_all(application)
+    return application
+
+
+class Callsheet:
+    """One running process. `start()` then `stop()`; `serve()` runs until SIGINT/SIGTERM."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        email: EmailSender | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.email = email
+        self.application: Application | None = None  # type: ignore[type-arg]
+        self.services: Services | None = None
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        settings = self.settings
+        await db.open_db(settings.database_url)
+        try:
+            await db.ensure_migrated(settings.database_url)
+            application = build_application(settings)
+            await application.initialize()  # getMe: fails here on a wrong token
+            self.application = application
+            services = build_services(
+                settings, self.clock, bot_username=application.bot.username, email=self.email
+            )
+            self.services = services
+            application.bot_data.services = services
+            await set_default_commands(application)
+            await application.start()
+            if application.updater is not None:
+                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            else:
+                assert settings.public_base_url and settings.telegram_webhook_secret
+                await application.bot.set_webhook(
+                    settings.public_base_url + WEBHOOK_PATH,
+                    secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            self.runner = web.AppRunner(build_web_app(services, application), access_log=None)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, settings.http_host, settings.http_port)
+            await site.start()
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1] if sockets else settings.http_port
+            chat = TelegramChatSender(application.bot)
+            dispatchers = [
+                Dispatcher(services.outbox, Channel.TELEGRAM, chat=chat),
+                Dispatcher(
+                    services.outbox,
+                    Channel.EMAIL,
+                    email=services.email,
+                    max_attempts=settings.email_max_attempts,
+                ),
+            ]
+            for dispatcher in dispatchers:
+                self._tasks.append(
+                    asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
+                )
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "callsheet running as @%s (%s mode), HTTP on %s:%s",
+            application.bot.username,
+            settings.telegram_mode,
+            settings.http_host,
+            self.port,
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        application = self.application
+        if application is not None:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+            self.application = None
+        await db.close_db()
+
+    async def serve(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            await self.stop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)

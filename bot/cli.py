@@ -1,0 +1,178 @@
+"""The `callsheet` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.settings import ConfigError, Settings, load_settings
+
+PROG = "callsheet"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Callsheet: a Telegram bot that runs event crews and M-Pesa payments. "
+        "Configuration comes from the environment and .env (see .env.example).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "run",
+        help="run the bot and the HTTP server (webhook, Daraja callbacks, /healthz, /readyz)",
+        description="Run the bot (polling, or webhook when TELEGRAM_MODE=webhook) and the "
+        "HTTP server on HTTP_HOST:HTTP_PORT until SIGINT or SIGTERM. "
+        "Refuses to start on a database that needs `callsheet migrate`.",
+    )
+    sub.add_parser(
+        "demo",
+        help="play a manager and two crew through the system, offline, and print it all",
+        description="Run the whole system against local stand-ins for Telegram (and Daraja, "
+        "email) with a temporary SQLite database; needs no configuration.",
+    )
+    sub.add_parser("migrate", help="apply database migrations (DATABASE_URL)")
+    add = sub.add_parser(
+        "add-manager",
+        help="add a manager (the first one, or any later one)",
+        description="Add a manager and print their one-time Telegram link.",
+    )
+    add.add_argument("--name", required=True, help="full name, e.g. 'Achieng Otieno'")
+    add.add_argument("--phone", required=True, help="Kenyan mobile number, e.g. 0712345678")
+    add.add_argument("--email", help="email address for copies of every message")
+    add.add_argument(
+        "--telegram-id", type=int, help="numeric Telegram user id, to link without a link"
+    )
+    sub.add_parser(
+        "check",
+        help="validate the configuration and try the database, Telegram, Daraja and SMTP",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from bot.logs import setup_logging
+
+    level = logging.DEBUG if args.verbose else logging.INFO
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        setup_logging(logging.WARNING)
+        return int(asyncio.run(run_demo()))
+    try:
+        settings = load_settings()
+        setup_logging(level, _secrets(settings))
+        if args.command == "run":
+            settings.require_bot_token()
+            return asyncio.run(_run(settings))
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        if args.command == "add-manager":
+            return asyncio.run(_add_manager(settings, args))
+        if args.command == "check":
+            from bot.check import run_checks
+
+            return asyncio.run(run_checks(settings))
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    raise AssertionError(args.command)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [
+        settings.telegram_bot_token,
+        settings.telegram_webhook_secret,
+        settings.daraja_consumer_secret,
+        settings.daraja_consumer_key,
+        settings.daraja_passkey,
+        settings.daraja_callback_secret,
+        settings.smtp_password,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import Callsheet
+    from bot.db import NotMigrated
+
+    try:
+        await Callsheet(settings).serve()
+    except NotMigrated as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from bot.db import migrate
+
+    applied = await migrate(settings.database_url)
+    if applied:
+        for name in applied:
+            print(f"applied {name}")
+    else:
+        print("the database is up to date")
+    return 0
+
+
+async def _add_manager(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import db
+    from bot.container import build_services
+    from models import Access
+    from services.clock import SystemClock
+    from services.errors import CallsheetError
+
+    await db.open_db(settings.database_url)
+    try:
+        await db.ensure_migrated(settings.database_url)
+        username = await _bot_username(settings)
+        services = build_services(settings, SystemClock(), bot_username=username)
+        invite = await services.people.add_person(
+            name=args.name,
+            phone=args.phone,
+            email=args.email,
+            access=Access.MANAGER,
+            telegram_id=args.telegram_id,
+        )
+    except (CallsheetError, db.NotMigrated) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close_db()
+    person = invite.person
+    print(f"Added manager #{person.id} {person.name} ({person.phone}).")
+    if person.telegram_id:
+        print("Their Telegram account is linked: they can send /start to the bot now.")
+    else:
+        print(f"Telegram link (works once, until {invite.expires_at:%Y-%m-%d %H:%M} UTC):")
+        print(f"  {invite.link}")
+        print("Or they send /start to the bot and tap 'Share my phone number'.")
+        if person.email:
+            print(
+                f"The link is also queued by email to {person.email}: sent when the bot runs."
+            )
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    if settings.telegram_bot_token is None:
+        return None
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    bot = Bot(settings.require_bot_token(), base_url=settings.telegram_api_base_url)
+    try:
+        async with bot:
+            return bot.username
+    except TelegramError:
+        logging.getLogger(__name__).warning("could not reach Telegram for the bot's username")
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Configuration: one frozen object, loaded once from the environment and `.env`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DARAJA_HOSTS = {
+    "sandbox": "https://sandbox.safaricom.co.ke",
+    "production": "https://api.safaricom.co.ke",
+}
+
+
+class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class DarajaEnv(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class TransactionType(StrEnum):
+    PAYBILL = "CustomerPayBillOnline"
+    BUY_GOODS = "CustomerBuyGoodsOnline"
+
+
+class EmailBackend(StrEnum):
+    SMTP = "smtp"
+    CONSOLE = "console"
+    FOLDER = "folder"
+
+
+class SmtpTls(StrEnum):
+    STARTTLS = "starttls"
+    SSL = "ssl"  # implicit TLS, usually port 465
+    NONE = "none"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message is one line naming the variable."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.lower())
+    if not match:
+        raise ValueError(f"{text.strip()!r} is not a duration like 30m, 2h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _durations(value: Any) -> Any:
+    if isinstance(value, str):
+        parts = [p for p in value.split(",") if p.strip()]
+        return tuple(sorted((parse_duration(p) for p in parts), reverse=True))
+    return value
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_mode: TelegramMode = TelegramMode.POLLING
+    telegram_webhook_secret: SecretStr | None = None
+    public_base_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    database_url: str = "sqlite://data/callsheet.sqlite3"
+    timezone: str = "Africa/Nairobi"
+    company_name: str = "Callsheet"
+    reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(hours=24),
+        timedelta(hours=2),
+    )
+    nudge_after: Annotated[timedelta, NoDecode] = timedelta(hours=12)
+    alert_window: Annotated[timedelta, NoDecode] = timedelta(hours=48)
+    link_token_ttl: Annotated[timedelta, NoDecode] = timedelta(days=7)
+
+    daraja_env: DarajaEnv = DarajaEnv.SANDBOX
+    daraja_base_url: str | None = None
+    daraja_consumer_key: SecretStr | None = None
+    daraja_consumer_secret: SecretStr | None = None
+    daraja_shortcode: str | None = None
+    daraja_passkey: SecretStr | None = None
+    daraja_transaction_type: TransactionType = TransactionType.PAYBILL
+    daraja_party_b: str | None = None
+    daraja_callback_secret: SecretStr | None = None
+    daraja_allowed_ips: Annotated[tuple[str, ...], NoDecode] = ()
+    daraja_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    daraja_timeout_seconds: float = Field(default=30.0, gt=0)
+    payment_query_after: Annotated[timedelta, NoDecode] = timedelta(minutes=3)
+
+    email_backend: EmailBackend = EmailBackend.CONSOLE
+    email_folder: str = "data/outbox"
+    email_from: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: SmtpTls = SmtpTls.STARTTLS
+    email_max_attempts: int = Field(default=8, ge=1)
+
+    _v_durations = field_validator("reminder_offsets", mode="before")(_durations)
+    _v_duration = field_validator(
+        "nudge_after", "alert_window", "link_token_ttl", "payment_query_after", mode="before"
+    )(_duration)
+
+    @field_validator("daraja_allowed_ips", "daraja_trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a known timezone such as Africa/Nairobi") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in {"sqlite", "postgres", "asyncpg", "psycopg"} or not rest:
+            raise ValueError(
+                f"{value!r} is not a database URL like sqlite://data/callsheet.sqlite3 "
+                "or postgres://user:password@host:5432/dbname"
+            )
+        return value
+
+    @field_validator("telegram_api_base_url", "public_base_url", "daraja_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value and not value.endswith("/bot") else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"\d+:[A-Za-z0-9_-]{20,}", value.get_secret_value()
+        ):
+            raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs(self) -> Settings:
+        if self.telegram_mode is TelegramMode.WEBHOOK:
+            if self.telegram_webhook_secret is None:
+                raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+            if not re.fullmatch(
+                r"[A-Za-z0-9_-]{1,256}", self.telegram_webhook_secret.get_secret_value()
+            ):
+                raise ValueError(
+                    "TELEGRAM_WEBHOOK_SECRET may only hold letters, digits, _ and - (1-256 chars)"
+                )
+            if self.public_base_url is None:
+                raise ValueError("PUBLIC_BASE_URL is required when TELEGRAM_MODE=webhook")
+        if self.email_backend is EmailBackend.SMTP:
+            if not self.smtp_host:
+                raise ValueError("SMTP_HOST is required when EMAIL_BACKEND=smtp")
+            if not self.email_from:
+                raise ValueError("EMAIL_FROM is required when EMAIL_BACKEND=smtp")
+        return self
+
+    # Derived values -------------------------------------------------------
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def daraja_url(self) -> str:
+        return self.daraja_base_url or DARAJA_HOSTS[self.daraja_env.value]
+
+    @property
+    def payments_configured(self) -> bool:
+        return self.missing_for_payments() == []
+
+    def missing_for_payments(self) -> list[str]:
+        needed = {
+            "DARAJA_CONSUMER_KEY": self.daraja_consumer_key,
+            "DARAJA_CONSUMER_SECRET": self.daraja_consumer_secret,
+            "DARAJA_SHORTCODE": self.daraja_shortcode,
+            "DARAJA_PASSKEY": self.daraja_passkey,
+            "DARAJA_CALLBACK_SECRET": self.daraja_callback_secret,
+            "PUBLIC_BASE_URL": self.public_base_url,
+        }
+        return [name for name, value in needed.items() if value is None]
+
+    def require_bot_token(self) -> str:
+        if self.telegram_bot_token is None:
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in .env "
+                "or the environment"
+            )
+        return self.telegram_bot_token.get_secret_value()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings or raise ConfigError with one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    loc = error.get("loc") or ()
+    if loc:
+        name = str(loc[0]).upper()
+        value = error.get("input")
+        shown = (
+            ""
+            if "secret" in name.lower() or "password" in name.lower() or "token" in name.lower()
+            else f" (got {value!r})"
+        )
+        if message.startswith(repr(value)) or not isinstance(value, str | int | float):
+            shown = ""
+        return f"{name} is invalid: {message}{shown}"
+    return f"Configuration is invalid: {message}"

@@ -1,0 +1,328 @@
+"""The tables. Times are aware UTC; money is whole shillings in integer columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.enums import (
+    Access,
+    AssignmentStatus,
+    CallbackStatus,
+    Channel,
+    EventStatus,
+    JobKind,
+    JobStatus,
+    LedgerKind,
+    OutboxStatus,
+    PaymentStatus,
+)
+
+
+class Person(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    phone = fields.CharField(max_length=16, unique=True)  # E.164, +2547XXXXXXXX
+    email = fields.CharField(max_length=254, null=True)
+    skills = fields.CharField(max_length=500, default="")  # comma-separated, lower case
+    access = fields.CharEnumField(Access, max_length=16, default=Access.CREW)
+    active = fields.BooleanField(default=True)
+    telegram_id = fields.BigIntField(null=True, unique=True)
+    telegram_username = fields.CharField(max_length=64, null=True)
+    linked_at = fields.DatetimeField(null=True)
+    chat_unreachable_at = fields.DatetimeField(null=True)  # Telegram answered 403
+    balance = fields.BigIntField(default=0)  # KES owed; always the sum of ledger entries
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "person"
+        indexes = (("access", "active"),)
+
+    @property
+    def is_manager(self) -> bool:
+        return self.access is Access.MANAGER and self.active
+
+    @property
+    def skill_list(self) -> list[str]:
+        return [s for s in self.skills.split(",") if s]
+
+
+class LinkToken(Model):
+    id = fields.IntField(primary_key=True)
+    token = fields.CharField(max_length=64, unique=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="link_tokens", on_delete=fields.CASCADE
+    )
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "link_token"
+
+
+class Event(Model):
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=120)
+    venue = fields.CharField(max_length=200)
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    call_at = fields.DatetimeField()  # when crew must be on site
+    notes = fields.TextField(default="")
+    crew_target = fields.IntField(null=True)
+    status = fields.CharEnumField(EventStatus, max_length=16, default=EventStatus.SCHEDULED)
+    manager: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="managed_events", on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "event"
+        indexes = (("status", "starts_at"),)
+
+
+class Assignment(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="assignments", on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="assignments", on_delete=fields.RESTRICT
+    )
+    role = fields.CharField(max_length=60)
+    status = fields.CharEnumField(AssignmentStatus, max_length=16, default=AssignmentStatus.INVITED)
+    invited_at = fields.DatetimeField(auto_now_add=True)
+    responded_at = fields.DatetimeField(null=True)
+    decline_reason = fields.CharField(max_length=500, null=True)
+    briefing_read_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "assignment"
+        unique_together = (("event", "person"),)
+        indexes = (("person_id", "status"),)
+
+
+class Briefing(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="briefings", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    sent_by: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="briefings_sent", on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "briefing"
+
+
+class Payment(Model):
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="payments", null=True, on_delete=fields.RESTRICT
+    )
+    phone = fields.CharField(max_length=16)  # E.164 of the phone that gets the prompt
+    amount = fields.IntField()  # whole shillings, 1..250,000
+    purpose = fields.CharField(max_length=100)
+    account_reference = fields.CharField(max_length=12)
+    transaction_desc = fields.CharField(max_length=13)
+    status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.INITIATED)
+    event: fields.ForeignKeyNullableRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
+    requested_by: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="payments_requested", on_delete=fields.RESTRICT
+    )
+    resend_of: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment", related_name="resends", null=True, on_delete=fields.SET_NULL
+    )
+    batch_key = fields.CharField(max_length=64, null=True, db_index=True)
+    merchant_request_id = fields.CharField(max_length=64, null=True)
+    checkout_request_id = fields.CharField(max_length=64, null=True, unique=True)
+    result_code = fields.IntField(null=True)
+    result_desc = fields.CharField(max_length=255, null=True)
+    receipt = fields.CharField(max_length=20, null=True, unique=True)
+    paid_amount = fields.IntField(null=True)
+    paid_phone = fields.CharField(max_length=16, null=True)
+    flag_reason = fields.CharField(max_length=255, null=True)  # set: a manager must look
+    error = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payment"
+        indexes = (("status", "created_at"), ("phone", "amount", "created_at"))
+
+
+class DarajaCallback(Model):
+    id = fields.IntField(primary_key=True)
+    checkout_request_id = fields.CharField(max_length=64, null=True, db_index=True)
+    body = fields.TextField()  # the raw request body, as received
+    remote_ip = fields.CharField(max_length=64, null=True)
+    status = fields.CharEnumField(CallbackStatus, max_length=16, default=CallbackStatus.RECEIVED)
+    payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment", related_name="callbacks", null=True, on_delete=fields.SET_NULL
+    )
+    received_at = fields.DatetimeField(auto_now_add=True)
+    applied_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "daraja_callback"
+
+
+class LedgerEntry(Model):
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="ledger", on_delete=fields.RESTRICT
+    )
+    kind = fields.CharEnumField(LedgerKind, max_length=16)
+    amount = fields.BigIntField()  # positive raises the balance owed, negative lowers it
+    description = fields.CharField(max_length=200)
+    payment: fields.OneToOneNullableRelation[Payment] = fields.OneToOneField(
+        "models.Payment", related_name="ledger_entry", null=True, on_delete=fields.RESTRICT
+    )
+    created_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="ledger_written", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "ledger_entry"
+        indexes = (("person_id", "created_at"),)
+
+
+class OutboxMessage(Model):
+    """One message to deliver on one channel, written in the transaction that caused it."""
+
+    id = fields.BigIntField(primary_key=True)
+    person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="outbox", null=True, on_delete=fields.SET_NULL
+    )
+    channel = fields.CharEnumField(Channel, max_length=16)
+    kind = fields.CharField(max_length=40)  # a NotificationKind value
+    status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
+    dedupe_key = fields.CharField(max_length=160, null=True, unique=True)
+    chat_id = fields.BigIntField(null=True)
+    live_key = fields.CharField(max_length=120, null=True)  # edit this live message if it exists
+    email_to = fields.CharField(max_length=254, null=True)
+    subject = fields.CharField(max_length=250, null=True)
+    text = fields.TextField()  # Telegram HTML, or the email's plain-text part
+    html = fields.TextField(null=True)  # the email's HTML part
+    reply_markup: Any = fields.JSONField(null=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    lease_until = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=500, null=True)
+    sent_at = fields.DatetimeField(null=True)
+    telegram_message_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "outbox_message"
+        indexes = (("status", "next_attempt_at"), ("person_id", "created_at"))
+
+
+class LiveMessage(Model):
+    """A chat message that is edited in place as things change (payment status, summaries)."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=120, unique=True)
+    chat_id = fields.BigIntField()
+    message_id = fields.BigIntField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "live_message"
+
+
+class ScheduledJob(Model):
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharEnumField(JobKind, max_length=20)
+    due_at = fields.DatetimeField()
+    status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.PENDING)
+    dedupe_key = fields.CharField(max_length=160, unique=True)
+    event: fields.ForeignKeyNullableRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="jobs", null=True, on_delete=fields.CASCADE
+    )
+    assignment: fields.ForeignKeyNullableRelation[Assignment] = fields.ForeignKeyField(
+        "models.Assignment", related_name="jobs", null=True, on_delete=fields.CASCADE
+    )
+    payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment", related_name="jobs", null=True, on_delete=fields.CASCADE
+    )
+    attempts = fields.IntField(default=0)
+    lease_until = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=500, null=True)
+    done_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "scheduled_job"
+        indexes = (("status", "due_at"),)
+
+
+class AuditLog(Model):
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True)
+    actor: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="audit_entries", null=True, on_delete=fields.SET_NULL
+    )
+    actor_label = fields.CharField(max_length=100)  # "Jane Wanjiku", "system", "daraja"
+    chat_id = fields.BigIntField(null=True)
+    action = fields.CharField(max_length=60)
+    subject_type = fields.CharField(max_length=30)
+    subject_id = fields.IntField(null=True)
+    details: Any = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_log"
+        indexes = (("subject_type", "subject_id"),)
+
+
+class DarajaExchange(Model):
+    """Every request to Daraja and its answer, secrets redacted."""
+
+    id = fields.BigIntField(primary_key=True)
+    started_at = fields.DatetimeField()
+    duration_ms = fields.IntField()
+    method = fields.CharField(max_length=8)
+    url = fields.CharField(max_length=300)
+    request_body: Any = fields.JSONField(null=True)
+    status_code = fields.IntField(null=True)
+    response_body = fields.TextField(null=True)
+    error = fields.CharField(max_length=500, null=True)
+    payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment", related_name="exchanges", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "daraja_exchange"
+
+
+class ServiceToken(Model):
+    """An access token shared by every instance (Daraja invalidates the previous one)."""
+
+    name = fields.CharField(max_length=40, primary_key=True)
+    token = fields.TextField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "service_token"
+
+
+class ProcessedUpdate(Model):
+    """Telegram update ids already handled, so a redelivered update is not acted on twice."""
+
+    update_id = fields.BigIntField(primary_key=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "processed_update"

@@ -1,0 +1,160 @@
+"""Notifications: render one kind of message for chat and email, and queue it in the outbox.
+
+Rows are written in the caller's transaction (pass `using_db`), so a message exists if and
+only if the change that caused it was committed. Delivery is the dispatchers' job.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models import Channel, OutboxMessage, Person
+from services.clock import Clock, format_when
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class NotificationKind(StrEnum):
+    INVITE_LINK = "invite_link"  # "here is your link to the bot", email only
+    INVITATION = "invitation"
+    ANSWER = "answer"  # a crew member's answer, to the event's manager
+    REMINDER = "reminder"
+    NUDGE = "nudge"
+    BRIEFING = "briefing"
+    EVENT_CHANGED = "event_changed"
+    EVENT_CANCELLED = "event_cancelled"
+    PAYMENT_REQUEST = "payment_request"
+    PAYMENT_STATUS = "payment_status"  # live chat message, edited in place
+    PAYMENT_RECEIPT = "payment_receipt"
+    PAYMENT_FAILED = "payment_failed"
+    MANAGER_ALERT = "manager_alert"
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        if self.url is not None:
+            return {"text": self.text, "url": self.url}
+        return {"text": self.text, "callback_data": self.callback_data or ""}
+
+
+Keyboard = Sequence[Sequence[Button]]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    chat: str  # Telegram HTML
+    subject: str
+    text: str  # plain-text email part
+    html: str  # HTML email part
+
+
+class Renderer:
+    """Renders `templates/<kind>.j2`: blocks subject, chat, text and body (email HTML)."""
+
+    def __init__(self, tz: ZoneInfo, company_name: str, bot_link: str) -> None:
+        self.tz = tz
+        self.company_name = company_name
+        self.bot_link = bot_link
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["when"] = self.when
+        self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
+
+    def when(self, value: datetime) -> str:
+        return format_when(value, self.tz)
+
+    def render(self, kind: str, context: dict[str, Any]) -> Rendered:
+        template = self.env.get_template(f"{kind}.j2")
+        ctx = template.new_context(
+            {"company": self.company_name, "bot_link": self.bot_link, **context}
+        )
+
+        def block(name: str) -> str:
+            return "".join(template.blocks[name](ctx)).strip()
+
+        body = block("body")
+        layout = self.env.get_template("_email.html.j2")
+        subject = html.unescape(block("subject"))
+        page = layout.render(
+            subject=subject, body=body, company=self.company_name, bot_link=self.bot_link
+        )
+        return Rendered(
+            chat=block("chat"), subject=subject, text=html.unescape(block("text")), html=page
+        )
+
+
+class Notifier:
+    def __init__(self, renderer: Renderer, clock: Clock) -> None:
+        self.renderer = renderer
+        self.clock = clock
+
+    async def notify(
+        self,
+        person: Person,
+        kind: NotificationKind,
+        context: dict[str, Any],
+        *,
+        buttons: Keyboard = (),
+        dedupe_key: str | None = None,
+        live_key: str | None = None,
+        channels: Iterable[Channel] = (Channel.TELEGRAM, Channel.EMAIL),
+        using_db: BaseDBAsyncClient | None = None,
+    ) -> list[OutboxMessage]:
+        """Queue `kind` for `person` on each channel they can be reached on."""
+        wanted = set(channels)
+        rendered = self.renderer.render(kind.value, {"person": person, **context})
+        now = self.clock.now()
+        rows: list[OutboxMessage] = []
+        markup = [[b.as_json() for b in row] for row in buttons] if buttons else None
+        if Channel.TELEGRAM in wanted and person.telegram_id and not person.chat_unreachable_at:
+            rows.append(
+                OutboxMessage(
+                    person=person,
+                    channel=Channel.TELEGRAM,
+                    kind=kind.value,
+                    dedupe_key=f"{dedupe_key}:tg" if dedupe_key else None,
+                    chat_id=person.telegram_id,
+                    live_key=live_key,
+                    text=rendered.chat,
+                    reply_markup=markup,
+                    next_attempt_at=now,
+                )
+            )
+        # Email is skipped for live edits: an inbox gets the outcome, not each intermediate state.
+        if Channel.EMAIL in wanted and person.email and live_key is None:
+            rows.append(
+                OutboxMessage(
+                    person=person,
+                    channel=Channel.EMAIL,
+                    kind=kind.value,
+                    dedupe_key=f"{dedupe_key}:mail" if dedupe_key else None,
+                    email_to=person.email,
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html,
+                    next_attempt_at=now,
+                )
+            )
+        for row in rows:
+            await row.save(using_db=using_db)
+        return rows
