@@ -153,9 +153,7 @@ async def _add_manager(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {invite.link}")
         print("Or they send /start to the bot and tap 'Share my phone number'.")
         if person.email:
-            print(
-                f"The link is also queued by email to {person.email}: sent when the bot runs."
-            )
+            print(f"The link is also queued by email to {person.email}: sent when the bot runs.")
     return 0
 
 

@@ -1,0 +1,168 @@
+"""Fixtures: a real database (SQLite, or PostgreSQL via CALLSHEET_TEST_DATABASE_URL), the
+sandbox Telegram server, a real SMTP server (aiosmtpd) and a running Callsheet process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+from tortoise import Tortoise, connections
+
+from bot import db
+from bot.settings import Settings
+from services.clock import ManualClock
+
+PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
+TABLES = [
+    "processed_update",
+    "service_token",
+    "daraja_exchange",
+    "audit_log",
+    "scheduled_job",
+    "live_message",
+    "outbox_message",
+    "ledger_entry",
+    "daraja_callback",
+    "payment",
+    "briefing",
+    "assignment",
+    "event",
+    "link_token",
+    "person",
+]
+BOT_TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTEST00"
+BOT_USERNAME = "callsheet_test_bot"
+START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Nairobi
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def session_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per test session; each test empties it first."""
+    if not PG_URL:
+        path = tmp_path_factory.mktemp("db") / "callsheet.sqlite3"
+        url = f"sqlite://{path}"
+        asyncio.run(db.migrate(url))
+        yield url
+        return
+    import asyncpg
+
+    name = f"callsheet_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _with_db(PG_URL, name)
+    asyncio.run(db.migrate(url))
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _empty_tables(url: str) -> None:
+    await db.open_db(url)
+    conn = connections.get("default")
+    if url.startswith("sqlite"):
+        script = "".join(f"DELETE FROM {t};" for t in TABLES)
+        await conn.execute_script(script + "DELETE FROM sqlite_sequence;")
+    else:
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE;")
+    await Tortoise.close_connections()
+
+
+@pytest.fixture
+async def database_url(session_database_url: str) -> str:
+    """An empty, migrated database that nothing holds open: the app under test opens it."""
+    await _empty_tables(session_database_url)
+    return session_database_url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[str]:
+    """An empty database opened for this test (for service tests without the app)."""
+    await db.open_db(database_url)
+    yield database_url
+    await db.close_db()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+class Mailbox:
+    """What the SMTP server received, as parsed messages; tests await arrivals."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.changed = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        self.loop.call_soon_threadsafe(self.changed.set)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+    async def wait_for(
+        self, address: str, subject_contains: str, timeout: float = 5
+    ) -> EmailMessage:
+        async with asyncio.timeout(timeout):
+            while True:
+                for message in self.to(address):
+                    if subject_contains in str(message["Subject"]):
+                        return message
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@pytest.fixture
+async def smtp_server() -> AsyncIterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=0)
+    await asyncio.to_thread(controller.start)
+    yield mailbox, controller.server.sockets[0].getsockname()[1]
+    await asyncio.to_thread(controller.stop)
+
+
+def text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": BOT_TOKEN,
+        "http_port": 0,
+        "company_name": "Sauti Sound",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,113 @@
+"""Adding people and linking Telegram accounts (service level, real database)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.container import build_services
+from models import Access, AuditLog, Channel, LinkToken, OutboxMessage, Person
+from services.clock import ManualClock
+from services.people import DuplicatePhone, InvalidPerson, LinkError, PeopleService
+from services.phones import InvalidPhone
+from tests.conftest import BOT_USERNAME, make_settings
+
+
+@pytest.fixture
+def people(database: str, clock: ManualClock) -> PeopleService:
+    return build_services(make_settings(), clock, bot_username=BOT_USERNAME).people
+
+
+async def test_add_person_normalises_and_queues_the_invite_email(people: PeopleService) -> None:
+    invite = await people.add_person(
+        name="  Jane   Wanjiku ",
+        phone="0712-345 678",
+        email="jane@example.com",
+        skills="Sound Engineer, rigger, sound engineer",
+    )
+    person = await Person.get(id=invite.person.id)
+    assert (person.name, person.phone, person.skills) == (
+        "Jane Wanjiku",
+        "+254712345678",
+        "sound engineer,rigger",
+    )
+    assert invite.link.startswith(f"https://t.me/{BOT_USERNAME}?start=")
+    mail = await OutboxMessage.get(person=person)
+    assert mail.channel is Channel.EMAIL and mail.email_to == "jane@example.com"
+    assert invite.link in mail.text and invite.link in (mail.html or "")
+    assert "connect your Telegram" in (mail.subject or "")
+    assert await AuditLog.filter(action="person.added", subject_id=person.id).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"phone": "0712"}, InvalidPhone, "not a Kenyan mobile number"),
+        ({"phone": "+1 202 555 0100"}, InvalidPhone, "not a Kenyan mobile number"),
+        ({"name": "   "}, InvalidPerson, "The name is empty"),
+        ({"name": "12345"}, InvalidPerson, "does not look like a name"),
+        ({"email": "jane@"}, InvalidPerson, "is not an email address"),
+    ],
+)
+async def test_bad_input_is_refused_and_nothing_is_saved(
+    people: PeopleService, fields: dict[str, str], error: type[Exception], message: str
+) -> None:
+    values = {"name": "Jane Wanjiku", "phone": "0712345678", "email": None, **fields}
+    with pytest.raises(error, match=message):
+        await people.add_person(**values)  # type: ignore[arg-type]
+    assert await Person.all().count() == 0
+    assert await OutboxMessage.all().count() == 0
+
+
+async def test_duplicate_phone_names_the_existing_person(people: PeopleService) -> None:
+    await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    with pytest.raises(DuplicatePhone, match=r"\+254712345678 already belongs to Jane Wanjiku"):
+        await people.add_person(name="John Otieno", phone="+254 712 345 678")
+
+
+async def test_deep_link_binds_once(people: PeopleService) -> None:
+    invite = await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    token = invite.link.rsplit("=", 1)[1]
+    person = await people.link_with_token(token, 5001, "jane_w")
+    assert person.telegram_id == 5001
+    assert (await people.by_telegram_id(5001)) is not None
+    with pytest.raises(LinkError, match="already used"):
+        await people.link_with_token(token, 6002, "mallory")
+    assert (await Person.get(id=person.id)).telegram_id == 5001
+
+
+async def test_expired_or_unknown_token_does_not_link(
+    people: PeopleService, clock: ManualClock
+) -> None:
+    invite = await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    token = invite.link.rsplit("=", 1)[1]
+    clock.advance(timedelta(days=8))
+    with pytest.raises(LinkError, match="expired"):
+        await people.link_with_token(token, 5001, None)
+    with pytest.raises(LinkError, match="not valid"):
+        await people.link_with_token("made-up-token", 5001, None)
+    assert (await Person.get(id=invite.person.id)).telegram_id is None
+    assert (await LinkToken.get(token=token)).used_at is None
+
+
+async def test_contact_links_only_the_sender_themselves(people: PeopleService) -> None:
+    await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    with pytest.raises(LinkError, match="not you"):
+        await people.link_with_contact(7001, 9999, "+254712345678", None)
+    with pytest.raises(LinkError, match="not you"):
+        await people.link_with_contact(7001, None, "+254712345678", None)
+    with pytest.raises(LinkError, match="No one with the number"):
+        await people.link_with_contact(7001, 7001, "254799000111", None)
+    assert await Person.filter(telegram_id=7001).count() == 0
+    person = await people.link_with_contact(7001, 7001, "254712345678", "jane")
+    assert person.telegram_id == 7001
+
+
+async def test_one_telegram_account_cannot_hold_two_people(people: PeopleService) -> None:
+    await people.add_person(
+        name="Achieng Otieno", phone="0722000111", access=Access.MANAGER, telegram_id=42
+    )
+    await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    with pytest.raises(LinkError, match="already linked to Achieng Otieno"):
+        await people.link_with_contact(42, 42, "0712345678", None)
