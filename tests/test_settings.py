@@ -93,3 +93,15 @@ def test_load_settings_raises_config_error(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SMTP_TLS", "maybe")
     with pytest.raises(ConfigError, match="SMTP_TLS is invalid"):
         load_settings(_env_file=None)
+
+
+def test_env_example_documents_every_setting() -> None:
+    from bot.settings import Settings
+
+    text = (ROOT / ".env.example").read_text()
+    documented = {
+        line.split("=", 1)[0].lower()
+        for line in text.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert documented == set(Settings.model_fields)
