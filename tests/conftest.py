@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -19,7 +20,10 @@ from aiosmtpd.controller import Controller
 from tortoise import Tortoise, connections
 
 from bot import db
+from bot.app import Callsheet
 from bot.settings import Settings
+from models import Person
+from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 
 PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
@@ -166,3 +170,92 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[TelegramSandbox]:
+    sandbox = TelegramSandbox()
+    sandbox.add_bot(BOT_TOKEN, BOT_USERNAME, first_name="Sauti Crew")
+    async with sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def mail(smtp_server: tuple[Mailbox, int]) -> Mailbox:
+    return smtp_server[0]
+
+
+def app_settings(tg: TelegramSandbox, database_url: str, smtp_port: int, **overrides: Any) -> Settings:
+    return make_settings(
+        database_url=database_url,
+        telegram_api_base_url=tg.base_url,
+        email_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_tls="none",
+        email_from="Sauti Sound <crew@sauti.example>",
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def app(
+    tg: TelegramSandbox,
+    database_url: str,
+    smtp_server: tuple[Mailbox, int],
+    clock: ManualClock,
+) -> AsyncIterator[Callsheet]:
+    """A running Callsheet in polling mode against the sandbox and the SMTP server."""
+    running = Callsheet(app_settings(tg, database_url, smtp_server[1]), clock=clock)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class People:
+    """Creates people straight through the service, as a manager's /addcrew would."""
+
+    def __init__(self, app: Callsheet, tg: TelegramSandbox) -> None:
+        self.app = app
+        self.tg = tg
+        self._next_user = 1000
+
+    async def add(
+        self,
+        name: str,
+        phone: str,
+        *,
+        email: str | None = None,
+        manager: bool = False,
+        linked: bool = True,
+        skills: str = "",
+    ) -> tuple[Person, SandboxUser]:
+        from models import Access
+
+        self._next_user += 1
+        user = self.tg.user(self._next_user, name.split()[0], username=name.split()[0].lower())
+        assert self.app.services is not None
+        invite = await self.app.services.people.add_person(
+            name=name,
+            phone=phone,
+            email=email,
+            skills=skills,
+            access=Access.MANAGER if manager else Access.CREW,
+        )
+        if linked:
+            token = invite.link.rsplit("=", 1)[1]
+            await self.tg.send_text(user, f"/start {token}")
+            await self.tg.wait_for_bot_message(user.id, "linked")
+        return await Person.get(id=invite.person.id), user
+
+
+@pytest.fixture
+def people(app: Callsheet, tg: TelegramSandbox) -> People:
+    return People(app, tg)
