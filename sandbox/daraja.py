@@ -85,6 +85,7 @@ class SandboxStats:
 class ReceivedPush:
     body: Any
     content_type: str
+    authorization: str = ""
     error_code: str | None = None  # our refusal, or None when accepted
     checkout_id: str | None = None
 
@@ -231,6 +232,13 @@ class DarajaSandbox:
         if fault is Fault.DOWN and self._site is not None:
             await self._site.stop()
             self._site = None
+            server = self._runner.server if self._runner is not None else None
+            for connection in server.connections if server is not None else []:
+                connection.force_close()  # kept-alive connections die with the server
+            for _ in range(100):  # let the closes reach connection_lost
+                if server is None or not server.connections:
+                    break
+                await asyncio.sleep(0)
         elif fault is not Fault.DOWN and self._site is None and self._runner is not None:
             await self._listen(self._port)
         self._fault = fault
@@ -264,6 +272,14 @@ class DarajaSandbox:
                 lambda: len(self.delivered_for(checkout_id)) >= count
             )
         return self.delivered_for(checkout_id)
+
+    async def wait_for_result(self, checkout_id: str) -> tuple[int, str]:
+        """Wait until the payer's answer is decided (with or without a callback)."""
+        checkout = self._checkouts[checkout_id]
+        async with self._delivered_changed:
+            await self._delivered_changed.wait_for(lambda: checkout.result is not None)
+        assert checkout.result is not None
+        return checkout.result
 
     def result_of(self, checkout_id: str) -> tuple[int, str] | None:
         return self._checkouts[checkout_id].result
@@ -351,7 +367,11 @@ class DarajaSandbox:
             raise _wrong_credentials()
 
     async def _push(self, request: web.Request) -> web.Response:
-        record = ReceivedPush(body=None, content_type=request.content_type)
+        record = ReceivedPush(
+            body=None,
+            content_type=request.content_type,
+            authorization=request.headers.get("Authorization", ""),
+        )
         self.pushes.append(record)
         try:
             self._check_token(request)
@@ -487,7 +507,9 @@ class DarajaSandbox:
         self, checkout: _Checkout, outcome: Outcome, forced: tuple[int, str] | None
     ) -> None:
         result = forced or _RESULTS.get(outcome, _SUCCESS)
-        checkout.result = result
+        async with self._delivered_changed:
+            checkout.result = result
+            self._delivered_changed.notify_all()
         body = self._callback_body(checkout, outcome, result)
         if result[0] == 0:
             self._paid.append((time.monotonic(), checkout.phone, checkout.amount))
