@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.daraja import TransactionType
+
 DARAJA_HOSTS = {
     "sandbox": "https://sandbox.safaricom.co.ke",
     "production": "https://api.safaricom.co.ke",
@@ -25,11 +27,6 @@ class TelegramMode(StrEnum):
 class DarajaEnv(StrEnum):
     SANDBOX = "sandbox"
     PRODUCTION = "production"
-
-
-class TransactionType(StrEnum):
-    PAYBILL = "CustomerPayBillOnline"
-    BUY_GOODS = "CustomerBuyGoodsOnline"
 
 
 class EmailBackend(StrEnum):

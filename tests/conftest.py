@@ -17,13 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from aiosmtpd.controller import Controller
+from sandbox.telegram import SandboxUser, TelegramSandbox
 from tortoise import Tortoise, connections
 
 from bot import db
 from bot.app import Callsheet
 from bot.settings import Settings
 from models import Person
-from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 
 PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
@@ -185,7 +185,9 @@ async def mail(smtp_server: tuple[Mailbox, int]) -> Mailbox:
     return smtp_server[0]
 
 
-def app_settings(tg: TelegramSandbox, database_url: str, smtp_port: int, **overrides: Any) -> Settings:
+def app_settings(
+    tg: TelegramSandbox, database_url: str, smtp_port: int, **overrides: Any
+) -> Settings:
     return make_settings(
         database_url=database_url,
         telegram_api_base_url=tg.base_url,

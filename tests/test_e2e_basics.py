@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sandbox.telegram import TelegramSandbox
 from tortoise import Tortoise
 
 from bot.app import Callsheet
 from models import AuditLog, Person
-from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from tests.conftest import BOT_TOKEN, Mailbox, People, app_settings, free_port, text_part
 
@@ -32,7 +32,9 @@ async def test_unknown_user_is_told_politely_to_ask_a_manager(
     await tg.send_text(stranger, "/events")
     await tg.wait_for_bot_message(stranger.id, "Sorry, I don't know you yet")
     await tg.send_text(stranger, "hello?")
-    await tg.wait_for_bot_message(stranger.id, "Sorry, I don't know you yet", after=help_reply["message_id"] + 2)
+    await tg.wait_for_bot_message(
+        stranger.id, "Sorry, I don't know you yet", after=help_reply["message_id"] + 2
+    )
     assert [c["command"] for c in tg.commands_for(stranger)] == ["start", "help"]
 
 
@@ -184,7 +186,9 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-path_value"},
             )
         assert (missing.status_code, wrong.status_code, malformed.status_code) == (403, 403, 400)
-        assert not any("your manager must add you" in (m.get("text") or "") for m in tg.bot_messages(9001))
+        assert not any(
+            "your manager must add you" in (m.get("text") or "") for m in tg.bot_messages(9001)
+        )
         info = [r for r in tg.requests if r.method.lower() == "setwebhook"]
         assert json.dumps(info[-1].params).count("s3cret-path_value") == 1
     finally:
