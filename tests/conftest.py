@@ -145,9 +145,10 @@ class Mailbox:
 @pytest.fixture
 async def smtp_server() -> AsyncIterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=0)
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     await asyncio.to_thread(controller.start)
-    yield mailbox, controller.server.sockets[0].getsockname()[1]
+    yield mailbox, port
     await asyncio.to_thread(controller.stop)
 
 

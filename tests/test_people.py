@@ -43,8 +43,8 @@ async def test_add_person_normalises_and_queues_the_invite_email(people: PeopleS
 @pytest.mark.parametrize(
     ("fields", "error", "message"),
     [
-        ({"phone": "0712"}, InvalidPhone, "not a Kenyan mobile number"),
-        ({"phone": "+1 202 555 0100"}, InvalidPhone, "not a Kenyan mobile number"),
+        ({"phone": "0712"}, InvalidPhone, "wrong number of digits for a Kenyan mobile number"),
+        ({"phone": "+1 202 555 0100"}, InvalidPhone, "is not a Kenyan number"),
         ({"name": "   "}, InvalidPerson, "The name is empty"),
         ({"name": "12345"}, InvalidPerson, "does not look like a name"),
         ({"email": "jane@"}, InvalidPerson, "is not an email address"),
