@@ -23,6 +23,7 @@ from handlers.common import set_default_commands
 from models import Channel
 from services.clock import Clock, SystemClock
 from services.outbox import Dispatcher, EmailSender
+from services.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Callsheet:
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._loops: list[Dispatcher | Scheduler] = []
 
     async def start(self) -> None:
         settings = self.settings
@@ -114,6 +116,8 @@ class Callsheet:
                 self._tasks.append(
                     asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
                 )
+            self._tasks.append(asyncio.create_task(services.scheduler.run(), name="scheduler"))
+            self._loops = [*dispatchers, services.scheduler]
         except BaseException:
             await self.stop()
             raise
@@ -126,6 +130,15 @@ class Callsheet:
         )
 
     async def stop(self) -> None:
+        # Ask the loops to finish their round: cancelling one while tortoise opens a SQLite
+        # transaction (between taking its lock and BEGIN) leaks the lock and hangs the next query.
+        for loop in self._loops:
+            loop.stop()
+        self._loops = []
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=10)
+            for task in late:
+                log.warning("%s did not stop within 10s; cancelled", task.get_name())
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings import EmailBackend, Settings
+from services.assignments import AssignmentService
 from services.clock import Clock
 from services.email import ConsoleSender, FolderSender, SmtpSender
+from services.events import EventService
 from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox
 from services.people import PeopleService
+from services.scheduler import Scheduler
 
 
 @dataclass
@@ -21,6 +24,9 @@ class Services:
     notifier: Notifier
     people: PeopleService
     email: EmailSender
+    scheduler: Scheduler
+    events: EventService
+    assignments: AssignmentService
 
 
 def build_email_sender(settings: Settings) -> EmailSender:
@@ -54,6 +60,14 @@ def build_services(
     people = PeopleService(
         notifier, outbox, clock, link_ttl=settings.link_token_ttl, bot_username=bot_username
     )
+    scheduler = Scheduler(
+        notifier,
+        outbox,
+        clock,
+        reminder_offsets=settings.reminder_offsets,
+        nudge_after=settings.nudge_after,
+        alert_window=settings.alert_window,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -61,4 +75,7 @@ def build_services(
         notifier=notifier,
         people=people,
         email=email or build_email_sender(settings),
+        scheduler=scheduler,
+        events=EventService(notifier, outbox, scheduler, clock, settings.tz),
+        assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
     )

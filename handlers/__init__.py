@@ -2,10 +2,13 @@
 
 from telegram.ext import Application
 
-from handlers import common
+from handlers import assignments, common, events
 
 
 def register_all(application: Application) -> None:  # type: ignore[type-arg]
     common.register(application)
     # Features register here, in group 0, before the fallbacks.
+    assignments.register(application)
+    events.register(application)
+    events.register_late(application)
     common.register_fallbacks(application)

@@ -188,12 +188,18 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        while True:
+        """Deliver until `stop()`; the round in progress finishes first."""
+        while not self._stopping.is_set():
             delivered = await self.deliver_due()
-            if delivered < self.batch:
+            if delivered < self.batch and not self._stopping.is_set():
                 await self.outbox.wait(self.channel, self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.outbox.wake()
 
     async def deliver_due(self) -> int:
         rows = await self.outbox.claim(self.channel, self.batch)

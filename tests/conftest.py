@@ -27,6 +27,9 @@ from models import Person
 from services.clock import ManualClock
 
 PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
+# The sandbox throttles chats as Telegram does (429 with retry_after); PTB 22 warns on every
+# 429 unless retry_after is opted in as a timedelta, and warnings are errors in the tests.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 TABLES = [
     "processed_update",
     "service_token",
@@ -163,6 +166,9 @@ def make_settings(**overrides: Any) -> Settings:
         "telegram_bot_token": BOT_TOKEN,
         "http_port": 0,
         "company_name": "Sauti Sound",
+        # Tortoise.init writes os.environ["TIMEZONE"] = "UTC" (its own setting), which our
+        # TIMEZONE would pick up in any Settings built after a database was opened.
+        "timezone": "Africa/Nairobi",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,551 @@
+"""Assignments: inviting crew, their answers, reminders on demand, briefings, and `/my`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models import Assignment, AssignmentStatus, Briefing, Channel, Event, EventStatus, Person
+from services import audit
+from services.clock import Clock, format_when
+from services.errors import CallsheetError
+from services.events import EventNotFound, NotAllowed, require_manager
+from services.keyboards import answer_buttons, change_button, read_button
+from services.notifications import Keyboard, NotificationKind, Notifier
+from services.outbox import Outbox
+from services.phones import display_phone, normalise_phone
+from services.scheduler import Scheduler
+
+
+class AssignmentError(CallsheetError):
+    pass
+
+
+class PersonNotFound(AssignmentError):
+    pass
+
+
+class AlreadyAssigned(AssignmentError):
+    pass
+
+
+class Overlap(AssignmentError):
+    """The person is confirmed on an overlapping event; the manager must say "assign anyway"."""
+
+    def __init__(self, message: str, other: Event) -> None:
+        super().__init__(message)
+        self.other = other
+
+
+class AnswerRefused(AssignmentError):
+    """A press that cannot change anything (stale, someone else's, too late)."""
+
+
+class Answer(StrEnum):
+    CONFIRM = "confirm"
+    DECLINE = "decline"
+
+
+ASSIGN_FORMAT = (
+    "/assign <event id> | <person id or phone> | <role>, e.g. /assign 12 | 0712345678 | rigger"
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    person: Person
+    conflict: Event | None  # confirmed on this overlapping event
+    status: AssignmentStatus | None  # already on this event
+
+
+@dataclass(frozen=True)
+class Response:
+    assignment: Assignment
+    event: Event
+    previous: AssignmentStatus
+    changed: bool
+
+
+@dataclass
+class MyAssignments:
+    pending: list[Assignment] = field(default_factory=list)
+    upcoming: list[Assignment] = field(default_factory=list)
+    past: list[Assignment] = field(default_factory=list)
+    declined: list[Assignment] = field(default_factory=list)
+
+
+class AssignmentService:
+    def __init__(
+        self, notifier: Notifier, outbox: Outbox, scheduler: Scheduler, clock: Clock, tz: ZoneInfo
+    ) -> None:
+        self.notifier = notifier
+        self.outbox = outbox
+        self.scheduler = scheduler
+        self.clock = clock
+        self.tz = tz
+
+    def when(self, value: datetime) -> str:
+        return format_when(value, self.tz)
+
+    # --- assigning ---------------------------------------------------------------------
+
+    def parse_inline(self, text: str) -> tuple[int, str, str]:
+        parts = [p.strip() for p in text.split("|")]
+        if len(parts) != 3 or not all(parts):
+            raise AssignmentError(f"I need three parts separated by |: {ASSIGN_FORMAT}")
+        if not parts[0].lstrip("#").isdigit():
+            raise AssignmentError(f"“{parts[0]}” is not an event number. Send /events to see them.")
+        return int(parts[0].lstrip("#")), parts[1], self.clean_role(parts[2])
+
+    def clean_role(self, text: str) -> str:
+        role = " ".join(text.split()).lower()
+        if not role:
+            raise AssignmentError("The role is empty. Type one, like sound engineer or rigger.")
+        if len(role) > 60:
+            raise AssignmentError(f"The role is {len(role)} characters; keep it under 60.")
+        return role
+
+    async def find_person(self, ref: str | int) -> Person:
+        text = str(ref).strip().lstrip("#")
+        if text.isdigit() and len(text) <= 6:
+            person = await Person.get_or_none(id=int(text))
+            if person is None:
+                raise PersonNotFound(f"There is no person #{text}. Send /crew to see the list.")
+        else:
+            try:
+                phone = normalise_phone(text)
+            except CallsheetError as exc:
+                raise PersonNotFound(
+                    f"“{text}” is neither a person number nor a phone number. {exc}"
+                ) from exc
+            person = await Person.get_or_none(phone=phone)
+            if person is None:
+                raise PersonNotFound(
+                    f"No one on the crew list has the number {display_phone(phone)}. "
+                    "Add them first with /addcrew."
+                )
+        if not person.active:
+            raise PersonNotFound(f"{person.name} is deactivated and cannot be assigned.")
+        return person
+
+    async def _event_open(self, event_id: int, conn: BaseDBAsyncClient | None = None) -> Event:
+        event = await Event.get_or_none(id=event_id, using_db=conn)
+        if event is None:
+            raise EventNotFound(f"There is no event #{event_id}. Send /events to see the list.")
+        if event.status is not EventStatus.SCHEDULED:
+            raise AssignmentError(f"{event.title} is {event.status.value}; no one can be added.")
+        if event.call_at <= self.clock.now():
+            raise AssignmentError(f"The call time for {event.title} has passed.")
+        return event
+
+    async def conflict(self, person: Person, event: Event) -> Event | None:
+        other = (
+            await Assignment.filter(
+                person_id=person.id,
+                status=AssignmentStatus.CONFIRMED,
+                event__status=EventStatus.SCHEDULED,
+                event__call_at__lt=event.ends_at,
+                event__ends_at__gt=event.call_at,
+            )
+            .exclude(event_id=event.id)
+            .prefetch_related("event")
+            .first()
+        )
+        return other.event if other else None
+
+    async def candidates(self, event_id: int, *, actor: Person) -> tuple[Event, list[Candidate]]:
+        require_manager(actor)
+        event = await self._event_open(event_id)
+        on_event = {
+            a.person_id: a.status  # type: ignore[attr-defined]
+            for a in await Assignment.filter(event_id=event.id)
+        }
+        result = []
+        for person in await Person.filter(active=True).order_by("name"):
+            result.append(
+                Candidate(person, await self.conflict(person, event), on_event.get(person.id))
+            )
+        return event, result
+
+    async def assign(
+        self,
+        event_id: int,
+        person_ref: str | int,
+        role: str,
+        *,
+        actor: Person,
+        chat_id: int | None,
+        force: bool = False,
+    ) -> Assignment:
+        require_manager(actor)
+        role = self.clean_role(role)
+        event = await self._event_open(event_id)
+        person = await self.find_person(person_ref)
+        existing = await Assignment.get_or_none(event_id=event.id, person_id=person.id)
+        if existing is not None:
+            raise AlreadyAssigned(
+                f"{person.name} is already on {event.title} ({existing.status.value}, "
+                f"as {existing.role}). A person can be assigned once per event."
+            )
+        other = await self.conflict(person, event)
+        if other is not None and not force:
+            raise Overlap(
+                f"{person.name} is confirmed on {other.title} ({self.when(other.call_at)} to "
+                f"{self.when(other.ends_at)}), which overlaps {event.title}.",
+                other,
+            )
+        try:
+            async with in_transaction() as conn:
+                assignment = await Assignment.create(
+                    event=event,
+                    person=person,
+                    role=role,
+                    invited_at=self.clock.now(),
+                    using_db=conn,
+                )
+                await audit.record(
+                    "assignment.invited",
+                    "assignment",
+                    assignment.id,
+                    actor=actor,
+                    chat_id=chat_id,
+                    details={
+                        "event_id": event.id,
+                        "person": person.name,
+                        "role": role,
+                        "despite_overlap": other.title if other else None,
+                    },
+                    using_db=conn,
+                )
+                context = self._context(assignment, event, actor)
+                await self.notifier.notify(
+                    person,
+                    NotificationKind.INVITATION,
+                    context,
+                    buttons=answer_buttons(assignment.id),
+                    live_key=f"asg:{assignment.id}",
+                    dedupe_key=f"invitation:{assignment.id}",
+                    channels=(Channel.TELEGRAM,),
+                    using_db=conn,
+                )
+                await self.notifier.notify(
+                    person,
+                    NotificationKind.INVITATION,
+                    context,
+                    dedupe_key=f"invitation:{assignment.id}",
+                    channels=(Channel.EMAIL,),
+                    using_db=conn,
+                )
+                await self.scheduler.plan_assignment(assignment, event, conn)
+        except IntegrityError as exc:  # the same person assigned twice at the same moment
+            raise AlreadyAssigned(f"{person.name} was just assigned to {event.title}.") from exc
+        self.outbox.wake()
+        assignment.person = person
+        assignment.event = event
+        return assignment
+
+    def _context(self, assignment: Assignment, event: Event, manager: Person) -> dict[str, Any]:
+        return {"event": event, "assignment": assignment, "manager": manager}
+
+    # --- answers -----------------------------------------------------------------------
+
+    async def _load_for(
+        self, assignment_id: int, person: Person, conn: BaseDBAsyncClient
+    ) -> tuple[Assignment, Event]:
+        query = Assignment.filter(id=assignment_id).using_db(conn)
+        if conn.capabilities.dialect == "postgres":
+            query = query.select_for_update()
+        assignment = await query.first()
+        if assignment is None:
+            raise AnswerRefused("This invitation no longer exists. Nothing was changed.")
+        if assignment.person_id != person.id:  # type: ignore[attr-defined]
+            raise NotAllowed("This invitation is not yours. Nothing was changed.")
+        event = await Event.get(id=assignment.event_id, using_db=conn)  # type: ignore[attr-defined]
+        if event.status is EventStatus.CANCELLED or assignment.status is AssignmentStatus.CANCELLED:
+            raise AnswerRefused(f"{event.title} was cancelled, so there is nothing to answer.")
+        if event.status is EventStatus.COMPLETED or assignment.status is AssignmentStatus.COMPLETED:
+            raise AnswerRefused(f"{event.title} is finished, so answers are closed.")
+        assignment.person = person
+        return assignment, event
+
+    async def respond(
+        self, assignment_id: int, answer: Answer, *, person: Person, chat_id: int | None
+    ) -> Response:
+        now = self.clock.now()
+        async with in_transaction() as conn:
+            assignment, event = await self._load_for(assignment_id, person, conn)
+            manager = await Person.get(id=event.manager_id, using_db=conn)  # type: ignore[attr-defined]
+            if now >= event.call_at:
+                raise AnswerRefused(
+                    f"The call time for {event.title} ({self.when(event.call_at)}) has passed, "
+                    f"so answers are closed. Call {manager.name} on "
+                    f"{display_phone(manager.phone)} if something changed."
+                )
+            previous = assignment.status
+            new = (
+                AssignmentStatus.CONFIRMED
+                if answer is Answer.CONFIRM
+                else AssignmentStatus.DECLINED
+            )
+            if previous is new:
+                await self._show_invitation(assignment, event, manager, conn)
+                return Response(assignment, event, previous, changed=False)
+            updated = (
+                await Assignment.filter(id=assignment.id, status=previous)
+                .using_db(conn)
+                .update(status=new, responded_at=now, decline_reason=None)
+            )
+            if not updated:
+                raise AnswerRefused("Your answer changed at the same moment. Please try again.")
+            assignment.status, assignment.responded_at = new, now
+            assignment.decline_reason = None
+            await audit.record(
+                f"assignment.{new.value}",
+                "assignment",
+                assignment.id,
+                actor=person,
+                chat_id=chat_id,
+                details={"event_id": event.id, "from": previous.value, "role": assignment.role},
+                using_db=conn,
+            )
+            await self._show_invitation(assignment, event, manager, conn)
+            await self.notifier.notify(
+                manager,
+                NotificationKind.ANSWER,
+                {
+                    "event": event,
+                    "assignment": assignment,
+                    "crew": person,
+                    "previous": previous.value,
+                    "dropped_out": previous is AssignmentStatus.CONFIRMED,
+                },
+                using_db=conn,
+            )
+            await self.scheduler.plan_assignment(assignment, event, conn)
+        self.outbox.wake()
+        return Response(assignment, event, previous, changed=True)
+
+    async def _show_invitation(
+        self, assignment: Assignment, event: Event, manager: Person, conn: BaseDBAsyncClient
+    ) -> None:
+        """Edit the invitation in the person's chat to show where things stand."""
+        buttons: Keyboard = ()
+        if event.status is EventStatus.SCHEDULED and self.clock.now() < event.call_at:
+            if assignment.status is AssignmentStatus.INVITED:
+                buttons = answer_buttons(assignment.id)
+            elif assignment.status in (AssignmentStatus.CONFIRMED, AssignmentStatus.DECLINED):
+                buttons = change_button(assignment.id)
+        await self.notifier.notify(
+            assignment.person,
+            NotificationKind.INVITATION,
+            self._context(assignment, event, manager),
+            buttons=buttons,
+            live_key=f"asg:{assignment.id}",
+            channels=(Channel.TELEGRAM,),
+            using_db=conn,
+        )
+
+    async def reopen(self, assignment_id: int, *, person: Person) -> Assignment:
+        """'Change my answer': show Confirm / Decline again; nothing changes until one is pressed."""
+        async with in_transaction() as conn:
+            assignment, event = await self._load_for(assignment_id, person, conn)
+            if self.clock.now() >= event.call_at:
+                raise AnswerRefused(
+                    f"The call time for {event.title} ({self.when(event.call_at)}) has passed, "
+                    "so answers are closed."
+                )
+            manager = await Person.get(id=event.manager_id, using_db=conn)  # type: ignore[attr-defined]
+            await self.notifier.notify(
+                person,
+                NotificationKind.INVITATION,
+                {**self._context(assignment, event, manager), "changing": True},
+                buttons=answer_buttons(assignment.id),
+                live_key=f"asg:{assignment.id}",
+                channels=(Channel.TELEGRAM,),
+                using_db=conn,
+            )
+        self.outbox.wake()
+        return assignment
+
+    async def give_reason(
+        self, assignment_id: int, reason: str, *, person: Person, chat_id: int | None
+    ) -> Assignment:
+        text = " ".join(reason.split())[:500]
+        async with in_transaction() as conn:
+            assignment, event = await self._load_for(assignment_id, person, conn)
+            if assignment.status is not AssignmentStatus.DECLINED:
+                raise AnswerRefused(
+                    "You have not declined this invitation, so no reason is needed."
+                )
+            assignment.decline_reason = text
+            await assignment.save(using_db=conn, update_fields=["decline_reason", "updated_at"])
+            await audit.record(
+                "assignment.reason",
+                "assignment",
+                assignment.id,
+                actor=person,
+                chat_id=chat_id,
+                details={"reason": text},
+                using_db=conn,
+            )
+            manager = await Person.get(id=event.manager_id, using_db=conn)  # type: ignore[attr-defined]
+            await self.notifier.notify(
+                manager,
+                NotificationKind.ANSWER,
+                {
+                    "event": event,
+                    "assignment": assignment,
+                    "crew": person,
+                    "previous": AssignmentStatus.DECLINED.value,
+                    "dropped_out": False,
+                    "reason_only": True,
+                },
+                using_db=conn,
+            )
+        self.outbox.wake()
+        return assignment
+
+    # --- crew's own view ---------------------------------------------------------------
+
+    async def my(self, person: Person) -> MyAssignments:
+        now = self.clock.now()
+        rows = (
+            await Assignment.filter(person_id=person.id)
+            .prefetch_related("event")
+            .order_by("-invited_at")
+        )
+        mine = MyAssignments()
+        for a in sorted(rows, key=lambda a: a.event.starts_at):
+            ev = a.event
+            finished = ev.status is EventStatus.COMPLETED or ev.ends_at <= now
+            if a.status is AssignmentStatus.DECLINED:
+                mine.declined.append(a)
+            elif a.status is AssignmentStatus.CANCELLED:
+                continue
+            elif finished or a.status is AssignmentStatus.COMPLETED:
+                if a.status is not AssignmentStatus.INVITED:
+                    mine.past.append(a)
+            elif ev.status is EventStatus.SCHEDULED and a.status is AssignmentStatus.INVITED:
+                if ev.call_at > now:
+                    mine.pending.append(a)
+            elif a.status is AssignmentStatus.CONFIRMED:
+                mine.upcoming.append(a)
+        mine.past.reverse()
+        return mine
+
+    # --- reminders and briefings -------------------------------------------------------
+
+    async def _confirmed(
+        self, event: Event, conn: BaseDBAsyncClient | None = None
+    ) -> list[Assignment]:
+        return list(
+            await Assignment.filter(event_id=event.id, status=AssignmentStatus.CONFIRMED)
+            .using_db(conn)
+            .order_by("id")
+            .prefetch_related("person")
+        )
+
+    async def remind_now(self, event_id: int, *, actor: Person, chat_id: int | None) -> int:
+        require_manager(actor)
+        event = await self._event_open(event_id)
+        async with in_transaction() as conn:
+            confirmed = await self._confirmed(event, conn)
+            if not confirmed:
+                raise AssignmentError(
+                    f"No one has confirmed {event.title} yet, so no one to remind."
+                )
+            for a in confirmed:
+                await self.notifier.notify(
+                    a.person,
+                    NotificationKind.REMINDER,
+                    {"event": event, "assignment": a, "until": None},
+                    using_db=conn,
+                )
+            await audit.record(
+                "event.reminded",
+                "event",
+                event.id,
+                actor=actor,
+                chat_id=chat_id,
+                details={"sent_to": len(confirmed)},
+                using_db=conn,
+            )
+        self.outbox.wake()
+        return len(confirmed)
+
+    async def brief(self, event_id: int, text: str, *, actor: Person, chat_id: int | None) -> int:
+        require_manager(actor)
+        body = text.strip()
+        if not body:
+            raise AssignmentError("The briefing is empty. Type what the crew need to know.")
+        if len(body) > 3000:
+            raise AssignmentError(f"The briefing is {len(body)} characters; keep it under 3000.")
+        event = await self._event_open(event_id)
+        async with in_transaction() as conn:
+            confirmed = await self._confirmed(event, conn)
+            if not confirmed:
+                raise AssignmentError(
+                    f"No one has confirmed {event.title} yet, so there is no one to brief."
+                )
+            briefing = await Briefing.create(
+                event=event, text=body, sent_by=actor, created_at=self.clock.now(), using_db=conn
+            )
+            await (
+                Assignment.filter(id__in=[a.id for a in confirmed])
+                .using_db(conn)
+                .update(briefing_read_at=None)
+            )
+            roster = [
+                {"name": a.person.name, "role": a.role, "phone": display_phone(a.person.phone)}
+                for a in confirmed
+            ]
+            for a in confirmed:
+                await self.notifier.notify(
+                    a.person,
+                    NotificationKind.BRIEFING,
+                    {"event": event, "assignment": a, "roster": roster, "text": body},
+                    buttons=read_button(a.id),
+                    dedupe_key=f"briefing:{briefing.id}:{a.id}",
+                    using_db=conn,
+                )
+            await audit.record(
+                "event.briefed",
+                "event",
+                event.id,
+                actor=actor,
+                chat_id=chat_id,
+                details={"sent_to": len(confirmed), "text": body[:200]},
+                using_db=conn,
+            )
+        self.outbox.wake()
+        return len(confirmed)
+
+    async def acknowledge(
+        self, assignment_id: int, *, person: Person, chat_id: int | None
+    ) -> Assignment:
+        async with in_transaction() as conn:
+            assignment, event = await self._load_for(assignment_id, person, conn)
+            if assignment.status is not AssignmentStatus.CONFIRMED:
+                raise AnswerRefused("You are not confirmed on this event any more.")
+            if assignment.briefing_read_at is None:
+                assignment.briefing_read_at = self.clock.now()
+                await assignment.save(
+                    using_db=conn, update_fields=["briefing_read_at", "updated_at"]
+                )
+                await audit.record(
+                    "assignment.briefing_read",
+                    "assignment",
+                    assignment.id,
+                    actor=person,
+                    chat_id=chat_id,
+                    details={"event_id": event.id},
+                    using_db=conn,
+                )
+        return assignment

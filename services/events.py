@@ -1,0 +1,489 @@
+"""Events: create, list, show, edit, complete, cancel, and their history."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from models import (
+    Assignment,
+    AssignmentStatus,
+    AuditLog,
+    Briefing,
+    Event,
+    EventStatus,
+    Person,
+)
+from services import audit
+from services.clock import Clock, format_when
+from services.dates import DateError, parse_when
+from services.errors import CallsheetError
+from services.notifications import NotificationKind, Notifier
+from services.outbox import Outbox
+from services.scheduler import Scheduler
+
+
+class EventError(CallsheetError):
+    pass
+
+
+class InvalidEvent(EventError):
+    pass
+
+
+class EventNotFound(EventError):
+    pass
+
+
+class NotAllowed(CallsheetError):
+    """The person may not do this (crew pressing a manager button, someone else's invitation)."""
+
+
+class EventClosed(EventError):
+    """The event was cancelled or completed: nothing about it can change any more."""
+
+
+class EditField(StrEnum):
+    TITLE = "title"
+    START = "start"
+    END = "end"
+    CALL = "call"
+    VENUE = "venue"
+    NOTES = "notes"
+    TARGET = "target"  # how many crew the event needs
+
+
+FIELD_LABELS = {
+    EditField.TITLE: "Title",
+    EditField.START: "Start",
+    EditField.END: "End",
+    EditField.CALL: "Call time",
+    EditField.VENUE: "Venue",
+    EditField.NOTES: "Notes",
+    EditField.TARGET: "Crew needed",
+}
+
+INLINE_FORMAT = "/newevent Title | 2026-12-05 18:00 | 23:00 | Venue | call 15:00 | notes | crew 6"
+
+
+@dataclass
+class EventDraft:
+    title: str = ""
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    venue: str = ""
+    call_at: datetime | None = None
+    notes: str = ""
+    crew_target: int | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    confirmed: int
+    invited: int
+    declined: int
+    target: int | None
+
+    @property
+    def needed(self) -> int:
+        return max(0, (self.target or 0) - self.confirmed)
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    event: Event
+    counts: Counts
+
+
+@dataclass
+class EventCard:
+    event: Event
+    counts: Counts
+    by_status: dict[AssignmentStatus, list[Assignment]] = field(default_factory=dict)
+    briefing: Briefing | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    label: str
+    before: str
+    after: str
+
+
+def require_manager(actor: Person) -> None:
+    if not actor.is_manager:
+        raise NotAllowed("Only managers can do that.")
+
+
+def counts_of(assignments: list[Assignment], target: int | None) -> Counts:
+    def n(status: AssignmentStatus) -> int:
+        return sum(1 for a in assignments if a.status is status)
+
+    confirmed = n(AssignmentStatus.CONFIRMED) + n(AssignmentStatus.COMPLETED)
+    return Counts(confirmed, n(AssignmentStatus.INVITED), n(AssignmentStatus.DECLINED), target)
+
+
+class EventService:
+    def __init__(
+        self, notifier: Notifier, outbox: Outbox, scheduler: Scheduler, clock: Clock, tz: ZoneInfo
+    ) -> None:
+        self.notifier = notifier
+        self.outbox = outbox
+        self.scheduler = scheduler
+        self.clock = clock
+        self.tz = tz
+
+    def when(self, value: datetime) -> str:
+        return format_when(value, self.tz)
+
+    # --- parsing and validating, one field at a time (the guided form uses these) -------
+
+    def clean_title(self, text: str) -> str:
+        title = " ".join(text.split())
+        if not title:
+            raise InvalidEvent("The title is empty. Type a short name, like Harusi ya Wanjiru.")
+        if len(title) > 120:
+            raise InvalidEvent(f"The title is {len(title)} characters; keep it under 120.")
+        return title
+
+    def clean_venue(self, text: str) -> str:
+        venue = " ".join(text.split())
+        if not venue:
+            raise InvalidEvent("The venue is empty. Type where it is, like KICC, Nairobi.")
+        if len(venue) > 200:
+            raise InvalidEvent(f"The venue is {len(venue)} characters; keep it under 200.")
+        return venue
+
+    def clean_notes(self, text: str) -> str:
+        notes = text.strip()
+        if notes.lower() in {"-", "none", "skip"}:
+            return ""
+        if len(notes) > 2000:
+            raise InvalidEvent(f"The notes are {len(notes)} characters; keep them under 2000.")
+        return notes
+
+    def parse_target(self, text: str) -> int | None:
+        cleaned = text.strip().lower()
+        if cleaned in {"", "-", "none", "skip"}:
+            return None
+        match = re.fullmatch(r"(?:crew|needs?)?\s*(\d{1,3})(?:\s*crew)?", cleaned)
+        if not match or not 1 <= int(match.group(1)) <= 500:
+            raise InvalidEvent(
+                f"“{text.strip()}” is not a number of crew. Type a number like 6, or leave it out."
+            )
+        return int(match.group(1))
+
+    def parse_start(self, text: str) -> datetime:
+        now = self.clock.now()
+        try:
+            starts = parse_when(text, now=now, tz=self.tz)
+        except DateError as exc:
+            raise InvalidEvent(f"Start: {exc}") from exc
+        if starts <= now:
+            raise InvalidEvent(
+                f"The start, {self.when(starts)}, is in the past. Events must start in the future."
+            )
+        return starts
+
+    def parse_end(self, text: str, starts: datetime) -> datetime:
+        try:
+            ends = parse_when(text, now=self.clock.now(), tz=self.tz, day_of=starts)
+        except DateError as exc:
+            raise InvalidEvent(f"End: {exc}") from exc
+        if ends <= starts:
+            raise InvalidEvent(
+                f"The end, {self.when(ends)}, is not after the start, {self.when(starts)}. "
+                "If it ends after midnight, give the date too, like "
+                f"{starts.astimezone(self.tz) + timedelta(days=1):%Y-%m-%d} 02:00."
+            )
+        return ends
+
+    def parse_call(self, text: str, starts: datetime) -> datetime:
+        cleaned = re.sub(r"^\s*call(\s+time)?\s*:?\s*", "", text, flags=re.IGNORECASE)
+        if not cleaned.strip() or cleaned.strip().lower() in {"-", "skip", "none"}:
+            return starts
+        now = self.clock.now()
+        try:
+            call = parse_when(cleaned, now=now, tz=self.tz, day_of=starts)
+        except DateError as exc:
+            raise InvalidEvent(f"Call time: {exc}") from exc
+        if call > starts:
+            raise InvalidEvent(
+                f"The call time, {self.when(call)}, is after the start, {self.when(starts)}. "
+                "Crew must be called before the event starts."
+            )
+        if call <= now:
+            raise InvalidEvent(f"The call time, {self.when(call)}, is in the past.")
+        return call
+
+    def parse_inline(self, text: str) -> EventDraft:
+        parts = [p.strip() for p in text.split("|")]
+        if len(parts) < 4 or len(parts) > 7:
+            raise InvalidEvent(
+                f"I need at least 4 parts separated by | (title, start, end, venue); "
+                f"got {len(parts)}. For example:\n{INLINE_FORMAT}"
+            )
+        parts += [""] * (7 - len(parts))
+        draft = EventDraft(title=self.clean_title(parts[0]))
+        draft.starts_at = self.parse_start(parts[1])
+        draft.ends_at = self.parse_end(parts[2], draft.starts_at)
+        draft.venue = self.clean_venue(parts[3])
+        draft.call_at = self.parse_call(parts[4], draft.starts_at)
+        draft.notes = self.clean_notes(parts[5])
+        draft.crew_target = self.parse_target(parts[6])
+        return draft
+
+    # --- changes ---------------------------------------------------------------------
+
+    async def create(self, draft: EventDraft, *, actor: Person, chat_id: int | None) -> Event:
+        require_manager(actor)
+        if draft.starts_at is None or draft.ends_at is None:
+            raise InvalidEvent("The event needs a start and an end.")
+        async with in_transaction() as conn:
+            event = await Event.create(
+                title=draft.title,
+                venue=draft.venue,
+                starts_at=draft.starts_at,
+                ends_at=draft.ends_at,
+                call_at=draft.call_at or draft.starts_at,
+                notes=draft.notes,
+                crew_target=draft.crew_target,
+                manager=actor,
+                using_db=conn,
+            )
+            await audit.record(
+                "event.created",
+                "event",
+                event.id,
+                actor=actor,
+                chat_id=chat_id,
+                details={
+                    "title": event.title,
+                    "starts": self.when(event.starts_at),
+                    "venue": event.venue,
+                },
+                using_db=conn,
+            )
+            await self.scheduler.plan_event(event, conn)
+        return event
+
+    async def get(self, event_id: int, conn: BaseDBAsyncClient | None = None) -> Event:
+        event = await Event.get_or_none(id=event_id, using_db=conn)
+        if event is None:
+            raise EventNotFound(f"There is no event #{event_id}. Send /events to see the list.")
+        return event
+
+    async def _open_for_change(self, event_id: int, conn: BaseDBAsyncClient) -> Event:
+        query = Event.filter(id=event_id).using_db(conn)
+        if conn.capabilities.dialect == "postgres":
+            query = query.select_for_update()
+        event = await query.first()
+        if event is None:
+            raise EventNotFound(f"There is no event #{event_id}. Send /events to see the list.")
+        if event.status is not EventStatus.SCHEDULED:
+            raise EventClosed(f"{event.title} is {event.status.value}; it can no longer change.")
+        return event
+
+    async def upcoming(self, actor: Person) -> list[EventSummary]:
+        require_manager(actor)
+        events = await Event.filter(
+            status=EventStatus.SCHEDULED, ends_at__gt=self.clock.now()
+        ).order_by("starts_at")
+        rows = await Assignment.filter(event_id__in=[e.id for e in events])
+        by_event: dict[int, list[Assignment]] = {}
+        for a in rows:
+            by_event.setdefault(a.event_id, []).append(a)  # type: ignore[attr-defined]
+        return [EventSummary(e, counts_of(by_event.get(e.id, []), e.crew_target)) for e in events]
+
+    async def card(self, event_id: int, *, actor: Person) -> EventCard:
+        require_manager(actor)
+        event = await self.get(event_id)
+        assignments = (
+            await Assignment.filter(event_id=event.id).order_by("id").prefetch_related("person")
+        )
+        card = EventCard(event, counts_of(list(assignments), event.crew_target))
+        for a in assignments:
+            card.by_status.setdefault(a.status, []).append(a)
+        card.briefing = await Briefing.filter(event_id=event.id).order_by("-id").first()
+        return card
+
+    async def edit(
+        self, event_id: int, what: EditField, value: str, *, actor: Person, chat_id: int | None
+    ) -> list[Change]:
+        require_manager(actor)
+        async with in_transaction() as conn:
+            event = await self._open_for_change(event_id, conn)
+            changes = self._apply(event, what, value)
+            if not changes:
+                return []
+            await event.save(using_db=conn)
+            await audit.record(
+                "event.edited",
+                "event",
+                event.id,
+                actor=actor,
+                chat_id=chat_id,
+                details={"changes": [[c.label, c.before, c.after] for c in changes]},
+                using_db=conn,
+            )
+            if what in {EditField.START, EditField.END, EditField.CALL}:
+                await self.scheduler.plan_event(event, conn)
+            if what is not EditField.TARGET:
+                confirmed = (
+                    await Assignment.filter(event_id=event.id, status=AssignmentStatus.CONFIRMED)
+                    .using_db(conn)
+                    .prefetch_related("person")
+                )
+                for a in confirmed:
+                    await self.notifier.notify(
+                        a.person,
+                        NotificationKind.EVENT_CHANGED,
+                        {"event": event, "assignment": a, "changes": changes},
+                        using_db=conn,
+                    )
+        self.outbox.wake()
+        return changes
+
+    def _apply(self, event: Event, what: EditField, value: str) -> list[Change]:
+        label = FIELD_LABELS[what]
+        if what is EditField.TITLE:
+            new_title = self.clean_title(value)
+            change = Change(label, event.title, new_title)
+            event.title = new_title
+        elif what is EditField.VENUE:
+            new_venue = self.clean_venue(value)
+            change = Change(label, event.venue, new_venue)
+            event.venue = new_venue
+        elif what is EditField.NOTES:
+            new_notes = self.clean_notes(value)
+            change = Change(label, event.notes or "(none)", new_notes or "(none)")
+            event.notes = new_notes
+        elif what is EditField.TARGET:
+            target = self.parse_target(value)
+            change = Change(label, str(event.crew_target or "not set"), str(target or "not set"))
+            event.crew_target = target
+        elif what is EditField.START:
+            now = self.clock.now()
+            try:
+                starts = parse_when(value, now=now, tz=self.tz, day_of=event.starts_at)
+            except DateError as exc:
+                raise InvalidEvent(f"Start: {exc}") from exc
+            if starts <= now:
+                raise InvalidEvent(f"The start, {self.when(starts)}, is in the past.")
+            # The call time and end move with the start, keeping their distance to it.
+            shift = starts - event.starts_at
+            change = Change(label, self.when(event.starts_at), self.when(starts))
+            event.starts_at, event.ends_at, event.call_at = (
+                starts,
+                event.ends_at + shift,
+                event.call_at + shift,
+            )
+            if event.call_at <= now:
+                raise InvalidEvent(
+                    f"With that start the call time would be {self.when(event.call_at)}, "
+                    "which is in the past. Change the call time first."
+                )
+        elif what is EditField.END:
+            ends = self.parse_end(value, event.starts_at)
+            change = Change(label, self.when(event.ends_at), self.when(ends))
+            event.ends_at = ends
+        else:
+            call = self.parse_call(value, event.starts_at)
+            change = Change(label, self.when(event.call_at), self.when(call))
+            event.call_at = call
+        return [] if change.before == change.after else [change]
+
+    async def complete(self, event_id: int, *, actor: Person, chat_id: int | None) -> int:
+        require_manager(actor)
+        async with in_transaction() as conn:
+            event = await self._open_for_change(event_id, conn)
+            if self.clock.now() < event.starts_at:
+                raise InvalidEvent(
+                    f"{event.title} has not started yet (starts {self.when(event.starts_at)}). "
+                    "If it is not happening, cancel it instead."
+                )
+            event.status = EventStatus.COMPLETED
+            await event.save(using_db=conn, update_fields=["status", "updated_at"])
+            done = (
+                await Assignment.filter(event_id=event.id, status=AssignmentStatus.CONFIRMED)
+                .using_db(conn)
+                .update(status=AssignmentStatus.COMPLETED)
+            )
+            await (
+                Assignment.filter(event_id=event.id, status=AssignmentStatus.INVITED)
+                .using_db(conn)
+                .update(status=AssignmentStatus.CANCELLED)
+            )
+            await self.scheduler.cancel_for_event(event.id, conn)
+            await audit.record(
+                "event.completed",
+                "event",
+                event.id,
+                actor=actor,
+                chat_id=chat_id,
+                details={"completed_assignments": done},
+                using_db=conn,
+            )
+        return done
+
+    async def cancel(self, event_id: int, *, actor: Person, chat_id: int | None) -> int:
+        """Cancels the event; everyone invited or confirmed is told. Returns how many."""
+        require_manager(actor)
+        async with in_transaction() as conn:
+            event = await self._open_for_change(event_id, conn)
+            event.status = EventStatus.CANCELLED
+            await event.save(using_db=conn, update_fields=["status", "updated_at"])
+            affected = (
+                await Assignment.filter(
+                    event_id=event.id,
+                    status__in=[AssignmentStatus.INVITED, AssignmentStatus.CONFIRMED],
+                )
+                .using_db(conn)
+                .prefetch_related("person")
+            )
+            for a in affected:
+                a.status = AssignmentStatus.CANCELLED
+                await a.save(using_db=conn, update_fields=["status", "updated_at"])
+                context: dict[str, Any] = {"event": event, "assignment": a, "manager": actor}
+                await self.notifier.notify(
+                    a.person,
+                    NotificationKind.INVITATION,
+                    context,
+                    live_key=f"asg:{a.id}",
+                    using_db=conn,
+                )
+                await self.notifier.notify(
+                    a.person, NotificationKind.EVENT_CANCELLED, context, using_db=conn
+                )
+            await self.scheduler.cancel_for_event(event.id, conn)
+            await audit.record(
+                "event.cancelled",
+                "event",
+                event.id,
+                actor=actor,
+                chat_id=chat_id,
+                details={"told": len(affected)},
+                using_db=conn,
+            )
+        self.outbox.wake()
+        return len(affected)
+
+    async def history(self, event_id: int, *, actor: Person) -> tuple[Event, list[AuditLog]]:
+        require_manager(actor)
+        event = await self.get(event_id)
+        assignment_ids = await Assignment.filter(event_id=event.id).values_list("id", flat=True)
+        entries = await AuditLog.filter(subject_type="event", subject_id=event.id)
+        if assignment_ids:
+            entries += await AuditLog.filter(
+                subject_type="assignment",
+                subject_id__in=list(assignment_ids),
+            )
+        entries.sort(key=lambda e: e.id)
+        return event, entries

@@ -1,0 +1,337 @@
+"""Scheduled messages (reminders, nudges, manager alerts), sent exactly once.
+
+Jobs are rows written in the same transaction as the change that calls for them (an
+assignment, an answer, an event's new time) and cancelled with it. A job is claimed with a
+lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a conditional UPDATE), and its message
+is queued in the outbox in the transaction that marks it done, with a dedupe key: two
+instances, or a restart between claim and send, never produce the message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from models import (
+    Assignment,
+    AssignmentStatus,
+    Event,
+    EventStatus,
+    JobKind,
+    JobStatus,
+    Person,
+    ScheduledJob,
+)
+from services.clock import Clock
+from services.keyboards import answer_buttons, card_button
+from services.notifications import NotificationKind, Notifier
+from services.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+OURS = (JobKind.REMINDER, JobKind.NUDGE, JobKind.MANAGER_ALERT)
+
+
+class JobLost(Exception):
+    """Our lease on a job ran out and someone else took it: roll back, send nothing."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    kind: JobKind
+    due_at: datetime
+    key: str
+
+
+def human_delta(delta: timedelta) -> str:
+    minutes = max(0, round(delta.total_seconds() / 60))
+    if minutes >= 48 * 60 and minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)} days"
+    if minutes >= 60:
+        hours, rest = divmod(minutes, 60)
+        text = f"{hours} hour{'s' if hours != 1 else ''}"
+        return text + (f" {rest} min" if rest else "")
+    return f"{minutes} min"
+
+
+class Scheduler:
+    def __init__(
+        self,
+        notifier: Notifier,
+        outbox: Outbox,
+        clock: Clock,
+        *,
+        reminder_offsets: Sequence[timedelta],
+        nudge_after: timedelta,
+        alert_window: timedelta,
+        lease: timedelta = timedelta(minutes=2),
+        max_attempts: int = 5,
+        poll_seconds: float = 5.0,
+    ) -> None:
+        self.notifier = notifier
+        self.outbox = outbox
+        self.clock = clock
+        self.reminder_offsets = tuple(reminder_offsets)
+        self.nudge_after = nudge_after
+        self.alert_window = alert_window
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self._stopping = asyncio.Event()
+
+    # --- planning, in the caller's transaction ----------------------------------------
+
+    async def plan_assignment(
+        self, assignment: Assignment, event: Event, conn: BaseDBAsyncClient
+    ) -> None:
+        now = self.clock.now()
+        wanted: list[Wanted] = []
+        if event.status is EventStatus.SCHEDULED:
+            if assignment.status is AssignmentStatus.INVITED:
+                earlier = (
+                    await ScheduledJob.filter(assignment_id=assignment.id, kind=JobKind.NUDGE)
+                    .using_db(conn)
+                    .order_by("-id")
+                    .first()
+                )
+                due = earlier.due_at if earlier else now + self.nudge_after
+                if due < event.call_at:
+                    wanted.append(
+                        Wanted(JobKind.NUDGE, due, f"nudge:a{assignment.id}:{due.timestamp():.0f}")
+                    )
+            elif assignment.status is AssignmentStatus.CONFIRMED:
+                for offset in self.reminder_offsets:
+                    due = event.call_at - offset
+                    if due > now:
+                        wanted.append(
+                            Wanted(
+                                JobKind.REMINDER,
+                                due,
+                                f"reminder:a{assignment.id}:{due.timestamp():.0f}",
+                            )
+                        )
+        scope = ScheduledJob.filter(
+            assignment_id=assignment.id, kind__in=[JobKind.NUDGE, JobKind.REMINDER]
+        )
+        await self._sync(scope, wanted, conn, event_id=event.id, assignment_id=assignment.id)
+
+    async def plan_event(self, event: Event, conn: BaseDBAsyncClient) -> None:
+        """The manager's alert; after a time change, every assignment's jobs too."""
+        now = self.clock.now()
+        wanted: list[Wanted] = []
+        if event.status is EventStatus.SCHEDULED:
+            due = event.call_at - self.alert_window
+            if due <= now:  # created inside the window: give crew a moment to answer first
+                due = now + min(self.nudge_after, (event.call_at - now) / 2)
+            if due < event.call_at:
+                wanted.append(
+                    Wanted(JobKind.MANAGER_ALERT, due, f"alert:e{event.id}:{due.timestamp():.0f}")
+                )
+        scope = ScheduledJob.filter(event_id=event.id, kind=JobKind.MANAGER_ALERT)
+        await self._sync(scope, wanted, conn, event_id=event.id, assignment_id=None)
+        assignments = await Assignment.filter(event_id=event.id).using_db(conn)
+        for assignment in assignments:
+            await self.plan_assignment(assignment, event, conn)
+
+    async def _sync(
+        self,
+        scope: object,
+        wanted: list[Wanted],
+        conn: BaseDBAsyncClient,
+        *,
+        event_id: int,
+        assignment_id: int | None,
+    ) -> None:
+        keys = {w.key for w in wanted}
+        query = scope.filter(status=JobStatus.PENDING)  # type: ignore[attr-defined]
+        if keys:
+            query = query.exclude(dedupe_key__in=keys)
+        await query.using_db(conn).update(status=JobStatus.CANCELLED)
+        for item in wanted:
+            existing = await ScheduledJob.filter(dedupe_key=item.key).using_db(conn).first()
+            if existing is None:
+                await ScheduledJob.create(
+                    kind=item.kind,
+                    due_at=item.due_at,
+                    dedupe_key=item.key,
+                    event_id=event_id,
+                    assignment_id=assignment_id,
+                    using_db=conn,
+                )
+            elif existing.status is JobStatus.CANCELLED:
+                await (
+                    ScheduledJob.filter(id=existing.id, status=JobStatus.CANCELLED)
+                    .using_db(conn)
+                    .update(status=JobStatus.PENDING, due_at=item.due_at, attempts=0)
+                )
+
+    async def cancel_for_event(self, event_id: int, conn: BaseDBAsyncClient) -> int:
+        return await (
+            ScheduledJob.filter(event_id=event_id, status=JobStatus.PENDING, kind__in=OURS)
+            .using_db(conn)
+            .update(status=JobStatus.CANCELLED)
+        )
+
+    # --- running -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Poll until `stop()`; a round in progress finishes first (never cut mid-transaction)."""
+        self._stopping = asyncio.Event()
+        while not self._stopping.is_set():
+            try:
+                ran = await self.run_due()
+            except Exception:  # the loop outlives one bad round; the next one retries
+                log.exception("scheduler round failed")
+                ran = 0
+            if ran == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run_due(self, limit: int = 100) -> int:
+        """Claim the jobs that are due and queue their messages; returns how many ran."""
+        jobs = await self.claim(limit)
+        waiting = list(jobs)
+        try:
+            for job in jobs:
+                try:
+                    await self._finish(job)
+                except JobLost:
+                    log.info("job %s was taken over by another instance", job.id)
+                waiting.remove(job)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release(waiting))
+            raise
+        if jobs:
+            self.outbox.wake()
+        return len(jobs)
+
+    async def _release(self, jobs: Sequence[ScheduledJob]) -> None:
+        """At shutdown, give back claimed jobs so the next process runs them without waiting."""
+        for job in jobs:
+            await ScheduledJob.filter(
+                id=job.id, status=JobStatus.RUNNING, attempts=job.attempts
+            ).update(status=JobStatus.PENDING, lease_until=None, attempts=F("attempts") - 1)
+
+    async def claim(self, limit: int) -> list[ScheduledJob]:
+        now = self.clock.now()
+        due = Q(status=JobStatus.PENDING, due_at__lte=now) | Q(
+            status=JobStatus.RUNNING, lease_until__lt=now
+        )
+        claimed: list[ScheduledJob] = []
+        async with in_transaction() as conn:
+            query = ScheduledJob.filter(due, kind__in=OURS).order_by("due_at", "id").limit(limit)
+            if conn.capabilities.dialect == "postgres":
+                query = query.select_for_update(skip_locked=True)
+            rows = await query.using_db(conn)
+            lease_until = now + self.lease
+            for row in rows:
+                # Conditional update: on SQLite (no row locks) it is what makes the claim unique.
+                updated = (
+                    await ScheduledJob.filter(id=row.id, status=row.status, attempts=row.attempts)
+                    .using_db(conn)
+                    .update(
+                        status=JobStatus.RUNNING,
+                        lease_until=lease_until,
+                        attempts=F("attempts") + 1,
+                    )
+                )
+                if updated:
+                    row.status = JobStatus.RUNNING
+                    row.lease_until = lease_until
+                    row.attempts += 1
+                    claimed.append(row)
+        return claimed
+
+    async def _finish(self, job: ScheduledJob) -> None:
+        now = self.clock.now()
+        async with in_transaction() as conn:
+            done = (
+                await ScheduledJob.filter(
+                    id=job.id, status=JobStatus.RUNNING, attempts=job.attempts
+                )
+                .using_db(conn)
+                .update(status=JobStatus.DONE, done_at=now, lease_until=None)
+            )
+            if not done:
+                raise JobLost(job.id)
+            sent = await self._send(job, conn)
+        log.info("job %s (%s) done: %s", job.id, job.kind, "sent" if sent else "nothing to send")
+
+    async def _send(self, job: ScheduledJob, conn: BaseDBAsyncClient) -> bool:
+        now = self.clock.now()
+        event = await Event.filter(id=job.event_id).using_db(conn).first()  # type: ignore[attr-defined]
+        if event is None or event.status is not EventStatus.SCHEDULED or now >= event.starts_at:
+            return False
+        key = f"job:{job.id}"
+        if job.kind is JobKind.MANAGER_ALERT:
+            return await self._alert(event, key, conn)
+        assignment = (
+            await Assignment.filter(id=job.assignment_id)  # type: ignore[attr-defined]
+            .using_db(conn)
+            .prefetch_related("person")
+            .first()
+        )
+        if assignment is None or now >= event.call_at:
+            return False
+        context = {
+            "event": event,
+            "assignment": assignment,
+            "until": human_delta(event.call_at - now),
+        }
+        if job.kind is JobKind.REMINDER and assignment.status is AssignmentStatus.CONFIRMED:
+            await self.notifier.notify(
+                assignment.person,
+                NotificationKind.REMINDER,
+                context,
+                dedupe_key=key,
+                using_db=conn,
+            )
+            return True
+        if job.kind is JobKind.NUDGE and assignment.status is AssignmentStatus.INVITED:
+            await self.notifier.notify(
+                assignment.person,
+                NotificationKind.NUDGE,
+                context,
+                buttons=answer_buttons(assignment.id),
+                dedupe_key=key,
+                using_db=conn,
+            )
+            return True
+        return False
+
+    async def _alert(self, event: Event, key: str, conn: BaseDBAsyncClient) -> bool:
+        assignments = (
+            await Assignment.filter(event_id=event.id).using_db(conn).prefetch_related("person")
+        )
+        waiting = [a for a in assignments if a.status is AssignmentStatus.INVITED]
+        confirmed = [a for a in assignments if a.status is AssignmentStatus.CONFIRMED]
+        short = max(0, (event.crew_target or 0) - len(confirmed))
+        if not waiting and not short:
+            return False
+        manager = await Person.get(id=event.manager_id).using_db(conn)  # type: ignore[attr-defined]
+        await self.notifier.notify(
+            manager,
+            NotificationKind.MANAGER_ALERT,
+            {
+                "event": event,
+                "waiting": waiting,
+                "confirmed": confirmed,
+                "short": short,
+                "until": human_delta(event.call_at - self.clock.now()),
+            },
+            buttons=card_button(event.id),
+            dedupe_key=key,
+            using_db=conn,
+        )
+        return True

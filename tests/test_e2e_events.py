@@ -1,0 +1,388 @@
+"""End to end through the sandbox: events, assignments, answers, /my, refusals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.telegram import SandboxUser, TelegramSandbox
+
+from bot.app import Callsheet
+from models import Assignment, AssignmentStatus, AuditLog, Event
+from services.clock import ManualClock
+from tests.conftest import Mailbox, People, text_part
+
+NEW_EVENT = (
+    "/newevent Harusi ya Wanjiru | 2026-12-05 18:00 | 23:00 | KICC, Nairobi | call 15:00 "
+    "| bring XLR cables | crew 2"
+)
+
+
+async def said(tg: TelegramSandbox, user: SandboxUser, text: str, contains: str) -> dict[str, Any]:
+    """The user sends `text`; returns the bot's next message containing `contains`."""
+    last = tg.last_bot_message(user.id)
+    after = last["message_id"] if last else 0
+    sent = await tg.send_text(user, text)
+    return await tg.wait_for_bot_message(user.id, contains, after=max(after, sent["message_id"]))
+
+
+async def crew_and_event(
+    tg: TelegramSandbox, people: People
+) -> tuple[SandboxUser, SandboxUser, SandboxUser, Event]:
+    _, boss = await people.add(
+        "Achieng Otieno", "0700 000 001", email="achieng@sauti.example", manager=True
+    )
+    _, jane = await people.add(
+        "Jane Wanjiku", "0712345678", email="jane@example.com", skills="sound engineer, rigger"
+    )
+    _, otieno = await people.add("Otieno Kamau", "0722111222", skills="lights")
+    await said(tg, boss, NEW_EVENT, "Event #1 created")
+    return boss, jane, otieno, await Event.get(id=1)
+
+
+async def test_manager_creates_an_event_inline_and_sees_it_listed(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    reply = await said(tg, boss, NEW_EVENT, "Event #1 created")
+    assert "Sat 5 Dec, 18:00 at KICC, Nairobi" in reply["text"]
+    event = await Event.get(id=1)
+    assert (event.title, event.notes, event.crew_target) == (
+        "Harusi ya Wanjiru",
+        "bring XLR cables",
+        2,
+    )
+    listing = await said(tg, boss, "/events", "Upcoming events")
+    assert "✅ 0 confirmed · ⏳ 0 invited · ❌ 0 declined · needs 2 more" in listing["text"]
+    card = await said(tg, boss, "/event 1", "Call time: Sat 5 Dec, 15:00")
+    labels = [b["text"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == [
+        "Assign crew",
+        "Remind",
+        "Brief",
+        "Request payment",
+        "Edit",
+        "Complete",
+        "Cancel event",
+        "History",
+    ]
+    assert await AuditLog.filter(action="event.created", subject_id=1).count() == 1
+
+
+async def test_bad_event_input_is_refused_with_the_reason_and_nothing_saved(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    cases = {
+        "/newevent Gig | 2026-11-20 18:00 | 23:00 | KICC": "is in the past",
+        "/newevent Gig | 2026-12-05 18:00 | 17:00 | KICC": "is not after the start",
+        "/newevent Gig | 2026-12-05 18:00 | 23:00 | KICC | call 19:00": "is after the start",
+        "/newevent Gig | someday 18:00 | 23:00 | KICC": "I could not read the date “someday”",
+        "/newevent Gig | 2026-12-05 | 23:00 | KICC": "has a date but no time",
+        "/newevent Gig | 2026-12-05 18:00": "at least 4 parts",
+    }
+    for command, reason in cases.items():
+        reply = await said(tg, boss, command, "Nothing was saved")
+        assert reason in reply["text"], (command, reply["text"])
+    assert await Event.all().count() == 0
+
+
+async def test_guided_newevent_asks_each_field_and_retries_bad_ones(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    await said(tg, boss, "/newevent", "What is it called?")
+    await said(tg, boss, "Launch party", "When does it start?")
+    await said(tg, boss, "someday", "I could not read")
+    await said(tg, boss, "sat 18:00", "When does it end?")
+    await said(tg, boss, "23:30", "Where is it?")
+    await said(tg, boss, "Alchemist", "call time")
+    await said(tg, boss, "call 16:00", "Any notes")
+    prompt = tg.last_bot_message(boss.id)
+    assert prompt is not None
+    await tg.press(boss, prompt["message_id"], "Skip")
+    prompt = await tg.wait_for_bot_message(boss.id, "How many crew")
+    await tg.press(boss, prompt["message_id"], "Skip")
+    await tg.wait_for_bot_message(boss.id, "Event #1 created")
+    event = await Event.get(id=1)
+    assert (event.title, event.venue, event.notes, event.crew_target) == (
+        "Launch party",
+        "Alchemist",
+        "",
+        None,
+    )
+    # Cancel leaves nothing behind.
+    await said(tg, boss, "/newevent", "What is it called?")
+    await said(tg, boss, "/cancel", "Nothing was saved")
+    assert await Event.all().count() == 1
+
+
+async def test_crew_cannot_use_manager_commands_or_buttons(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    _, jane, _, _ = await crew_and_event(tg, people)
+    for command in (
+        "/newevent Gig | sat 18:00 | 23:00 | KICC",
+        "/events",
+        "/event 1",
+        "/assign 1 | 0712345678 | rigger",
+        "/remind 1",
+        "/brief 1 | hi",
+    ):
+        await said(tg, jane, command, "Only managers can do that")
+    # A manager's card button sent by a crew client (forged callback data) is refused.
+    await said(tg, jane, "/my", "no invitations")
+    query = await forge_press(tg, jane, "evt:cancelok:1")
+    answer = await tg.wait_for_callback_answer(query)
+    assert "Only managers can do that" in answer["text"] and answer["show_alert"]
+    assert await Event.filter(status="scheduled").count() == 1
+
+
+async def test_invitation_confirm_decline_reason_and_manager_told(
+    app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox
+) -> None:
+    boss, jane, otieno, _ = await crew_and_event(tg, people)
+    reply = await said(tg, boss, "/assign 1 | 0712 345 678 | Sound Engineer", "invited to")
+    assert (
+        "Jane Wanjiku invited to <b>Harusi ya Wanjiru</b>" in reply["text"]
+        or "Jane Wanjiku invited" in reply["text"]
+    )
+    invitation = await tg.wait_for_bot_message(jane.id, "Invitation")
+    for part in (
+        "Harusi ya Wanjiru",
+        "Sat 5 Dec, 18:00",
+        "Call time: Sat 5 Dec, 15:00",
+        "KICC",
+        "sound engineer",
+        "bring XLR cables",
+    ):
+        assert part in invitation["text"]
+    email = await mail.wait_for("jane@example.com", "Invitation: Harusi ya Wanjiru")
+    assert "Call time: Sat 5 Dec, 15:00" in text_part(email)
+
+    query = await tg.press(jane, invitation["message_id"], "Confirm")
+    answer = await tg.wait_for_callback_answer(query)
+    assert "Confirmed" in answer["text"]
+    edited = await tg.wait_for_bot_message(
+        jane.id, "You confirmed", message_id=invitation["message_id"]
+    )
+    assert [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row] == [
+        "Change my answer"
+    ]
+    await tg.wait_for_bot_message(boss.id, "Jane Wanjiku confirmed Harusi ya Wanjiru")
+    await mail.wait_for("achieng@sauti.example", "Jane Wanjiku confirmed")
+    assigned = await Assignment.get(id=1)
+    assert assigned.status is AssignmentStatus.CONFIRMED and assigned.responded_at is not None
+
+    # A duplicate assignment is refused.
+    dup = await said(tg, boss, "/assign 1 | 2 | rigger", "already on")
+    assert "A person can be assigned once per event" in dup["text"]
+    # An unknown person is refused.
+    await said(
+        tg, boss, "/assign 1 | 0799 999 999 | rigger", "No one on the crew list has the number"
+    )
+    await said(tg, boss, "/assign 1 | 77 | rigger", "There is no person #77")
+
+    # Otieno declines and gives a reason by replying.
+    await said(tg, boss, "/assign 1 | 0722111222 | lights", "invited to")
+    inv2 = await tg.wait_for_bot_message(otieno.id, "Invitation")
+    query = await tg.press(otieno, inv2["message_id"], "Decline")
+    assert "Declined" in (await tg.wait_for_callback_answer(query))["text"]
+    prompt = await tg.wait_for_bot_message(otieno.id, "reply to this message with the reason")
+    await tg.wait_for_bot_message(boss.id, "Otieno Kamau declined")
+    await tg.send_text(otieno, "Family wedding that day", reply_to=prompt["message_id"])
+    await tg.wait_for_bot_message(otieno.id, "Your manager has your reason")
+    await tg.wait_for_bot_message(boss.id, "reason for declining Harusi ya Wanjiru: Family wedding")
+
+    card = await said(tg, boss, "/event 1", "Call time")
+    assert "✅ 1 confirmed · ⏳ 0 invited · ❌ 1 declined · target 2, needs 1 more" in card["text"]
+    assert "Otieno Kamau (lights) — “Family wedding that day”" in card["text"]
+
+    # Jane changes her mind: confirmed → declined alerts the manager loudly.
+    await tg.press(jane, invitation["message_id"], "Change my answer")
+    reopened = await tg.wait_for_bot_message(
+        jane.id, "Tap Confirm or Decline", message_id=invitation["message_id"]
+    )
+    await tg.press(jane, reopened["message_id"], "Decline")
+    await tg.wait_for_bot_message(boss.id, "CREW DROPPED OUT")
+    await mail.wait_for("achieng@sauti.example", "Crew dropped out")
+
+    history_card = await said(tg, boss, "/event 1", "Call time")
+    await tg.press(boss, history_card["message_id"], "History")
+    history = await tg.wait_for_bot_message(boss.id, "History of #1")
+    for line in (
+        "Achieng Otieno · created the event",
+        "invited Jane Wanjiku as sound engineer",
+        "Jane Wanjiku · confirmed",
+        "Otieno Kamau · gave a reason: Family wedding",
+        "Jane Wanjiku · declined after confirming",
+    ):
+        assert line in history["text"], line
+
+
+async def test_presses_on_someone_elses_or_a_stale_invitation_change_nothing(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    boss, jane, otieno, _ = await crew_and_event(tg, people)
+    await said(tg, boss, "/assign 1 | 0712345678 | rigger", "invited to")
+    invitation = await tg.wait_for_bot_message(jane.id, "Invitation")
+    # Otieno's client forges a press carrying Jane's callback data.
+    await said(tg, boss, "/assign 1 | 0722111222 | lights", "invited to")
+    await tg.wait_for_bot_message(otieno.id, "Invitation")
+    forged = await forge_press(tg, otieno, "asg:yes:1")
+    answer = await tg.wait_for_callback_answer(forged)
+    assert "not yours" in answer["text"] and answer["show_alert"]
+    assert (await Assignment.get(id=1)).status is AssignmentStatus.INVITED
+
+    # The event is cancelled: the invitation is edited, and an old button press explains.
+    card = await said(tg, boss, "/event 1", "Call time")
+    await tg.press(boss, card["message_id"], "Cancel event")
+    confirm = await tg.wait_for_bot_message(boss.id, "Everyone invited or confirmed will be told")
+    await tg.press(boss, confirm["message_id"], "Yes, cancel it")
+    await tg.wait_for_bot_message(boss.id, "Event cancelled. 2 people were told")
+    await tg.wait_for_bot_message(jane.id, "is cancelled")
+    await tg.wait_for_bot_message(jane.id, "Cancelled", message_id=invitation["message_id"])
+    stale = await forge_press(tg, jane, "asg:yes:1")
+    assert "was cancelled" in (await tg.wait_for_callback_answer(stale))["text"]
+    assert (await Assignment.get(id=1)).status is AssignmentStatus.CANCELLED
+
+
+async def test_answers_after_call_time_are_refused(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    boss, jane, _, _ = await crew_and_event(tg, people)
+    await said(tg, boss, "/assign 1 | 0712345678 | rigger", "invited to")
+    invitation = await tg.wait_for_bot_message(jane.id, "Invitation")
+    clock.set(datetime(2026, 12, 5, 12, 30, tzinfo=UTC))  # 15:30 in Nairobi, after the call
+    query = await tg.press(jane, invitation["message_id"], "Confirm")
+    answer = await tg.wait_for_callback_answer(query)
+    assert "has passed, so answers are closed" in answer["text"]
+    assert "0700 000 001" in answer["text"] or "Achieng Otieno" in answer["text"]
+    assert (await Assignment.get(id=1)).status is AssignmentStatus.INVITED
+
+
+async def test_my_lists_pending_with_buttons_and_upcoming(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    boss, jane, _, _ = await crew_and_event(tg, people)
+    await said(
+        tg, boss, "/newevent Launch | 2026-12-10 18:00 | 22:00 | Alchemist", "Event #2 created"
+    )
+    await said(tg, boss, "/assign 1 | 0712345678 | rigger", "invited to")
+    await said(tg, boss, "/assign 2 | 0712345678 | sound engineer", "invited to")
+    await tg.wait_for(
+        lambda: (
+            len([m for m in tg.bot_messages(jane.id) if "Invitation" in (m.get("text") or "")]) == 2
+        )
+    )
+    my = await said(tg, jane, "/my", "Your assignments")
+    assert "Waiting for your answer" in my["text"]
+    await tg.press(jane, my["message_id"], "Confirm #1")
+    updated = await tg.wait_for_bot_message(jane.id, "Coming up", message_id=my["message_id"])
+    assert "#1 Harusi ya Wanjiru" in updated["text"].split("Coming up")[1]
+    assert [b["text"] for row in updated["reply_markup"]["inline_keyboard"] for b in row] == [
+        "✅ Confirm #2",
+        "❌ Decline #2",
+    ]
+    await tg.wait_for_bot_message(boss.id, "Jane Wanjiku confirmed Harusi")
+    assert [c["command"] for c in tg.commands_for(jane)] == ["help", "my"]
+
+
+async def test_picker_marks_overlap_and_asks_assign_anyway(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    boss, jane, _, _ = await crew_and_event(tg, people)
+    await said(tg, boss, "/assign 1 | 0712345678 | rigger", "invited to")
+    invitation = await tg.wait_for_bot_message(jane.id, "Invitation")
+    await tg.press(jane, invitation["message_id"], "Confirm")
+    await tg.wait_for_bot_message(boss.id, "Jane Wanjiku confirmed")
+    await said(
+        tg, boss, "/newevent Afterparty | 2026-12-05 21:00 | 23:59 | Alchemist", "Event #2 created"
+    )
+    picker_start = await said(tg, boss, "/assign", "Assign crew to which event?")
+    await tg.press(boss, picker_start["message_id"], "#2 Afterparty")
+    picker = await tg.wait_for_bot_message(boss.id, "Who should work")
+    assert "overlapping" in picker["text"]
+    await tg.press(boss, picker["message_id"], "Jane Wanjiku")
+    warning = await tg.wait_for_bot_message(boss.id, "Assign anyway?")
+    assert (
+        "confirmed on <b>Harusi ya Wanjiru</b>" in warning["text"]
+        or "Harusi ya Wanjiru" in warning["text"]
+    )
+    await tg.press(boss, warning["message_id"], "Assign anyway")
+    roles = await tg.wait_for_bot_message(boss.id, "Which role for Jane Wanjiku")
+    await tg.press(boss, roles["message_id"], "rigger")
+    await tg.wait_for_bot_message(boss.id, "invited to", after=roles["message_id"])
+    a = await Assignment.get(event_id=2, person__name="Jane Wanjiku")
+    assert a.role == "rigger"
+    log = await AuditLog.get(action="assignment.invited", subject_id=a.id)
+    assert log.details["despite_overlap"] == "Harusi ya Wanjiru"
+
+
+async def forge_press(tg: TelegramSandbox, user: SandboxUser, data: str) -> str:
+    """A modified client presses a button with callback data of its choosing, on the last
+    bot message in its chat (Telegram relays whatever data a client sends)."""
+    from sandbox.telegram._server import _Query
+
+    bot = next(iter(tg._bots.values()))
+    chat = bot.chats[user.id]
+    message = tg.last_bot_message(user.id)
+    assert message is not None
+    query_id = str(next(tg._query_ids))
+    tg._queries[query_id] = _Query(query_id, user, user.id, message["message_id"])
+    tg._enqueue(
+        bot,
+        "callback_query",
+        {
+            "id": query_id,
+            "from": user.to_user(),
+            "message": message,
+            "chat_instance": tg._chat_instance(bot, chat),
+            "data": data,
+        },
+    )
+    return query_id
+
+
+async def test_briefing_is_acknowledged_and_shown_on_the_card_then_event_completed(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock, mail: Mailbox
+) -> None:
+    boss, jane, otieno, _ = await crew_and_event(tg, people)
+    for phone, user in (("0712345678", jane), ("0722111222", otieno)):
+        await said(tg, boss, f"/assign 1 | {phone} | rigger", "invited to")
+        invitation = await tg.wait_for_bot_message(user.id, "Invitation")
+        await tg.press(user, invitation["message_id"], "Confirm")
+        await tg.wait_for_bot_message(boss.id, f"{user.first_name}")
+    await tg.wait_for_bot_message(boss.id, "Otieno Kamau confirmed")
+    await said(tg, boss, "/brief 1 | Load in at gate B. Black clothes.", "Briefing sent to 2")
+    briefing = await tg.wait_for_bot_message(jane.id, "Briefing")
+    for part in (
+        "Load in at gate B",
+        "Jane Wanjiku — rigger — ",
+        "Otieno Kamau — rigger — ",
+        "KICC",
+    ):
+        assert part in briefing["text"], part
+    email = await mail.wait_for("jane@example.com", "Briefing: Harusi ya Wanjiru")
+    assert "Load in at gate B" in text_part(email)
+    query = await tg.press(jane, briefing["message_id"], "I've read it")
+    assert "noted" in (await tg.wait_for_callback_answer(query))["text"]
+    # Otieno's client forging Jane's "read" press changes nothing.
+    forged = await forge_press(tg, otieno, "asg:read:1")
+    assert "not yours" in (await tg.wait_for_callback_answer(forged))["text"]
+    card = await said(tg, boss, "/event 1", "Call time")
+    assert "Jane Wanjiku (rigger) — briefing read ✅" in card["text"]
+    assert "Otieno Kamau (rigger) — briefing not read ⏳" in card["text"]
+    assert "read by 1 of 2" in card["text"]
+
+    # Complete: refused before the start, then marks the confirmed crew as worked.
+    early = await tg.wait_for_callback_answer(await tg.press(boss, card["message_id"], "Complete"))
+    assert "has not started yet" in early["text"]
+    clock.set(datetime(2026, 12, 5, 20, 30, tzinfo=UTC))  # 23:30 in Nairobi
+    await tg.press(boss, card["message_id"], "Complete")
+    await tg.wait_for_bot_message(boss.id, "Event completed. 2 crew marked as worked")
+    assert await Assignment.filter(status=AssignmentStatus.COMPLETED).count() == 2
+    my = await said(tg, jane, "/my", "Your assignments")
+    assert "Past" in my["text"] and "Harusi ya Wanjiru" in my["text"]
+    late = await forge_press(tg, jane, "asg:no:1")
+    assert "is finished" in (await tg.wait_for_callback_answer(late))["text"]
