@@ -22,10 +22,12 @@ from telegram import (
     MenuButtonCommands,
     MenuButtonWebApp,
     ReplyKeyboardMarkup,
+    Update,
     WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from sandbox.telegram import ButtonNotFound, SandboxUser, TelegramSandbox
 
@@ -734,3 +736,39 @@ async def test_request_log_decodes_json_parameters(
     assert (record.method, record.status, record.bot) == ("sendMessage", 200, "callsheet_bot")
     assert record.params["reply_markup"] == json.loads(INVITE.to_json())
     assert all(TOKEN not in repr(r) for r in tg.requests)
+
+
+# --- a whole PTB Application, as the bot runs it --------------------------------------
+
+
+async def test_ptb_application_polls_and_answers_buttons(
+    tg: TelegramSandbox, jane: SandboxUser
+) -> None:
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("Invitation: KICC", reply_markup=INVITE)
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer("Thanks!")
+        await query.edit_message_text(f"You chose {query.data}")
+
+    application = Application.builder().token(TOKEN).base_url(tg.base_url).build()
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CallbackQueryHandler(answer))
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0, timeout=5)
+        await tg.send_text(jane, "/start")
+        invitation = await tg.wait_for_bot_message(jane.id, contains="Invitation")
+        query_id = await tg.press(jane, invitation["message_id"], "Confirm")
+        await tg.wait_for_callback_answer(query_id)
+        await tg.wait_for_bot_message(
+            jane.id, contains="You chose inv:7:yes", message_id=invitation["message_id"]
+        )
+        await application.updater.stop()
+        await application.stop()
+    assert tg.transcript()[-1] == "[bot ✎ Jane] edited: You chose inv:7:yes"
+    assert [r.status for r in tg.requests if r.method != "getUpdates"] == [200] * 5

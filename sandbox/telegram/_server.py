@@ -242,6 +242,7 @@ class _Chat:
 @dataclass
 class _Query:
     id: str
+    bot_id: int
     user: SandboxUser
     chat_id: int
     message_id: int
@@ -615,7 +616,7 @@ class TelegramSandbox:
                 f"({', '.join(k for k in found if k != 'text')})"
             )
         query_id = str(next(self._query_ids))
-        self._queries[query_id] = _Query(query_id, user, chat.user.id, message_id)
+        self._queries[query_id] = _Query(query_id, target.id, user, chat.user.id, message_id)
         query = {
             "id": query_id,
             "from": user.to_user(),
@@ -1008,7 +1009,7 @@ class TelegramSandbox:
         if not query_id:
             raise bad_request("query ID is not specified")  # nothing to look up
         query = self._queries.get(query_id)
-        if query is None or query.answered or self._chat_of_query(bot, query) is None:
+        if query is None or query.answered or query.bot_id != bot.id:
             raise bad_request(QUERY_EXPIRED)
         text = _param_str(params, "text")
         if text is not None and len(text) > ANSWER_TEXT_LIMIT:
@@ -1419,10 +1420,6 @@ class TelegramSandbox:
             raise SandboxError(f"{user.first_name} has blocked the bot; call tg.unblock() first")
         chat.started = True
         return chat
-
-    def _chat_of_query(self, bot: _Bot, query: _Query) -> _Chat | None:
-        chat = bot.chats.get(query.chat_id)
-        return chat if chat is not None and query.message_id in chat.messages else None
 
     def _chat_instance(self, bot: _Bot, chat: _Chat) -> str:
         digest = hashlib.sha256(f"{bot.id}:{chat.user.id}".encode()).digest()
