@@ -772,3 +772,32 @@ async def test_ptb_application_polls_and_answers_buttons(
         await application.stop()
     assert tg.transcript()[-1] == "[bot ✎ Jane] edited: You chose inv:7:yes"
     assert [r.status for r in tg.requests if r.method != "getUpdates"] == [200] * 5
+
+
+async def test_markdown_v2_quotes_and_formatting(bot: Bot, started: SandboxUser) -> None:
+    text = "*Call* _time_ __15:00__\n>Bring cables\n>and tape\n[map](https://maps.example/kicc)"
+    sent = await bot.send_message(started.id, text, parse_mode="MarkdownV2")
+    assert sent.text == "Call time 15:00\nBring cables\nand tape\nmap"
+    assert [(e.type, e.offset, e.length) for e in sent.entities] == [
+        ("bold", 0, 4),
+        ("italic", 5, 4),
+        ("underline", 10, 5),
+        ("blockquote", 16, 21),
+        ("text_link", 38, 3),
+    ]
+
+
+async def test_a_newer_long_poll_terminates_the_older_one(tg: TelegramSandbox, bot: Bot) -> None:
+    older = asyncio.create_task(bot.get_updates(timeout=30))
+    await tg.wait_for(lambda: tg.waiting_polls == 1, description="the first long poll")
+    async with Bot(TOKEN, base_url=tg.base_url) as second_instance:
+        assert await second_instance.get_updates(timeout=0) == ()
+    with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+        await older
+
+
+async def test_stop_ends_a_waiting_long_poll(tg: TelegramSandbox, bot: Bot) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await tg.wait_for(lambda: tg.waiting_polls == 1, description="the long poll")
+    await tg.stop()
+    assert await asyncio.wait_for(poll, 5) == ()

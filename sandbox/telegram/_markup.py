@@ -247,13 +247,23 @@ _V2_NAMES = {
 def parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:
     out = _Builder()
     stack: list[tuple[str, int, int]] = []  # kind, UTF-16 start, index in text
+    quote_start: int | None = None  # consecutive lines starting with ">" form one quote
     i = 0
     n = len(text)
     while i < n:
         char = text[i]
+        line_start = i == 0 or text[i - 1] == "\n"
+        if char == "\n" and quote_start is not None and not text.startswith(">", i + 1):
+            out.entity("blockquote", quote_start)
+            quote_start = None
         if char == "\\" and i + 1 < n and 0 < ord(text[i + 1]) <= 126:
             out.write(text[i + 1])
             i += 2
+            continue
+        if char == ">" and line_start:
+            if quote_start is None:
+                quote_start = out.position
+            i += 1
             continue
         if char not in _V2_RESERVED:
             out.write(char)
@@ -283,6 +293,8 @@ def parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:
         else:
             stack.append((kind, out.position, i))
         i += width
+    if quote_start is not None:
+        out.entity("blockquote", quote_start)
     if stack:
         kind, _, index = stack[-1]
         raise ParseError(
