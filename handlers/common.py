@@ -66,7 +66,7 @@ def help_text(person: Person | None) -> str:
             "sent you, or send /start and tap <b>Share my phone number</b>."
         )
     lines = [f"Hello {html.escape(person.name)}. Here is what you can do:", ""]
-    if person.is_manager:
+    if person.is_manager and MANAGER_COMMANDS:
         lines.append("<b>Manager</b>")
         lines += [f"/{c.name} — {html.escape(c.description)}" for c in MANAGER_COMMANDS]
         if any(c.example for c in MANAGER_COMMANDS):

@@ -17,13 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from sandbox.telegram import SandboxUser, TelegramSandbox
 from tortoise import Tortoise, connections
 
 from bot import db
 from bot.app import Callsheet
 from bot.settings import Settings
 from models import Person
+from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 
 PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
@@ -163,6 +163,8 @@ def make_settings(**overrides: Any) -> Settings:
         "telegram_bot_token": BOT_TOKEN,
         "http_port": 0,
         "company_name": "Sauti Sound",
+        # Explicit: tortoise writes TIMEZONE=UTC into os.environ when it opens a database.
+        "timezone": "Africa/Nairobi",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sandbox.telegram import TelegramSandbox
 from tortoise import connections
 
 from bot.app import Callsheet
 from models import AuditLog, Person
+from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from tests.conftest import BOT_TOKEN, Mailbox, People, app_settings, free_port, text_part
 
@@ -106,15 +106,6 @@ async def test_unknown_number_in_contact_is_refused(app: Callsheet, tg: Telegram
     await tg.share_contact(stranger, "+254799000111")
     await tg.wait_for_bot_message(stranger.id, "is on the crew list")
     assert await Person.all().count() == 0
-
-
-async def test_manager_help_lists_manager_and_crew_sections(
-    app: Callsheet, tg: TelegramSandbox, people: People
-) -> None:
-    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
-    await tg.send_text(boss, "/help")
-    reply = await tg.wait_for_bot_message(boss.id, "Manager", after=2)
-    assert "Crew" in reply["text"]
 
 
 async def test_an_error_is_logged_with_an_id_and_the_user_told(

@@ -701,7 +701,7 @@ class TelegramSandbox:
     async def wait_for(
         self,
         predicate: Callable[[], T | bool | None],
-        timeout: float = 5.0,  # noqa: ASYNC109 - part of the test-facing API
+        timeout: float = 5.0,
         *,
         description: str | None = None,
     ) -> T:
@@ -724,7 +724,7 @@ class TelegramSandbox:
         *,
         after: int | None = None,
         message_id: int | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - part of the test-facing API
+        timeout: float = 5.0,
         bot: str | None = None,
     ) -> JSON:
         """The newest bot message (sent or edited) in the chat that contains `contains`.
@@ -755,7 +755,7 @@ class TelegramSandbox:
     async def wait_for_callback_answer(
         self,
         query_id: str,
-        timeout: float = 5.0,  # noqa: ASYNC109 - part of the test-facing API
+        timeout: float = 5.0,
     ) -> JSON:
         def answered() -> JSON | None:
             for answer in self.callback_answers:
