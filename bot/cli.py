@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -55,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # PTB's future behaviour: durations such as RetryAfter.retry_after are timedeltas.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     from bot.logs import setup_logging
 
     level = logging.DEBUG if args.verbose else logging.INFO

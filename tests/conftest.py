@@ -26,6 +26,8 @@ from models import Person
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 
+# As `callsheet` does: PTB's durations (RetryAfter.retry_after) are timedeltas.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
 TABLES = [
     "processed_update",
