@@ -10,6 +10,18 @@ from sandbox.telegram import TelegramSandbox
 from tests.conftest import Mailbox, app_settings, free_port
 
 
+def daraja_settings(daraja: DarajaSandbox, secret: str = "secret") -> dict[str, str]:
+    return {
+        "daraja_base_url": daraja.base_url,
+        "daraja_consumer_key": "key",
+        "daraja_consumer_secret": secret,
+        "daraja_shortcode": "174379",
+        "daraja_passkey": SANDBOX_PASSKEY,
+        "daraja_callback_secret": "a1b2c3d4e5f6",
+        "public_base_url": "https://callsheet.example.co.ke",
+    }
+
+
 async def test_every_service_ok(
     tg: TelegramSandbox,
     database_url: str,
@@ -21,13 +33,7 @@ async def test_every_service_ok(
             tg,
             database_url,
             smtp_server[1],
-            daraja_base_url=daraja.base_url,
-            daraja_consumer_key="key",
-            daraja_consumer_secret="secret",
-            daraja_shortcode="174379",
-            daraja_passkey=SANDBOX_PASSKEY,
-            daraja_callback_secret="a1b2c3d4e5f6",
-            public_base_url="https://callsheet.example.co.ke",
+            **daraja_settings(daraja),
         )
         assert await run_checks(settings) == 0
     assert capsys.readouterr().out.splitlines() == [
@@ -48,13 +54,7 @@ async def test_each_failure_is_one_line_with_the_reason(
             database_url,
             free_port(),  # nothing listens there
             telegram_bot_token="999:wrongTOKENwrongTOKENwrongTOKEN",
-            daraja_base_url=daraja.base_url,
-            daraja_consumer_key="key",
-            daraja_consumer_secret="not-the-secret",
-            daraja_shortcode="174379",
-            daraja_passkey=SANDBOX_PASSKEY,
-            daraja_callback_secret="a1b2c3d4e5f6",
-            public_base_url="https://callsheet.example.co.ke",
+            **daraja_settings(daraja, secret="not-the-secret"),
         )
         assert await run_checks(settings) == 1
     lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
