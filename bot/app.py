@@ -21,6 +21,7 @@ from bot.web import build_web_app
 from handlers import register_all
 from handlers.common import set_default_commands
 from models import Channel
+from services import updates
 from services.clock import Clock, SystemClock
 from services.outbox import Dispatcher, EmailSender
 
@@ -110,6 +111,7 @@ class Callsheet:
                     max_attempts=settings.email_max_attempts,
                 ),
             ]
+            self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
             for dispatcher in dispatchers:
                 self._tasks.append(
                     asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
@@ -124,6 +126,13 @@ class Callsheet:
             settings.http_host,
             self.port,
         )
+
+    async def _housekeeping(self) -> None:
+        while True:
+            forgotten = await updates.forget_old(self.clock)
+            if forgotten:
+                log.info("forgot %s old update ids", forgotten)
+            await asyncio.sleep(3600)
 
     async def stop(self) -> None:
         for task in self._tasks:

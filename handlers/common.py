@@ -31,7 +31,8 @@ from telegram.ext import (
 )
 
 from bot.context import CallsheetContext
-from models import Person, ProcessedUpdate
+from models import Person
+from services import updates
 from services.errors import CallsheetError
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,7 @@ async def set_default_commands(application: Application) -> None:  # type: ignor
 
 async def skip_seen_updates(update: Update, context: CallsheetContext) -> None:
     """A redelivered update (webhook retry, a second instance) is acted on once."""
-    _, created = await ProcessedUpdate.get_or_create(update_id=update.update_id)
-    if not created:
+    if not await updates.first_time(update.update_id):
         log.info("update %s already handled; skipped", update.update_id)
         raise ApplicationHandlerStop
 

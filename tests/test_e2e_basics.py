@@ -183,3 +183,54 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
         assert json.dumps(info[-1].params).count("s3cret-path_value") == 1
     finally:
         await running.stop()
+
+
+async def test_a_redelivered_update_is_answered_once(
+    tg: TelegramSandbox, database_url: str, smtp_server: tuple[Mailbox, int], clock: ManualClock
+) -> None:
+    port = free_port()
+    settings = app_settings(
+        tg,
+        database_url,
+        smtp_server[1],
+        telegram_mode="webhook",
+        telegram_webhook_secret="s3cret",
+        public_base_url=f"http://127.0.0.1:{port}",
+        http_port=port,
+    )
+    running = Callsheet(settings, clock=clock)
+    await running.start()
+    try:
+        stranger = tg.user(9001, "Stranger")
+        await tg.send_text(stranger, "/start")
+        first = await tg.wait_for_bot_message(stranger.id, "Share my phone number")
+        update = {
+            "update_id": 777,
+            "message": {
+                "message_id": 99,
+                "date": 1700000000,
+                "chat": {"id": 9001, "type": "private", "first_name": "Stranger"},
+                "from": {"id": 9001, "is_bot": False, "first_name": "Stranger"},
+                "text": "/help",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            },
+        }
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        async with httpx.AsyncClient() as http:
+            url = f"http://127.0.0.1:{port}/telegram/webhook"
+            answers = [await http.post(url, json=update, headers=headers) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        helped = await tg.wait_for_bot_message(
+            stranger.id, "your manager must add you", after=first["message_id"]
+        )
+        # A later update proves the three copies were all processed before it.
+        await tg.send_text(stranger, "/start")
+        last = await tg.wait_for_bot_message(
+            stranger.id, "Hello! I send crew call sheets", after=helped["message_id"]
+        )
+        helps = [
+            m for m in tg.bot_messages(stranger.id) if "your manager must add you" in m["text"]
+        ]
+        assert len(helps) == 1 and helps[0]["message_id"] < last["message_id"]
+    finally:
+        await running.stop()
