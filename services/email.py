@@ -81,8 +81,10 @@ class SmtpSender:
             if 500 <= exc.code < 600 and exc.code not in (530, 535):
                 raise Permanent(f"the mail server said {exc.code} {exc.message}") from exc
             raise Transient(f"the mail server said {exc.code} {exc.message}") from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError) as exc:
             raise Transient(f"mail server unreachable: {exc}") from exc
+        except aiosmtplib.SMTPException as exc:  # e.g. AUTH offered only after STARTTLS
+            raise Transient(f"mail server problem: {exc}") from exc
 
     async def check(self) -> None:
         """Connect and log in, for `callsheet check`."""
