@@ -10,12 +10,12 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import Application, ContextTypes
 
 from bot import db
 from bot.container import Services, build_services
 from bot.context import BotData, CallsheetContext
-from bot.delivery import TelegramChatSender
+from bot.delivery import RateLimiter, TelegramChatSender
 from bot.settings import Settings, TelegramMode
 from bot.web import build_web_app
 from handlers import register_all
@@ -37,7 +37,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .token(settings.require_bot_token())
         .base_url(settings.telegram_api_base_url)
         .context_types(context_types)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Handler replies get up to 3 retries on 429; the outbox retries its own rows.
+        .rate_limiter(RateLimiter(max_retries=3))
         .concurrent_updates(16)
         .connect_timeout(10)
         .read_timeout(15)
@@ -68,7 +69,9 @@ class Callsheet:
         self.services: Services | None = None
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: list[asyncio.Task[Any]] = []  # dispatchers, given time to finish on stop
+        self._loops: list[asyncio.Task[Any]] = []  # periodic work, cancelled at once on stop
+        self.dispatchers: list[Dispatcher] = []
 
     async def start(self) -> None:
         settings = self.settings
@@ -102,17 +105,18 @@ class Callsheet:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1] if sockets else settings.http_port
             chat = TelegramChatSender(application.bot)
-            dispatchers = [
-                Dispatcher(services.outbox, Channel.TELEGRAM, chat=chat),
+            self.dispatchers = [
+                Dispatcher(services.deliveries, Channel.TELEGRAM, chat=chat, max_attempts=10),
                 Dispatcher(
-                    services.outbox,
+                    services.deliveries,
                     Channel.EMAIL,
                     email=services.email,
                     max_attempts=settings.email_max_attempts,
+                    batch=10,
                 ),
             ]
-            self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
-            for dispatcher in dispatchers:
+            self._loops.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+            for dispatcher in self.dispatchers:
                 self._tasks.append(
                     asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
                 )
@@ -134,13 +138,25 @@ class Callsheet:
                 log.info("forgot %s old update ids", forgotten)
             await asyncio.sleep(3600)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Dispatchers finish the rows in hand (up to `grace` seconds), then release the rest."""
+        for loop_task in self._loops:
+            loop_task.cancel()
+        for loop_task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await loop_task
+        self._loops.clear()
+        for dispatcher in self.dispatchers:
+            dispatcher.stop()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()
+        self.dispatchers.clear()
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None

@@ -9,7 +9,7 @@ from bot.settings import EmailBackend, Settings
 from services.clock import Clock
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.notifications import Notifier, Renderer
-from services.outbox import EmailSender, Outbox
+from services.outbox import EmailSender, Outbox, OutboxService
 from services.people import PeopleService
 
 
@@ -19,6 +19,7 @@ class Services:
     clock: Clock
     outbox: Outbox
     notifier: Notifier
+    deliveries: OutboxService  # failures, resending and history around the outbox
     people: PeopleService
     email: EmailSender
 
@@ -59,6 +60,7 @@ def build_services(
         clock=clock,
         outbox=outbox,
         notifier=notifier,
+        deliveries=OutboxService(outbox, notifier, clock),
         people=people,
         email=email or build_email_sender(settings),
     )

@@ -215,6 +215,9 @@ class OutboxMessage(Model):
     subject = fields.CharField(max_length=250, null=True)
     text = fields.TextField()  # Telegram HTML, or the email's plain-text part
     html = fields.TextField(null=True)  # the email's HTML part
+    # On a chat row written without an email twin: the email to send instead if the chat
+    # turns out unreachable (subject and html hold its other parts).
+    email_text = fields.TextField(null=True)
     reply_markup: Any = fields.JSONField(null=True)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()
@@ -226,7 +229,11 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox_message"
-        indexes = (("status", "next_attempt_at"), ("person_id", "created_at"))
+        indexes = (
+            ("status", "next_attempt_at"),
+            ("person_id", "created_at"),
+            ("channel", "chat_id", "status"),
+        )
 
 
 class LiveMessage(Model):

@@ -136,6 +136,7 @@ class Migration(migrations.Migration):
                 ('subject', fields.CharField(null=True, max_length=250)),
                 ('text', fields.TextField(unique=False)),
                 ('html', fields.TextField(null=True, unique=False)),
+                ('email_text', fields.TextField(null=True, unique=False)),
                 ('reply_markup', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('attempts', fields.IntField(default=0)),
                 ('next_attempt_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
@@ -145,7 +146,7 @@ class Migration(migrations.Migration):
                 ('telegram_message_id', fields.BigIntField(null=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'outbox_message', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['person_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'One message to deliver on one channel, written in the transaction that caused it.'},
+            options={'table': 'outbox_message', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['person_id', 'created_at']), Index(fields=['channel', 'chat_id', 'status'])], 'pk_attr': 'id', 'table_description': 'One message to deliver on one channel, written in the transaction that caused it.'},
             bases=['Model'],
         ),
         ops.CreateModel(
