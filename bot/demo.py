@@ -130,7 +130,7 @@ class Demo:
         await self.say(stranger, "/help", "manager must add you")
         self.section("Someone the company never added")
 
-        await self.say(achieng, "/help", "Here is what you can do")
+        await self.say(achieng, "/help", "Manager")
         self.section("/help for a manager")
         await self.say(jane, "/help", "Here is what you can do")
         self.section("/help for crew")

@@ -108,6 +108,15 @@ async def test_unknown_number_in_contact_is_refused(app: Callsheet, tg: Telegram
     assert await Person.all().count() == 0
 
 
+async def test_manager_help_lists_manager_and_crew_sections(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    await tg.send_text(boss, "/help")
+    reply = await tg.wait_for_bot_message(boss.id, "Manager", after=2)
+    assert "Crew" in reply["text"] and "/emails" in reply["text"]
+
+
 async def test_an_error_is_logged_with_an_id_and_the_user_told(
     app: Callsheet, tg: TelegramSandbox, people: People, caplog: pytest.LogCaptureFixture
 ) -> None:
