@@ -163,6 +163,9 @@ def make_settings(**overrides: Any) -> Settings:
         "telegram_bot_token": BOT_TOKEN,
         "http_port": 0,
         "company_name": "Sauti Sound",
+        # Tortoise.init sets os.environ["TIMEZONE"] = "UTC", which pydantic-settings would
+        # then read as ours in every later test: name the company's zone explicitly.
+        "timezone": "Africa/Nairobi",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
