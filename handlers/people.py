@@ -37,8 +37,10 @@ from services.errors import CallsheetError
 from services.money import format_kes
 from services.people import (
     Invite,
+    NotAllowed,
     PersonCard,
     PersonField,
+    PersonNotFound,
     clean_email,
     clean_name,
     require_manager,
@@ -590,6 +592,11 @@ async def edit_value(update: Update, context: CallsheetContext) -> int:
             chat_id=chat_id(update),
         )
         card = await people.card(actor, editing.person_id)
+    except (NotAllowed, PersonNotFound) as exc:
+        # Typing again cannot help: access was taken away or the person is gone.
+        user_data(context).pop(EDITING, None)
+        await refuse(update, exc)
+        return END
     except CallsheetError as exc:
         await reply(
             update,

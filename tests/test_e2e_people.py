@@ -319,3 +319,22 @@ async def test_new_link_works_and_the_old_one_does_not(
     assert (await Person.get(phone="+254712345678")).telegram_id == jane.id
     assert await LinkToken.filter(used_at__isnull=False).count() == 2  # the boss's and Jane's
     assert await AuditLog.filter(action="person.link_issued").count() == 1
+
+
+async def test_a_manager_demoted_mid_edit_is_stopped(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    boss_person, boss = await people.add("Achieng Otieno", "0700000001", manager=True)
+    other, _ = await people.add("Wanjiru Mwangi", "0733000111", manager=True, linked=False)
+    jane, _ = await people.add("Jane Wanjiku", "0712345678", linked=False)
+    card = await say(tg, boss, f"/person {jane.id}", "Phone:")
+    await press(tg, boss, card, "Edit", "What do you want to change")
+    picker = await tg.wait_for_bot_message(
+        boss.id, "What do you want", message_id=card["message_id"]
+    )
+    await press(tg, boss, picker, "Name", "Type the new name")
+    assert app.services is not None
+    await app.services.people.set_access(other, boss_person.id, Access.CREW)
+    await say(tg, boss, "Mallory", "Only managers can see or change people.")
+    await say(tg, boss, "Mallory again", "Send /help")
+    assert (await Person.get(id=jane.id)).name == "Jane Wanjiku"
