@@ -2,11 +2,12 @@
 
 from telegram.ext import Application
 
-from handlers import common, emails
+from handlers import common, emails, people
 
 
 def register_all(application: Application) -> None:  # type: ignore[type-arg]
     common.register(application)
     # Features register here, in group 0, before the fallbacks.
+    people.register(application)
     emails.register(application)
     common.register_fallbacks(application)

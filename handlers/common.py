@@ -51,7 +51,16 @@ class Command:
 CREW_COMMANDS: list[Command] = [
     Command("help", "What I can do"),
 ]
-MANAGER_COMMANDS: list[Command] = []
+MANAGER_COMMANDS: list[Command] = [
+    Command(
+        "addcrew",
+        "Add a crew member and get their invite link",
+        "/addcrew Jane Wanjiku | 0712345678 | jane@example.com | sound engineer, rigger",
+    ),
+    Command("addmanager", "Add a manager and get their invite link"),
+    Command("crew", "The crew list; add a role or name to filter"),
+    Command("person", "A person's card: details, history, edit"),
+]
 PUBLIC_COMMANDS: list[Command] = [
     Command("start", "Connect your Telegram account"),
     Command("help", "What this bot does"),

@@ -165,7 +165,8 @@ def make_settings(**overrides: Any) -> Settings:
         "telegram_bot_token": BOT_TOKEN,
         "http_port": 0,
         "company_name": "Sauti Sound",
-        # Explicit: tortoise writes TIMEZONE=UTC into os.environ when it opens a database.
+        # Tortoise.init sets os.environ["TIMEZONE"] = "UTC", which pydantic-settings would
+        # then read as ours in every later test: name the company's zone explicitly.
         "timezone": "Africa/Nairobi",
     }
     values.update(overrides)
