@@ -108,14 +108,18 @@ class Demo:
         await self.say(achieng, f"/start {boss_invite.link.rsplit('=', 1)[1]}", "linked")
         self.section("Achieng opens her link: linked by deep link")
 
-        jane_invite = await self.add(
-            "Jane Wanjiku", "0712 345 678", "jane@example.com", Access.CREW
+        await self.say(
+            achieng,
+            "/addcrew Jane Wanjiku | 0712 345 678 | jane@example.com | sound engineer, rigger",
+            "one-time link",
         )
-        await self.add("Otieno Kamau", "0722 111 222", None, Access.CREW)
-        print("\nAchieng adds two crew: Jane Wanjiku (with email) and Otieno Kamau (no email).")
+        jane_link = link_in(tg.last_bot_message(achieng.id))
+        await self.say(achieng, "/addcrew Otieno Kamau | 0722 111 222 | | rigger", "forward")
+        await self.say(achieng, "/crew", "Otieno Kamau")
+        self.section("Achieng adds two crew from her phone, and looks at the roster")
 
         jane = tg.user(502, "Jane", "Wanjiku", username="janew")
-        await self.say(jane, f"/start {jane_invite.link.rsplit('=', 1)[1]}", "linked")
+        await self.say(jane, f"/start {jane_link.rsplit('=', 1)[1]}", "linked")
         self.section("Jane opens the link from her invite email")
 
         otieno = tg.user(503, "Otieno", "Kamau")
@@ -137,6 +141,11 @@ class Demo:
 
         await self.drained()
         print_emails(self.root / "mail")
+
+
+def link_in(message: dict[str, Any] | None) -> str:
+    assert message is not None
+    return next(w for w in message["text"].split() if w.startswith("https://t.me/"))
 
 
 def print_emails(folder: Path) -> None:
