@@ -145,7 +145,7 @@ class Demo:
 
 def link_in(message: dict[str, Any] | None) -> str:
     assert message is not None
-    return next(w for w in message["text"].split() if w.startswith("https://t.me/"))
+    return next(str(w) for w in message["text"].split() if w.startswith("https://t.me/"))
 
 
 def print_emails(folder: Path) -> None:
