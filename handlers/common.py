@@ -19,11 +19,12 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -228,6 +229,22 @@ async def require_known_person(update: Update, context: CallsheetContext) -> Non
     raise ApplicationHandlerStop
 
 
+async def bot_blocked_or_unblocked(update: Update, context: CallsheetContext) -> None:
+    """Blocking needs nothing here: the next message gets 403 and the outbox moves the
+    person to email and tells the managers. Unblocking puts them back on chat."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != ChatType.PRIVATE:
+        return
+    if change.new_chat_member.status == ChatMemberStatus.MEMBER:
+        person = await context.services.people.chat_reopened(change.from_user.id)
+        if person is not None:
+            await context.bot.send_message(
+                change.chat.id,
+                f"✅ Welcome back, {html.escape(person.name)}. Your call sheets and payment "
+                "requests come here again.",
+            )
+
+
 async def unknown_command(update: Update, context: CallsheetContext) -> None:
     assert update.message is not None
     await update.message.reply_text("I don't know that command. Send /help to see what I can do.")
@@ -275,6 +292,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("start", final(start)), group=-1)
     application.add_handler(CommandHandler("help", final(help_command)), group=-1)
     application.add_handler(MessageHandler(filters.CONTACT, final(contact)), group=-1)
+    application.add_handler(
+        ChatMemberHandler(final(bot_blocked_or_unblocked), ChatMemberHandler.MY_CHAT_MEMBER),
+        group=-1,
+    )
     application.add_handler(TypeHandler(Update, require_known_person), group=-1)
     application.add_error_handler(on_error)
 

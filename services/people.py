@@ -166,6 +166,21 @@ class PeopleService:
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
         return await Person.get_or_none(telegram_id=telegram_id, active=True)
 
+    async def chat_reopened(self, telegram_id: int) -> Person | None:
+        """The person unblocked the bot: chat messages go to them again.
+
+        Returns the person if they had been unreachable, else None."""
+        person = await Person.get_or_none(telegram_id=telegram_id, active=True)
+        if person is None or person.chat_unreachable_at is None:
+            return None
+        async with in_transaction() as conn:
+            await Person.filter(id=person.id).using_db(conn).update(chat_unreachable_at=None)
+            await audit.record(
+                "person.chat_reachable", "person", person.id, actor=person, using_db=conn
+            )
+        person.chat_unreachable_at = None
+        return person
+
     async def add_person(
         self,
         *,

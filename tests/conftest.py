@@ -129,6 +129,15 @@ class Mailbox:
         self.loop.call_soon_threadsafe(self.changed.set)
         return "250 OK"
 
+    async def wait_count(self, address: str, count: int, timeout: float = 5) -> list[EmailMessage]:
+        async with asyncio.timeout(timeout):
+            while True:
+                self.changed.clear()  # before looking, so an arrival in between is not missed
+                if len(self.to(address)) >= count:
+                    break
+                await self.changed.wait()
+        return self.to(address)
+
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
 
@@ -137,10 +146,10 @@ class Mailbox:
     ) -> EmailMessage:
         async with asyncio.timeout(timeout):
             while True:
+                self.changed.clear()  # before looking, so an arrival in between is not missed
                 for message in self.to(address):
                     if subject_contains in str(message["Subject"]):
                         return message
-                self.changed.clear()
                 await self.changed.wait()
 
 

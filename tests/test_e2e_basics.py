@@ -10,9 +10,10 @@ import pytest
 from tortoise import connections
 
 from bot.app import Callsheet
-from models import AuditLog, Person
+from models import AuditLog, Channel, Person
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
+from services.notifications import NotificationKind
 from tests.conftest import BOT_TOKEN, Mailbox, People, app_settings, free_port, text_part
 
 
@@ -243,3 +244,37 @@ async def test_a_redelivered_update_is_answered_once(
         assert len(helps) == 1 and helps[0]["message_id"] < last["message_id"]
     finally:
         await running.stop()
+
+
+async def test_unblocking_the_bot_brings_chat_messages_back(
+    app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox, clock: ManualClock
+) -> None:
+    assert app.services is not None
+    await people.add("Achieng Otieno", "0700000001", manager=True)
+    jane, jane_tg = await people.add("Jane Wanjiku", "0712345678", email="jane@example.com")
+    tg.block(jane_tg)
+    notifier = app.services.notifier
+    await notifier.notify(
+        jane,
+        NotificationKind.INVITE_LINK,
+        {"link": "https://t.me/x?start=while-blocked", "expires_at": clock.now()},
+        channels=(Channel.TELEGRAM,),
+    )
+    app.services.outbox.wake()
+    # The invite, then the chat message that went by email because the chat refused it.
+    fallback = (await mail.wait_count("jane@example.com", 2))[1]
+    assert "start=while-blocked" in text_part(fallback)
+    assert (await Person.get(id=jane.id)).chat_unreachable_at is not None
+
+    tg.unblock(jane_tg)
+    await tg.wait_for_bot_message(jane_tg.id, "Welcome back")
+    assert (await Person.get(id=jane.id)).chat_unreachable_at is None
+    await notifier.notify(
+        await Person.get(id=jane.id),
+        NotificationKind.INVITE_LINK,
+        {"link": "https://t.me/x?start=after-unblock", "expires_at": clock.now()},
+        channels=(Channel.TELEGRAM,),
+    )
+    app.services.outbox.wake()
+    await tg.wait_for_bot_message(jane_tg.id, "start=after-unblock")
+    assert await AuditLog.filter(action="person.chat_reachable", subject_id=jane.id).count() == 1

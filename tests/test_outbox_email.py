@@ -153,8 +153,10 @@ class Flaky(Mailbox):
 
     async def wait_refused(self, count: int, timeout: float = 10) -> None:
         async with asyncio.timeout(timeout):
-            while self.refused < count:
-                self.changed.clear()
+            while True:
+                self.changed.clear()  # before looking, so a refusal in between is not missed
+                if self.refused >= count:
+                    break
                 await self.changed.wait()
 
 
