@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import Any
 
+import httpx
 from aiohttp import web
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes
@@ -23,6 +24,7 @@ from handlers.common import set_default_commands
 from models import Channel
 from services.clock import Clock, SystemClock
 from services.outbox import Dispatcher, EmailSender
+from services.payments import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class Callsheet:
         self.services: Services | None = None
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.http: httpx.AsyncClient | None = None  # for Daraja; opened at start, closed at stop
+        self.reconciler: Reconciler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
@@ -77,8 +81,14 @@ class Callsheet:
             application = build_application(settings)
             await application.initialize()  # getMe: fails here on a wrong token
             self.application = application
+            if settings.payments_configured:
+                self.http = httpx.AsyncClient()
             services = build_services(
-                settings, self.clock, bot_username=application.bot.username, email=self.email
+                settings,
+                self.clock,
+                bot_username=application.bot.username,
+                email=self.email,
+                http=self.http,
             )
             self.services = services
             application.bot_data.services = services
@@ -114,6 +124,15 @@ class Callsheet:
                 self._tasks.append(
                     asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
                 )
+            if services.payments is not None:
+                every = min(30.0, settings.payment_query_after.total_seconds() / 3)
+                self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))
+                self._tasks.append(asyncio.create_task(self.reconciler.run(), name="reconcile"))
+            else:
+                log.info(
+                    "payments are off; to turn them on set %s",
+                    ", ".join(settings.missing_for_payments()),
+                )
         except BaseException:
             await self.stop()
             raise
@@ -143,6 +162,9 @@ class Callsheet:
                 await application.stop()
             await application.shutdown()
             self.application = None
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
         await db.close_db()
 
     async def serve(self) -> None:

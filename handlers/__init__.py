@@ -2,10 +2,11 @@
 
 from telegram.ext import Application
 
-from handlers import common
+from handlers import common, payments
 
 
 def register_all(application: Application) -> None:  # type: ignore[type-arg]
     common.register(application)
     # Features register here, in group 0, before the fallbacks.
+    payments.register(application)
     common.register_fallbacks(application)
