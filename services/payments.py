@@ -384,6 +384,8 @@ class PaymentService:
         async with in_transaction() as conn:
             payment = await _locked(conn, checkout_request_id=parsed.checkout_request_id)
             if payment is None:
+                payment = await self._unknown_push_for(conn, parsed)
+            if payment is None:
                 await (
                     DarajaCallback.filter(id=row.id)
                     .using_db(conn)
@@ -414,6 +416,41 @@ class PaymentService:
         self.outbox.wake()
         log.info("callback %s for payment %s: %s", row.id, payment.id, status.value)
         return status
+
+    async def _unknown_push_for(
+        self, conn: BaseDBAsyncClient, parsed: StkCallback
+    ) -> Payment | None:
+        """A success for a push whose response never reached us: the one unknown payment
+        with that phone and amount, asked for recently, gets this CheckoutRequestID."""
+        if not parsed.succeeded or parsed.phone is None or parsed.amount is None:
+            return None
+        candidates = (
+            await Payment.filter(
+                status=PaymentStatus.UNKNOWN,
+                checkout_request_id__isnull=True,
+                phone=parsed.phone,
+                amount=parsed.amount,
+                created_at__gte=self.clock.now() - timedelta(hours=1),
+            )
+            .select_for_update()
+            .using_db(conn)
+        )
+        if len(candidates) != 1:
+            return None
+        payment = candidates[0]
+        await (
+            Payment.filter(id=payment.id)
+            .using_db(conn)
+            .update(
+                checkout_request_id=parsed.checkout_request_id,
+                merchant_request_id=parsed.merchant_request_id,
+            )
+        )
+        payment.checkout_request_id = parsed.checkout_request_id
+        log.info(
+            "payment %s matched to %s by phone and amount", payment.id, parsed.checkout_request_id
+        )
+        return payment
 
     def _from_callback(self, payment: Payment, parsed: StkCallback) -> Settlement:
         if not parsed.succeeded:

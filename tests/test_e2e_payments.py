@@ -26,7 +26,7 @@ from models import (
     Person,
     ServiceToken,
 )
-from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox, Outcome
+from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox, Fault, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 from tests.conftest import (
@@ -715,3 +715,59 @@ async def test_callsheet_audit_is_clean_after_payments_and_reports_tampering(
         payment_id=1,
     )
     await Person.filter(id=jane_person.id).update(balance=1000)
+
+
+# --- no answer to the push ---------------------------------------------------------------
+
+
+@pytest.mark.app_settings(daraja_timeout_seconds=0.5)
+async def test_a_push_without_an_answer_is_never_resent_and_is_settled_by_its_callback(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    mail: Mailbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, jane_person, _ = crew
+    await daraja.set_fault(Fault.SLOW)  # Daraja takes the push but answers too late
+    daraja.next_outcome(None, Outcome.HOLD)
+    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    unknown = await tg.wait_for_bot_message(
+        boss.id,
+        "⏳ Not known yet whether Jane Wanjiku paid KES 1,500: no answer from M-Pesa",
+        message_id=started["message_id"],
+    )
+    assert [b["text"] for b in unknown["reply_markup"]["inline_keyboard"][0]] == ["Resend"]
+    await mail.wait_for("achieng@example.com", "needs a manager")
+    payment = await only_payment()
+    assert payment.status is PaymentStatus.UNKNOWN and payment.checkout_request_id is None
+    assert len(daraja.pushes) == 1  # one prompt on Jane's phone, not two
+
+    # Jane pays; the callback carries a CheckoutRequestID we never saw, but its phone and
+    # amount match the one unknown payment.
+    checkout = daraja.pushes[0].checkout_id
+    assert checkout is not None
+    await daraja.release(checkout, Outcome.SUCCESS)
+    await tg.wait_for_bot_message(
+        boss.id, "✅ Jane Wanjiku paid KES 1,500", message_id=started["message_id"]
+    )
+    assert (await only_payment()).checkout_request_id == checkout
+    assert (await Person.get(id=jane_person.id)).balance == -1500
+
+
+async def test_cancel_leaves_nothing_behind(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, _, _ = crew
+    await ask(tg, boss, "/request", "Who should pay?")
+    prompt = await ask(tg, boss, "Jane", "How much")
+    query_id = await tg.press(boss, prompt["message_id"], "Cancel")
+    await tg.wait_for_callback_answer(query_id)
+    await tg.wait_for_bot_message(boss.id, "Cancelled. Nothing was saved.")
+    await ask(tg, boss, "/charge", "Who owes it?")
+    await ask(tg, boss, "/cancel", "Cancelled. Nothing was saved.")
+    await ask(tg, boss, "1500", "Send /help")  # the conversation is over
+    assert daraja.pushes == [] and await Payment.all().count() == 0
