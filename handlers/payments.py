@@ -347,8 +347,8 @@ async def payment_button(update: Update, context: CallsheetContext) -> None:
             payment = await _payments(context).check_status(actor, int(ref))
             await query.answer(f"Payment #{payment.id}: {payment.status.value}")
         elif action == "resend":
-            await query.answer("Sending again…")
-            await _payments(context).resend(actor, int(ref))
+            payment = await _payments(context).resend(actor, int(ref))
+            await query.answer(f"Sent again as payment #{payment.id}")
         elif action in ("again", "drop"):
             drafts: dict[str, PaymentDraft] = context.user_data.get("pay_drafts", {})  # type: ignore[union-attr]
             draft = drafts.pop(ref, None)

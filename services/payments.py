@@ -298,6 +298,9 @@ class PaymentService:
             raise PaymentError(
                 f"Payment #{old.id} is {old.status.value}; only a failed one can be resent."
             )
+        newer = await Payment.filter(resend_of=old).order_by("-id").first()
+        if newer is not None:
+            raise PaymentError(f"Payment #{old.id} was already resent as #{newer.id}.")
         person_id = old.person_id  # type: ignore[attr-defined]
         person = await Person.get_or_none(id=person_id) if person_id else None
         draft = PaymentDraft(

@@ -266,6 +266,11 @@ async def test_failure_shows_the_reason_with_resend_and_check_status(
     second = await Payment.get(id=2)
     assert second.resend_of_id == payment.id  # type: ignore[attr-defined]
     assert len(daraja.pushes) == 2
+    # A second press on the old message (or a stale one) does not prompt the payer again.
+    query_id = await tg.press(boss, started["message_id"], "Resend")
+    again = await tg.wait_for_callback_answer(query_id)
+    assert again["text"] == "Payment #1 was already resent as #2."
+    assert len(daraja.pushes) == 2
 
 
 async def test_a_refused_push_fails_with_the_human_reason(
@@ -439,10 +444,13 @@ async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
     mail: Mailbox,
     crew: tuple[Person, SandboxUser, Person, SandboxUser],
 ) -> None:
-    _, boss, jane_person, _ = crew
+    _, boss, jane_person, jane = crew
     daraja.next_outcome(None, Outcome.HOLD)
     started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
     await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    prompt = await tg.wait_for_bot_message(jane.id, "Enter your M-Pesa PIN")
+    query_id = await tg.press(jane, prompt["message_id"], "Check status")
+    assert (await tg.wait_for_callback_answer(query_id))["text"] == "Payment #1: pending"
     payment = await only_payment()
     body = {
         "Body": {
