@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import Any
 
+import httpx
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ContextTypes
@@ -24,6 +25,7 @@ from models import Channel
 from services import updates
 from services.clock import Clock, SystemClock
 from services.outbox import Dispatcher, EmailSender
+from services.payments import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,8 @@ class Callsheet:
         self._tasks: list[asyncio.Task[Any]] = []  # dispatchers, given time to finish on stop
         self._loops: list[asyncio.Task[Any]] = []  # periodic work, cancelled at once on stop
         self.dispatchers: list[Dispatcher] = []
+        self.http: httpx.AsyncClient | None = None  # for Daraja; opened at start, closed at stop
+        self.reconciler: Reconciler | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -81,8 +85,14 @@ class Callsheet:
             application = build_application(settings)
             await application.initialize()  # getMe: fails here on a wrong token
             self.application = application
+            if settings.payments_configured:
+                self.http = httpx.AsyncClient()
             services = build_services(
-                settings, self.clock, bot_username=application.bot.username, email=self.email
+                settings,
+                self.clock,
+                bot_username=application.bot.username,
+                email=self.email,
+                http=self.http,
             )
             self.services = services
             application.bot_data.services = services
@@ -119,6 +129,15 @@ class Callsheet:
             for dispatcher in self.dispatchers:
                 self._tasks.append(
                     asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
+                )
+            if services.payments is not None:
+                every = min(30.0, settings.payment_query_after.total_seconds() / 3)
+                self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))
+                self._loops.append(asyncio.create_task(self.reconciler.run(), name="reconcile"))
+            else:
+                log.info(
+                    "payments are off; to turn them on set %s",
+                    ", ".join(settings.missing_for_payments()),
                 )
         except BaseException:
             await self.stop()
@@ -168,6 +187,9 @@ class Callsheet:
                 await application.stop()
             await application.shutdown()
             self.application = None
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
         await db.close_db()
 
     async def serve(self) -> None:

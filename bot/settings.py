@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     daraja_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     daraja_timeout_seconds: float = Field(default=30.0, gt=0)
     payment_query_after: Annotated[timedelta, NoDecode] = timedelta(minutes=3)
+    payment_give_up_after: Annotated[timedelta, NoDecode] = timedelta(minutes=30)
 
     email_backend: EmailBackend = EmailBackend.CONSOLE
     email_folder: str = "data/outbox"
@@ -116,7 +117,12 @@ class Settings(BaseSettings):
 
     _v_durations = field_validator("reminder_offsets", mode="before")(_durations)
     _v_duration = field_validator(
-        "nudge_after", "alert_window", "link_token_ttl", "payment_query_after", mode="before"
+        "nudge_after",
+        "alert_window",
+        "link_token_ttl",
+        "payment_query_after",
+        "payment_give_up_after",
+        mode="before",
     )(_duration)
 
     @field_validator("daraja_allowed_ips", "daraja_trusted_proxies", mode="before")

@@ -2,7 +2,7 @@
 
 from telegram.ext import Application
 
-from handlers import common, emails, people
+from handlers import common, emails, payments, people
 
 
 def register_all(application: Application) -> None:  # type: ignore[type-arg]
@@ -10,4 +10,5 @@ def register_all(application: Application) -> None:  # type: ignore[type-arg]
     # Features register here, in group 0, before the fallbacks.
     people.register(application)
     emails.register(application)
+    payments.register(application)
     common.register_fallbacks(application)

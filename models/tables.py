@@ -155,6 +155,7 @@ class Payment(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     resolved_at = fields.DatetimeField(null=True)
+    queried_at = fields.DatetimeField(null=True)  # last STK query, so reconciliation paces itself
 
     class Meta:
         table = "payment"
@@ -297,6 +298,7 @@ class DarajaExchange(Model):
     """Every request to Daraja and its answer, secrets redacted."""
 
     id = fields.BigIntField(primary_key=True)
+    operation = fields.CharField(max_length=20)  # oauth, stk_push, stk_query
     started_at = fields.DatetimeField()
     duration_ms = fields.IntField()
     method = fields.CharField(max_length=8)

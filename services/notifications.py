@@ -37,6 +37,7 @@ class NotificationKind(StrEnum):
     PAYMENT_STATUS = "payment_status"  # live chat message, edited in place
     PAYMENT_RECEIPT = "payment_receipt"
     PAYMENT_FAILED = "payment_failed"
+    PAYMENT_ALERT = "payment_alert"  # a payment a manager must look at (flagged, unknown)
     MANAGER_ALERT = "manager_alert"
     CHAT_UNREACHABLE = "chat_unreachable"  # to managers: someone blocked the bot
 

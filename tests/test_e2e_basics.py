@@ -56,7 +56,7 @@ async def test_deep_link_links_once_and_shows_help_for_the_role(
     reply = await tg.wait_for_bot_message(jane.id, "Your Telegram is now linked")
     assert "Jane Wanjiku" in reply["text"]
     assert "Manager" not in reply["text"]
-    assert [c["command"] for c in tg.commands_for(jane)] == ["help"]
+    assert [c["command"] for c in tg.commands_for(jane)] == ["help", "balance"]
 
     # The same link again, from someone else: refused, nothing changes.
     mallory = tg.user(6666, "Mallory")

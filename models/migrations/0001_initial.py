@@ -176,6 +176,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('queried_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'payment', 'app': 'models', 'indexes': [Index(fields=['status', 'created_at']), Index(fields=['phone', 'amount', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
@@ -199,6 +200,7 @@ class Migration(migrations.Migration):
             name='DarajaExchange',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('operation', fields.CharField(max_length=20)),
                 ('started_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('duration_ms', fields.IntField()),
                 ('method', fields.CharField(max_length=8)),
