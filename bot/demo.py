@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import email
+import secrets
+import socket
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,12 +21,14 @@ from bot import db
 from bot.app import Callsheet
 from bot.settings import Settings
 from models import Access, OutboxMessage, OutboxStatus
+from sandbox.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
-from services.clock import ManualClock
+from services.clock import ShiftedClock
 from services.people import Invite
 
 DEMO_TOKEN = "700000001:DEMOdemoDEMOdemoDEMOdemoDEMOdemo00"
 DEMO_BOT = "sauti_callsheet_bot"
+DEMO_KEY, DEMO_SECRET = "demo-consumer-key", "demo-consumer-secret"
 
 
 class Demo:
@@ -33,7 +36,9 @@ class Demo:
         self.root = root
         self.tg = TelegramSandbox()
         self.tg.add_bot(DEMO_TOKEN, DEMO_BOT, first_name="Sauti Crew")
-        self.clock = ManualClock(datetime.now(UTC))
+        self.clock = ShiftedClock()
+        self.daraja = DarajaSandbox(DEMO_KEY, DEMO_SECRET, clock=self.clock.now)
+        self.port = free_port()
         self.app: Callsheet | None = None
         self.shown = 0
 
@@ -44,8 +49,15 @@ class Demo:
             "database_url": f"sqlite://{self.root / 'demo.sqlite3'}",
             "email_backend": "folder",
             "email_folder": str(self.root / "mail"),
-            "http_port": 0,
+            "http_port": self.port,
+            "public_base_url": f"http://127.0.0.1:{self.port}",
             "company_name": "Sauti Sound",
+            "daraja_base_url": self.daraja.base_url,
+            "daraja_consumer_key": DEMO_KEY,
+            "daraja_consumer_secret": DEMO_SECRET,
+            "daraja_shortcode": SANDBOX_SHORTCODE,
+            "daraja_passkey": SANDBOX_PASSKEY,
+            "daraja_callback_secret": secrets.token_hex(16),
             "timezone": "Africa/Nairobi",
         }
         # No .env and no environment: the demo runs the same on every machine.
@@ -77,6 +89,7 @@ class Demo:
 
     async def run(self) -> None:
         await self.tg.start()
+        await self.daraja.start()
         try:
             settings = self.make_settings()
             await db.migrate(settings.database_url)
@@ -87,6 +100,7 @@ class Demo:
             finally:
                 await self.app.stop()
         finally:
+            await self.daraja.stop()
             await self.tg.stop()
 
     async def play(self) -> None:
@@ -139,8 +153,48 @@ class Demo:
         await self.say(jane, "/help", "Here is what you can do")
         self.section("/help for crew")
 
+        await self.play_payments(achieng, jane, otieno)
+
         await self.drained()
         print_emails(self.root / "mail")
+
+    async def live(self, user: SandboxUser, message_id: int, expect: str) -> None:
+        await self.tg.wait_for_bot_message(user.id, expect, message_id=message_id, timeout=15)
+
+    async def play_payments(
+        self, achieng: SandboxUser, jane: SandboxUser, otieno: SandboxUser
+    ) -> None:
+        tg = self.tg
+        await self.say(achieng, "/charge Jane | 2500 | Lost XLR cable and DI box", "KES 2,500")
+        await self.say(achieng, "/charge Otieno Kamau | 800 | Transport advance", "KES 800")
+        self.section("Achieng records what Jane and Otieno owe")
+
+        self.daraja.next_outcome("254712345678", Outcome.SUCCESS)
+        await self.say(achieng, "/request Jane | 1500 | Cable, part 1", "Jane Wanjiku")
+        status = tg.last_bot_message(achieng.id)
+        assert status is not None
+        await self.live(achieng, status["message_id"], "✅ Jane Wanjiku paid KES 1,500")
+        await tg.wait_for_bot_message(jane.id, "✅ Paid KES 1,500", timeout=15)
+        self.section("An STK push: Jane enters her PIN, both messages turn to paid")
+
+        self.daraja.next_outcome("254722111222", Outcome.CANCELLED)
+        await self.say(achieng, "/request Otieno Kamau | 800 | Transport advance", "Otieno Kamau")
+        status = tg.last_bot_message(achieng.id)
+        assert status is not None
+        await self.live(achieng, status["message_id"], "did not pay")
+        self.section("Otieno dismisses the prompt: the message says so, with Resend")
+
+        self.daraja.next_outcome("254722111222", Outcome.SUCCESS)
+        query = await tg.press(achieng, status["message_id"], "Resend")
+        await tg.wait_for_callback_answer(query)
+        await tg.wait_for_bot_message(
+            achieng.id, "✅ Otieno Kamau paid KES 800", after=status["message_id"], timeout=15
+        )
+        self.section("Achieng taps Resend; this time Otieno pays")
+
+        await self.say(achieng, "/balances", "Jane Wanjiku")
+        await self.say(jane, "/balance", "You owe KES 1,000")
+        self.section("Balances")
 
 
 def link_in(message: dict[str, Any] | None) -> str:
@@ -159,6 +213,13 @@ def print_emails(folder: Path) -> None:
         if body is not None:
             print("    " + str(body.get_content()).strip().replace("\n", "\n    "))
         print()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 async def until(

@@ -84,5 +84,10 @@ async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> Non
     assert "your manager must add you first" in out
     assert "=== /help for a manager" in out and "=== /help for crew" in out
     assert "Subject: Sauti Sound: connect your Telegram" in out
+    # Payments: a paid push with its receipt, a cancelled one, a Resend that succeeds.
+    assert "✅ Jane Wanjiku paid KES 1,500 · receipt " in out
+    assert "❌ Otieno Kamau did not pay KES 800: cancelled by the payer." in out
+    assert "✅ Otieno Kamau paid KES 800 · receipt " in out
+    assert "You owe KES 1,000" in out
     left = await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
     assert not left, "the demo leaves nothing behind in the folder it ran in"
