@@ -177,6 +177,10 @@ async def on_button(update: Update, context: CallsheetContext) -> None:
         else:
             await _show_unreachable(update, context)
         return
+    if parts[1:2] == ["hist"] and len(parts) == 3 and parts[2].isdigit():
+        await query.answer()
+        await _show_history(update, context, parts[2])
+        return
     if parts[1:2] != ["resend"] or len(parts) != 3 or not parts[2].isdigit():
         await query.answer("This button is not valid any more.", show_alert=True)
         return

@@ -236,7 +236,11 @@ def render_card(card: PersonCard, tz: Any, note: str = "") -> tuple[str, InlineK
     if person.active:
         markup = keyboard(
             [button("Edit", "edit", person.id), button("Deactivate", "deact", person.id)],
-            [button("New link", "link", person.id)],
+            [
+                button("New link", "link", person.id),
+                # The communication history lives with the outbox (handlers/emails.py).
+                InlineKeyboardButton("Messages", callback_data=f"out:hist:{person.id}"),
+            ],
         )
     else:
         markup = keyboard(

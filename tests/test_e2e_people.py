@@ -309,9 +309,13 @@ async def test_new_link_works_and_the_old_one_does_not(
     fresh = await tg.wait_for_bot_message(boss.id, "A new link for", after=card["message_id"])
     new = link_token(fresh["text"])
     assert new != old and "emailed it to jane@example.com" in fresh["text"]
-    await mail.wait_for("jane@example.com", "connect your Telegram")
-    await tg.wait_for(lambda: len(mail.to("jane@example.com")) == 2)
-    assert f"?start={new}" in text_part(mail.to("jane@example.com")[1])
+    emails = await mail.wait_count("jane@example.com", 2)
+    assert f"?start={new}" in text_part(emails[1])
+
+    # The card's Messages button shows what was sent to her, and how.
+    await press(tg, boss, card, "Messages", "Messages to Jane Wanjiku")
+    sent = await tg.wait_for_bot_message(boss.id, "Messages to Jane Wanjiku")
+    assert sent["text"].count("jane@example.com") == 2
 
     jane = tg.user(5001, "Jane")
     await say(tg, jane, f"/start {old}", "This link has expired")
