@@ -184,6 +184,7 @@ class RequestRecord:
     description: str | None
     bot: str
     retry_after: int | None = None
+    at: float = 0.0  # the sandbox's monotonic clock when it answered (for latency benchmarks)
 
     @property
     def ok(self) -> bool:
@@ -804,6 +805,7 @@ class TelegramSandbox:
                 description,
                 bot.username,
                 retry_after,
+                self._monotonic(),
             )
         )
         self.stats.requests += 1
