@@ -64,6 +64,8 @@ def environment(db_kind: str, pg_version: str | None) -> dict[str, str]:
         "cpus": str(os.cpu_count()),
         "python": platform.python_version(),
         "database": db_kind,
+        # This machine is shared: other sessions' test suites may be running.
+        "load avg (1 min)": f"{os.getloadavg()[0]:.2f}",
     }
     if db_kind == "sqlite":
         env["sqlite"] = sqlite3.sqlite_version

@@ -110,7 +110,7 @@ async def run(db_kind: str, count: int, rate: float, crew: int) -> None:
         ("callback → edit p50", ms(percentile(latencies, 50))),
         ("callback → edit p99", ms(percentile(latencies, 99))),
         ("callback → edit max", ms(max(latencies))),
-        ("payers' own status messages sent", str(payer_edits)),
+        ("Telegram requests to payers' chats", str(payer_edits)),
         ("HTTP answers", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))),
         ("RSS at the end", f"{rss:.0f} MB"),
         ("errors in the app's log", str(len(errors))),
