@@ -295,12 +295,19 @@ async def balances_command(update: Update, context: CallsheetContext) -> None:
     except CallsheetError as exc:
         await update.message.reply_text(f"❌ {html.escape(str(exc))}")
         return
-    if not owing:
+    if not owing.count:
         await update.message.reply_text("✅ Nobody owes anything.")
         return
-    total = sum(p.balance for p in owing)
-    lines = [f"<b>Outstanding balances</b> · {format_kes(total)} in all"]
-    lines += [f"{html.escape(p.name)} (#{p.id}) · {format_kes(p.balance)}" for p in owing]
+    lines = [
+        f"<b>Outstanding balances</b> · {format_kes(owing.total)} in all, "
+        f"{owing.count} {'person' if owing.count == 1 else 'people'}"
+    ]
+    lines += [f"{html.escape(p.name)} (#{p.id}) · {format_kes(p.balance)}" for p in owing.people]
+    if owing.count > len(owing.people):
+        rest = owing.count - len(owing.people)
+        lines.append(
+            f"…and {rest} more with smaller balances. For one person, send /payments and their name."
+        )
     await update.message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
 

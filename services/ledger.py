@@ -20,6 +20,14 @@ from services.payments import NotAllowed, PaymentError, find_person
 
 REASON_MAX = 200
 LIST_LIMIT = 30
+BALANCES_SHOWN = 50  # one chat message: 50 short lines stay far below Telegram's 4,096 characters
+
+
+@dataclass(frozen=True)
+class Owing:
+    people: list[Person]  # the largest balances first
+    count: int  # everyone who owes, shown or not
+    total: int  # KES owed by all of them
 
 
 class InvalidReason(PaymentError):
@@ -86,11 +94,14 @@ class LedgerService:
             )
         return await Person.get(id=person.id), entry
 
-    async def balances(self, actor: Person) -> list[Person]:
-        """People who owe something, largest first."""
+    async def balances(self, actor: Person, limit: int = BALANCES_SHOWN) -> Owing:
+        """Who owes something, largest first: the first `limit`, and the count and total of all."""
         if not actor.is_manager:
             raise NotAllowed("Only managers can see everyone's balance. Send /balance for yours.")
-        return await Person.filter(balance__gt=0).order_by("-balance", "name")
+        owing = Person.filter(balance__gt=0)
+        totals = await owing.annotate(n=Count("id"), total=Sum("balance")).values("n", "total")
+        people = await owing.order_by("-balance", "name").limit(limit)
+        return Owing(people=people, count=totals[0]["n"], total=int(totals[0]["total"] or 0))
 
     async def statement(self, person: Person) -> Statement:
         fresh = await Person.get(id=person.id)

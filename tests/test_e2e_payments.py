@@ -21,6 +21,7 @@ from models import (
     DarajaCallback,
     DarajaExchange,
     LedgerEntry,
+    LedgerKind,
     Payment,
     PaymentStatus,
     Person,
@@ -636,6 +637,31 @@ async def test_an_expired_token_is_refreshed_once_and_shared_through_the_databas
 
 
 # --- balances --------------------------------------------------------------------------------
+
+
+async def test_a_long_list_of_balances_fits_one_message(
+    app: Callsheet, tg: TelegramSandbox, crew: tuple[Person, SandboxUser, Person, SandboxUser]
+) -> None:
+    _, boss, _, _ = crew
+    owing = [
+        Person(name=f"Stagehand Number {i:03d}", phone=f"+2547100{i:05d}", balance=100 + i)
+        for i in range(120)
+    ]
+    await Person.bulk_create(owing)
+    people = await Person.filter(name__startswith="Stagehand")
+    await LedgerEntry.bulk_create(
+        [
+            LedgerEntry(person=p, kind=LedgerKind.CHARGE, amount=p.balance, description="Fuel")
+            for p in people
+        ]
+    )
+    listing = await ask(tg, boss, "/balances", "Outstanding balances")
+    total = sum(100 + i for i in range(120))
+    assert f"KES {total:,} in all, 120 people" in listing["text"]
+    assert "Stagehand Number 119" in listing["text"]  # the largest first
+    assert "Stagehand Number 000" not in listing["text"]
+    assert "…and 70 more with smaller balances" in listing["text"]
+    assert len(listing["text"]) <= 4096
 
 
 async def test_charges_balances_and_payment_lists(
