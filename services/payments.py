@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 OPEN = (PaymentStatus.INITIATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
 SETTLED_UNPAID = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.TIMEOUT)
 DUPLICATE_WINDOW = timedelta(minutes=2)
+STRANDED_AFTER = timedelta(seconds=30)  # a callback stored this long ago and never applied
 PURPOSE_MAX = 100
 
 
@@ -614,6 +615,23 @@ class PaymentService:
             await self._reconcile(payment, by_hand=True)
         return await Payment.get(id=payment.id)
 
+    async def apply_stranded_callbacks(self, older_than: timedelta = STRANDED_AFTER) -> int:
+        """Callbacks stored but never applied (the process died in between): apply them now.
+
+        Applying is idempotent, so a row another process is applying at this moment is safe."""
+        cutoff = self.clock.now() - older_than
+        stranded = await DarajaCallback.filter(
+            status=CallbackStatus.RECEIVED, received_at__lte=cutoff
+        ).order_by("id")
+        for row in stranded:
+            try:
+                parsed = parse_callback(row.body.encode())
+            except MalformedCallback:
+                continue  # kept as received, for a person to read; never credited
+            status = await self._apply_callback(row, parsed)
+            log.warning("stranded callback %s applied late: %s", row.id, status.value)
+        return len(stranded)
+
     async def reconcile_due(self) -> int:
         """Query payments still pending after `query_after`; returns how many were asked about."""
         now = self.clock.now()
@@ -823,6 +841,7 @@ class Reconciler:
         self.every_seconds = every_seconds
 
     async def run_due(self) -> int:
+        await self.payments.apply_stranded_callbacks()
         return await self.payments.reconcile_due()
 
     async def run(self) -> None:

@@ -417,6 +417,54 @@ async def test_a_payment_still_processing_is_marked_unknown_for_managers_then_se
     )
 
 
+async def test_a_callback_stored_but_never_applied_is_applied_after_a_crash(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    """The process died between storing a callback and applying it: nothing is lost."""
+    _, boss, jane_person, _ = crew
+    daraja.next_outcome(None, Outcome.HOLD)
+    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    payment = await only_payment()
+    body = {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": payment.merchant_request_id,
+                "CheckoutRequestID": payment.checkout_request_id,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "CallbackMetadata": {
+                    "Item": [
+                        {"Name": "Amount", "Value": 1500},
+                        {"Name": "MpesaReceiptNumber", "Value": "QJK9CRASH1"},
+                        {"Name": "TransactionDate", "Value": 20261123100500},
+                        {"Name": "PhoneNumber", "Value": 254712345678},
+                    ]
+                },
+            }
+        }
+    }
+    await DarajaCallback.create(
+        body=json.dumps(body), checkout_request_id=payment.checkout_request_id
+    )
+    assert app.reconciler is not None
+    clock.advance(timedelta(minutes=1))
+    await app.reconciler.run_due()
+    await tg.wait_for_bot_message(
+        boss.id,
+        "✅ Jane Wanjiku paid KES 1,500 · receipt QJK9CRASH1",
+        message_id=started["message_id"],
+    )
+    await app.reconciler.run_due()  # a second sweep changes nothing
+    assert await LedgerEntry.all().count() == 1
+    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert [c.status for c in await DarajaCallback.all()] == [CallbackStatus.APPLIED]
+
+
 # --- callbacks: duplicates, races, mismatches ------------------------------------------------
 
 
