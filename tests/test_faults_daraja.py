@@ -6,10 +6,13 @@ words, nobody is prompted twice, and the payment can be settled later.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.app import Callsheet
 from models import LedgerEntry, Payment, PaymentStatus, Person
 from sandbox.daraja import DarajaSandbox, Fault, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
+from services.clock import ManualClock
 from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
     app,
     ask,
@@ -112,3 +115,28 @@ async def test_check_status_while_daraja_is_down_says_so_and_works_once_it_is_ba
     assert len(daraja.pushes) == 1
     assert await LedgerEntry.all().count() == 1
     assert (await Person.get(id=jane_person.id)).balance == -1500
+
+
+async def test_a_request_interrupted_before_daraja_answered_becomes_unknown_for_managers(
+    app: Callsheet, tg: TelegramSandbox, daraja: DarajaSandbox, clock: ManualClock, crew: Crew
+) -> None:
+    """What a process killed between saving the request and Daraja's answer leaves behind."""
+    boss, boss_user, jane, _ = crew
+    payment = await Payment.create(
+        person=jane,
+        requested_by=boss,
+        phone=jane.phone,
+        amount=1500,
+        purpose="Deposit",
+        account_reference="Deposit",
+        transaction_desc="Deposit",
+        created_at=clock.now(),
+    )
+    assert app.reconciler is not None
+    assert await app.reconciler.run_due() == 0
+    assert (await Payment.get(id=payment.id)).status is PaymentStatus.INITIATED  # maybe sending
+    clock.advance(timedelta(minutes=4))
+    await app.reconciler.run_due()
+    assert (await Payment.get(id=payment.id)).status is PaymentStatus.UNKNOWN
+    await tg.wait_for_bot_message(boss_user.id, "interrupted before M-Pesa answered")
+    assert daraja.pushes == [] and await LedgerEntry.all().count() == 0
