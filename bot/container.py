@@ -61,7 +61,7 @@ def build_services(
 ) -> Services:
     bot_link = f"https://t.me/{bot_username}" if bot_username else "https://t.me/"
     renderer = Renderer(settings.tz, settings.company_name, bot_link)
-    outbox = Outbox(clock)
+    outbox = Outbox(clock, lease=settings.outbox_lease)
     notifier = Notifier(renderer, clock)
     people = PeopleService(
         notifier, outbox, clock, link_ttl=settings.link_token_ttl, bot_username=bot_username

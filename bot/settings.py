@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = SmtpTls.STARTTLS
     email_max_attempts: int = Field(default=8, ge=1)
+    # How long a claimed outbox row stays claimed: after a crash, that chat's next messages
+    # wait this long. Keep it above the slowest send (Telegram's 15 s read timeout).
+    outbox_lease: Annotated[timedelta, NoDecode] = timedelta(seconds=60)
 
     _v_durations = field_validator("reminder_offsets", mode="before")(_durations)
     _v_duration = field_validator(
@@ -122,6 +125,7 @@ class Settings(BaseSettings):
         "link_token_ttl",
         "payment_query_after",
         "payment_give_up_after",
+        "outbox_lease",
         mode="before",
     )(_duration)
 

@@ -65,7 +65,12 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         log.warning("webhook body refused: %s", exc)
         return web.json_response({"error": "malformed update"}, status=400)
     application = request.app[APPLICATION]
-    update = Update.de_json(data, application.bot)
+    try:
+        update = Update.de_json(data, application.bot)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Telegram never sends these; an answer other than 200 would only make it retry.
+        log.warning("webhook update %s refused: not an Update (%r)", data["update_id"], exc)
+        return web.json_response({"error": "malformed update"}, status=400)
     await application.update_queue.put(update)
     return web.json_response({"ok": True})
 

@@ -24,6 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
@@ -136,6 +137,12 @@ async def only_private_chats(update: Update, context: CallsheetContext) -> None:
     if chat is not None and chat.type != ChatType.PRIVATE:
         if update.effective_message is not None and update.message is not None:
             await update.message.reply_text("Please talk to me in a private chat.")
+        raise ApplicationHandlerStop
+
+
+async def ignore_edits(update: Update, context: CallsheetContext) -> None:
+    """An edited message is not a new answer: every step reads what was sent, once."""
+    if update.edited_message is not None or update.edited_channel_post is not None:
         raise ApplicationHandlerStop
 
 
@@ -255,6 +262,13 @@ async def unknown_text(update: Update, context: CallsheetContext) -> None:
     await update.message.reply_text("Send /help to see what I can do.")
 
 
+async def unknown_button(update: Update, context: CallsheetContext) -> None:
+    """A press no feature took (an old message, or data a modified client made up):
+    answered, or the person's Telegram shows a spinner until it gives up."""
+    assert update.callback_query is not None
+    await update.callback_query.answer("This button is no longer active.", show_alert=True)
+
+
 async def on_error(update: object, context: CallsheetContext) -> None:
     error_id = secrets.token_hex(3).upper()
     log.error("error %s while handling an update", error_id, exc_info=context.error)
@@ -286,8 +300,10 @@ def final(
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Checks that run before every feature (features live in group 0)."""
+    """Checks that run before every feature (features live in group 0). One handler runs
+    per group, so each check has a group of its own."""
     application.add_handler(TypeHandler(Update, skip_seen_updates), group=-3)
+    application.add_handler(TypeHandler(Update, ignore_edits), group=-4)
     application.add_handler(TypeHandler(Update, only_private_chats), group=-2)
     application.add_handler(CommandHandler("start", final(start)), group=-1)
     application.add_handler(CommandHandler("help", final(help_command)), group=-1)
@@ -304,3 +320,4 @@ def register_fallbacks(application: Application) -> None:  # type: ignore[type-a
     """Added last to group 0, where features live: they answer only what no feature took."""
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, unknown_text))
+    application.add_handler(CallbackQueryHandler(unknown_button))

@@ -21,6 +21,7 @@ from handlers.common import MANAGER_COMMANDS, Command, current_person
 from models import Channel, OutboxStatus
 from services.clock import format_when
 from services.errors import CallsheetError
+from services.ids import parse_id
 from services.outbox import Delivery
 
 MANAGERS_ONLY = "This command is for managers."
@@ -177,15 +178,16 @@ async def on_button(update: Update, context: CallsheetContext) -> None:
         else:
             await _show_unreachable(update, context)
         return
-    if parts[1:2] == ["hist"] and len(parts) == 3 and parts[2].isdigit():
+    ident = parse_id(parts[2]) if len(parts) == 3 else None
+    if parts[1:2] == ["hist"] and ident is not None:
         await query.answer()
         await _show_history(update, context, parts[2])
         return
-    if parts[1:2] != ["resend"] or len(parts) != 3 or not parts[2].isdigit():
+    if parts[1:2] != ["resend"] or ident is None:
         await query.answer("This button is not valid any more.", show_alert=True)
         return
     try:
-        item = await context.services.deliveries.resend(person, int(parts[2]))
+        item = await context.services.deliveries.resend(person, ident)
     except CallsheetError as exc:
         await query.answer(str(exc)[:200], show_alert=True)
         return
@@ -214,8 +216,8 @@ async def history_who(update: Update, context: CallsheetContext) -> int:
 
 async def _show_history(update: Update, context: CallsheetContext, typed: str) -> bool:
     assert update.effective_message is not None
-    number = typed.strip().lstrip("#")
-    if not number.isdigit():
+    number = parse_id(typed)
+    if number is None:
         await update.effective_message.reply_text(
             f"“{html.escape(typed.strip()[:40])}” is not a person's number. Send a number "
             "like 12 (it shows in /crew), or /cancel."
@@ -223,11 +225,11 @@ async def _show_history(update: Update, context: CallsheetContext, typed: str) -
         return False
     service = context.services.deliveries
     try:
-        items = await service.history_for(int(number))
+        items = await service.history_for(number)
     except CallsheetError as exc:
         await update.effective_message.reply_text(html.escape(str(exc)))
         return False
-    who = await service.person(int(number))
+    who = await service.person(number)
     assert who is not None
     title = f"<b>Messages to {html.escape(who.name)}</b> (#{who.id})"
     if who.chat_unreachable_at is not None:

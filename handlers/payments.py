@@ -27,6 +27,7 @@ from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command, current_pe
 from models import LedgerKind, Payment, PaymentStatus, Person
 from services.clock import format_when
 from services.errors import CallsheetError
+from services.ids import parse_id
 from services.ledger import clean_reason
 from services.money import format_kes, parse_amount
 from services.payments import (
@@ -351,10 +352,10 @@ async def payment_button(update: Update, context: CallsheetContext) -> None:
     assert actor is not None
     try:
         if action == "check":
-            payment = await _payments(context).check_status(actor, int(ref))
+            payment = await _payments(context).check_status(actor, _button_id(ref))
             await query.answer(f"Payment #{payment.id}: {payment.status.value}")
         elif action == "resend":
-            payment = await _payments(context).resend(actor, int(ref))
+            payment = await _payments(context).resend(actor, _button_id(ref))
             await query.answer(f"Sent again as payment #{payment.id}")
         elif action in ("again", "drop"):
             drafts: dict[str, PaymentDraft] = context.user_data.get("pay_drafts", {})  # type: ignore[union-attr]
@@ -373,6 +374,13 @@ async def payment_button(update: Update, context: CallsheetContext) -> None:
     except (CallsheetError, ValueError) as exc:
         message = str(exc) if isinstance(exc, CallsheetError) else "That button is not valid."
         await query.answer(message[:200], show_alert=True)
+
+
+def _button_id(ref: str) -> int:
+    ident = parse_id(ref)
+    if ident is None:
+        raise ValueError(f"not a payment id: {ref[:20]!r}")
+    return ident
 
 
 def _sender(update: Update, context: CallsheetContext) -> Callable[..., Awaitable[Any]]:

@@ -34,6 +34,7 @@ from handlers.common import current_person, set_commands_for
 from models import Access, Person
 from services.clock import format_when
 from services.errors import CallsheetError
+from services.ids import parse_id
 from services.money import format_kes
 from services.people import (
     Invite,
@@ -133,9 +134,13 @@ class Press:
 def parse_press(query: CallbackQuery) -> Press | None:
     """`per:<action>:<id>[:<more>]`, or None for anything else (forged or garbled)."""
     parts = (query.data or "").split(":", 3)
-    if len(parts) < 3 or parts[0] != AREA or not parts[2].isdigit() or len(parts[2]) > 12:
+    if len(parts) < 3 or parts[0] != AREA:
         return None
-    return Press(parts[1], int(parts[2]), parts[3] if len(parts) > 3 else "")
+    # 0: the first page, or no person (Cancel, Save); else an id a row can have.
+    ident = 0 if parts[2] == "0" else parse_id(parts[2])
+    if ident is None:
+        return None
+    return Press(parts[1], ident, parts[3] if len(parts) > 3 else "")
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -621,7 +626,7 @@ async def edit_value(update: Update, context: CallsheetContext) -> int:
 
 async def crew_command(update: Update, context: CallsheetContext) -> None:
     query = argument_text(update)
-    if len(data("page", 999, query).encode()) > CALLBACK_DATA_LIMIT:
+    if len(f"{AREA}:page:999:{query}".encode()) > CALLBACK_DATA_LIMIT:
         await reply(update, "❌ That filter is too long. Type a role or part of a name.")
         return
     actor = await current_person(update, context)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -397,7 +397,9 @@ class PaymentService:
                 )
                 log.info("callback %s unmatched: %s", row.id, parsed.checkout_request_id)
                 return CallbackStatus.UNMATCHED
-            settlement = self._from_callback(payment, parsed)
+            settlement = await self._receipt_unused(
+                conn, payment, self._from_callback(payment, parsed)
+            )
             applied = await self._settle(conn, payment, settlement)
             if applied:
                 status = (
@@ -455,6 +457,25 @@ class PaymentService:
             "payment %s matched to %s by phone and amount", payment.id, parsed.checkout_request_id
         )
         return payment
+
+    async def _receipt_unused(
+        self, conn: BaseDBAsyncClient, payment: Payment, settlement: Settlement
+    ) -> Settlement:
+        """A receipt already credited to another payment is a replay (or a forgery): flag it,
+        keep the receipt out of the unique column, credit nothing."""
+        if settlement.receipt is None:
+            return settlement
+        other = (
+            await Payment.filter(receipt=settlement.receipt)
+            .exclude(id=payment.id)
+            .using_db(conn)
+            .first()
+        )
+        if other is None:
+            return settlement
+        problem = f"M-Pesa receipt {settlement.receipt} was already used for payment #{other.id}"
+        flag = "; ".join(p for p in (settlement.flag_reason, problem) if p)
+        return replace(settlement, receipt=None, flag_reason=flag[:255])
 
     def _from_callback(self, payment: Payment, parsed: StkCallback) -> Settlement:
         if not parsed.succeeded:
@@ -636,6 +657,17 @@ class PaymentService:
         """Query payments still pending after `query_after`; returns how many were asked about."""
         now = self.clock.now()
         cutoff = now - self.query_after
+        # Still INITIATED this long after: the process stopped between saving the request and
+        # hearing Daraja's answer. A prompt may be on the phone; only a person can tell.
+        interrupted = await Payment.filter(
+            status=PaymentStatus.INITIATED, created_at__lte=cutoff
+        ).only("id")
+        for stuck in interrupted:
+            await self._mark_unknown(
+                stuck.id,
+                "the request was interrupted before M-Pesa answered: a prompt may be on the "
+                "payer's phone. Ask them before resending",
+            )
         due = await Payment.filter(
             status=PaymentStatus.PENDING,
             checkout_request_id__isnull=False,

@@ -299,7 +299,7 @@ class PeopleService:
         """A person by id ("12", "#12") or by phone, as a manager types it."""
         require_manager(actor, "see or change people")
         typed = text.strip().removeprefix("#")
-        if typed.isdigit() and len(typed) < 9:
+        if typed.isascii() and typed.isdigit() and len(typed) < 9:
             return await self.get_person(actor, int(typed))
         try:
             e164 = normalise_phone(typed)

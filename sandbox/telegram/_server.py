@@ -629,6 +629,37 @@ class TelegramSandbox:
         self._enqueue(target, "callback_query", query)
         return query_id
 
+    async def press_forged(
+        self, user: SandboxUser, message_id: int, data: str, *, bot: str | None = None
+    ) -> str:
+        """A modified client sends `data` as if a button on `message_id` carried it.
+
+        Telegram passes any callback_data a client sends (up to 64 bytes) for a message in
+        its own chat; bots must not trust it. Returns the callback query id.
+        """
+        target = self._bot(bot)
+        chat = target.chats.get(user.id)
+        message = chat.messages.get(message_id) if chat else None
+        if chat is None or message is None:
+            raise ButtonNotFound(
+                f"there is no message {message_id} in {user.first_name}'s chat with "
+                f"{self._name(target)}"
+            )
+        if len(data.encode()) > 64:
+            raise SandboxError("Telegram clients cannot send callback data over 64 bytes")
+        query_id = str(next(self._query_ids))
+        self._queries[query_id] = _Query(query_id, target.id, user, chat.user.id, message_id)
+        query = {
+            "id": query_id,
+            "from": user.to_user(),
+            "message": copy.deepcopy(message),
+            "chat_instance": self._chat_instance(target, chat),
+            "data": data,
+        }
+        self._say(f"[{user.first_name} sent forged callback data] {data}")
+        self._enqueue(target, "callback_query", query)
+        return query_id
+
     def block(self, user: SandboxUser, *, bot: str | None = None) -> None:
         self._set_blocked(user, True, bot)
 
