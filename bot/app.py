@@ -8,22 +8,24 @@ import logging
 import signal
 from typing import Any
 
+import httpx
 from aiohttp import web
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import Application, ContextTypes
 
 from bot import db
 from bot.container import Services, build_services
 from bot.context import BotData, CallsheetContext
-from bot.delivery import TelegramChatSender
+from bot.delivery import RateLimiter, TelegramChatSender
 from bot.settings import Settings, TelegramMode
 from bot.web import build_web_app
 from handlers import register_all
 from handlers.common import set_default_commands
 from models import Channel
+from services import updates
 from services.clock import Clock, SystemClock
 from services.outbox import Dispatcher, EmailSender
-from services.scheduler import Scheduler
+from services.payments import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .token(settings.require_bot_token())
         .base_url(settings.telegram_api_base_url)
         .context_types(context_types)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Handler replies get up to 3 retries on 429; the outbox retries its own rows.
+        .rate_limiter(RateLimiter(max_retries=3))
         .concurrent_updates(16)
         .connect_timeout(10)
         .read_timeout(15)
@@ -68,19 +71,29 @@ class Callsheet:
         self.services: Services | None = None
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._loops: list[Dispatcher | Scheduler] = []
+        self._tasks: list[asyncio.Task[Any]] = []  # background loops, asked to stop at stop()
+        self._stopping = asyncio.Event()
+        self.dispatchers: list[Dispatcher] = []
+        self.http: httpx.AsyncClient | None = None  # for Daraja; opened at start, closed at stop
+        self.reconciler: Reconciler | None = None
 
     async def start(self) -> None:
         settings = self.settings
+        self._stopping = asyncio.Event()
         await db.open_db(settings.database_url)
         try:
             await db.ensure_migrated(settings.database_url)
             application = build_application(settings)
             await application.initialize()  # getMe: fails here on a wrong token
             self.application = application
+            if settings.payments_configured:
+                self.http = httpx.AsyncClient()
             services = build_services(
-                settings, self.clock, bot_username=application.bot.username, email=self.email
+                settings,
+                self.clock,
+                bot_username=application.bot.username,
+                email=self.email,
+                http=self.http,
             )
             self.services = services
             application.bot_data.services = services
@@ -103,21 +116,33 @@ class Callsheet:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1] if sockets else settings.http_port
             chat = TelegramChatSender(application.bot)
-            dispatchers = [
-                Dispatcher(services.outbox, Channel.TELEGRAM, chat=chat),
+            self.dispatchers = [
+                Dispatcher(services.deliveries, Channel.TELEGRAM, chat=chat, max_attempts=10),
                 Dispatcher(
-                    services.outbox,
+                    services.deliveries,
                     Channel.EMAIL,
                     email=services.email,
                     max_attempts=settings.email_max_attempts,
+                    batch=10,
                 ),
             ]
-            for dispatcher in dispatchers:
+            self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+            for dispatcher in self.dispatchers:
                 self._tasks.append(
                     asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
                 )
+            # Stopped like the dispatchers (it finishes its round): cancelling it inside a
+            # SQLite transaction's start would leak tortoise's lock and hang the next query.
             self._tasks.append(asyncio.create_task(services.scheduler.run(), name="scheduler"))
-            self._loops = [*dispatchers, services.scheduler]
+            if services.payments is not None:
+                every = min(30.0, settings.payment_query_after.total_seconds() / 3)
+                self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))
+                self._tasks.append(asyncio.create_task(self.reconciler.run(), name="reconcile"))
+            else:
+                log.info(
+                    "payments are off; to turn them on set %s",
+                    ", ".join(settings.missing_for_payments()),
+                )
         except BaseException:
             await self.stop()
             raise
@@ -129,22 +154,36 @@ class Callsheet:
             self.port,
         )
 
-    async def stop(self) -> None:
-        # Ask the loops to finish their round: cancelling one while tortoise opens a SQLite
-        # transaction (between taking its lock and BEGIN) leaks the lock and hangs the next query.
-        for loop in self._loops:
-            loop.stop()
-        self._loops = []
+    async def _housekeeping(self) -> None:
+        while not self._stopping.is_set():
+            forgotten = await updates.forget_old(self.clock)
+            if forgotten:
+                log.info("forgot %s old update ids", forgotten)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 3600)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Every loop finishes its round (dispatchers the rows in hand) for up to `grace`
+        seconds; what is left is cancelled, and dispatchers then release their rows.
+
+        Loops are asked, not cancelled, first: cancelling one while tortoise opens a SQLite
+        transaction (between taking its lock and BEGIN) leaks the lock and hangs the next query."""
+        self._stopping.set()
+        for dispatcher in self.dispatchers:
+            dispatcher.stop()
+        if self.services is not None:
+            self.services.scheduler.stop()
+        if self.reconciler is not None:
+            self.reconciler.stop()
         if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=10)
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:
-                log.warning("%s did not stop within 10s; cancelled", task.get_name())
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()
+        self.dispatchers.clear()
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
@@ -156,6 +195,9 @@ class Callsheet:
                 await application.stop()
             await application.shutdown()
             self.application = None
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
         await db.close_db()
 
     async def serve(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         "--telegram-id", type=int, help="numeric Telegram user id, to link without a link"
     )
     sub.add_parser(
+        "audit",
+        help="check every balance against its ledger and every payment's ledger entry",
+        description="Exit 1 and print each mismatch if a balance differs from the sum of its "
+        "ledger entries, or a completed payment does not have exactly one ledger entry.",
+    )
+    sub.add_parser(
         "check",
         help="validate the configuration and try the database, Telegram, Daraja and SMTP",
     )
@@ -55,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # PTB's future behaviour: durations such as RetryAfter.retry_after are timedeltas.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     from bot.logs import setup_logging
 
     level = logging.DEBUG if args.verbose else logging.INFO
@@ -73,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "add-manager":
             return asyncio.run(_add_manager(settings, args))
+        if args.command == "audit":
+            return asyncio.run(_audit(settings))
         if args.command == "check":
             from bot.check import run_checks
 
@@ -155,6 +166,29 @@ async def _add_manager(settings: Settings, args: argparse.Namespace) -> int:
         if person.email:
             print(f"The link is also queued by email to {person.email}: sent when the bot runs.")
     return 0
+
+
+async def _audit(settings: Settings) -> int:
+    from bot import db
+    from services.clock import SystemClock
+    from services.ledger import LedgerService
+
+    await db.open_db(settings.database_url)
+    try:
+        await db.ensure_migrated(settings.database_url)
+        mismatches = await LedgerService(SystemClock()).audit()
+    except db.NotMigrated as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close_db()
+    if not mismatches:
+        print("audit: every balance matches its ledger and every payment has its entry")
+        return 0
+    for mismatch in mismatches:
+        print(f"mismatch: {mismatch}")
+    print(f"audit: {len(mismatches)} mismatch(es)")
+    return 1
 
 
 async def _bot_username(settings: Settings) -> str | None:

@@ -5,15 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
 from services.clock import Clock
+from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts
+from services.daraja_store import DbAuditSink, DbTokenStore
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.events import EventService
+from services.ledger import LedgerService
 from services.notifications import Notifier, Renderer
-from services.outbox import EmailSender, Outbox
+from services.outbox import EmailSender, Outbox, OutboxService
+from services.payments import PaymentService
 from services.people import PeopleService
 from services.scheduler import Scheduler
+
+CALLBACK_PATH = "/daraja/stk/callback/"
 
 
 @dataclass
@@ -22,11 +30,14 @@ class Services:
     clock: Clock
     outbox: Outbox
     notifier: Notifier
+    deliveries: OutboxService  # failures, resending and history around the outbox
     people: PeopleService
     email: EmailSender
     scheduler: Scheduler
     events: EventService
     assignments: AssignmentService
+    ledger: LedgerService
+    payments: PaymentService | None = None  # None until Daraja is configured
 
 
 def build_email_sender(settings: Settings) -> EmailSender:
@@ -52,10 +63,11 @@ def build_services(
     *,
     bot_username: str | None,
     email: EmailSender | None = None,
+    http: httpx.AsyncClient | None = None,
 ) -> Services:
     bot_link = f"https://t.me/{bot_username}" if bot_username else "https://t.me/"
     renderer = Renderer(settings.tz, settings.company_name, bot_link)
-    outbox = Outbox(clock)
+    outbox = Outbox(clock, lease=settings.outbox_lease)
     notifier = Notifier(renderer, clock)
     people = PeopleService(
         notifier, outbox, clock, link_ttl=settings.link_token_ttl, bot_username=bot_username
@@ -68,14 +80,50 @@ def build_services(
         nudge_after=settings.nudge_after,
         alert_window=settings.alert_window,
     )
+    payments = None
+    if http is not None and settings.payments_configured:
+        daraja = DarajaClient(http, daraja_config(settings), DbTokenStore(), DbAuditSink(), clock)
+        payments = PaymentService(
+            daraja,
+            notifier,
+            outbox,
+            clock,
+            query_after=settings.payment_query_after,
+            give_up_after=settings.payment_give_up_after,
+            company=settings.company_name,
+        )
     return Services(
         settings=settings,
         clock=clock,
         outbox=outbox,
         notifier=notifier,
+        deliveries=OutboxService(outbox, notifier, clock),
         people=people,
         email=email or build_email_sender(settings),
         scheduler=scheduler,
         events=EventService(notifier, outbox, scheduler, clock, settings.tz),
         assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
+        ledger=LedgerService(clock),
+        payments=payments,
+    )
+
+
+def daraja_config(settings: Settings) -> DarajaConfig:
+    """Only called when `settings.payments_configured`."""
+    assert settings.daraja_consumer_key and settings.daraja_consumer_secret
+    assert settings.daraja_shortcode and settings.daraja_passkey
+    assert settings.daraja_callback_secret and settings.public_base_url
+    timeout = settings.daraja_timeout_seconds
+    return DarajaConfig(
+        base_url=settings.daraja_url,
+        consumer_key=settings.daraja_consumer_key.get_secret_value(),
+        consumer_secret=settings.daraja_consumer_secret.get_secret_value(),
+        shortcode=settings.daraja_shortcode,
+        passkey=settings.daraja_passkey.get_secret_value(),
+        callback_url=settings.public_base_url
+        + CALLBACK_PATH
+        + settings.daraja_callback_secret.get_secret_value(),
+        transaction_type=settings.daraja_transaction_type,
+        party_b=settings.daraja_party_b,
+        timeouts=DarajaTimeouts(connect=min(5.0, timeout), read=timeout, write=10.0, pool=5.0),
     )

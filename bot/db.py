@@ -45,6 +45,8 @@ def _normalise_url(url: str) -> str:
 
 
 async def open_db(database_url: str) -> None:
+    # Note: Tortoise.init sets os.environ["TIMEZONE"] (to "UTC" here), the very name of our
+    # TIMEZONE setting: load Settings once, before the first open_db, as the CLI does.
     await Tortoise.init(config=tortoise_config(database_url))
     if database_url.startswith("sqlite"):
         conn = connections.get("default")

@@ -1,14 +1,68 @@
-"""Sends outbox rows through PTB, turning Telegram's answers into the outbox's outcomes."""
+"""Sends outbox rows through PTB, turning Telegram's answers into the outbox's outcomes.
+
+Retries belong to the outbox, not to PTB: a row that Telegram throttles goes back to the
+queue with its `retry_after` (stored, so it survives a restart and never holds a lease
+while sleeping). `RateLimiter` therefore keeps PTB's pacing for every request but skips
+PTB's own RetryAfter retries for the outbox's requests; handler replies keep them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import AIORateLimiter, ExtBot
 
 from services.outbox import ChatUnreachable, MessageGone, Permanent, RetryLater, Transient
+
+OUTBOX = -1  # `rate_limit_args` of the outbox's requests: no retries inside PTB
+
+
+class _Throttled(Exception):
+    """Carries a RetryAfter past AIORateLimiter's retry loop."""
+
+    def __init__(self, error: RetryAfter) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class RateLimiter(AIORateLimiter):
+    """PTB's AIORateLimiter (≈30 requests/s overall); the outbox's requests are not retried."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if rate_limit_args != OUTBOX:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+
+        async def once(*a: Any, **kw: Any) -> Any:
+            try:
+                return await callback(*a, **kw)
+            except RetryAfter as exc:
+                raise _Throttled(exc) from exc
+
+        try:
+            return await super().process_request(once, args, kwargs, endpoint, data, None)
+        except _Throttled as exc:
+            raise exc.error from None
 
 
 def to_markup(rows: Any) -> InlineKeyboardMarkup | None:
@@ -20,7 +74,7 @@ def to_markup(rows: Any) -> InlineKeyboardMarkup | None:
 
 
 class TelegramChatSender:
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: ExtBot[Any]) -> None:
         self.bot = bot
 
     async def send(self, chat_id: int, text: str, markup: Any) -> int:
@@ -31,9 +85,10 @@ class TelegramChatSender:
                 parse_mode=ParseMode.HTML,
                 reply_markup=to_markup(markup),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                rate_limit_args=OUTBOX,
             )
-        except Exception as exc:
-            raise _translate(exc) from exc
+        except TelegramError as exc:
+            raise translate(exc) from exc
         return message.message_id
 
     async def edit(self, chat_id: int, message_id: int, text: str, markup: Any) -> None:
@@ -45,6 +100,7 @@ class TelegramChatSender:
                 parse_mode=ParseMode.HTML,
                 reply_markup=to_markup(markup),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                rate_limit_args=OUTBOX,
             )
         except BadRequest as exc:
             if "not modified" in exc.message:
@@ -52,11 +108,11 @@ class TelegramChatSender:
             if "not found" in exc.message or "can't be edited" in exc.message:
                 raise MessageGone(exc.message) from exc
             raise Permanent(exc.message) from exc
-        except Exception as exc:
-            raise _translate(exc) from exc
+        except TelegramError as exc:
+            raise translate(exc) from exc
 
 
-def _translate(exc: Exception) -> Exception:
+def translate(exc: TelegramError) -> Exception:
     if isinstance(exc, RetryAfter):
         seconds = exc.retry_after
         delay = seconds if isinstance(seconds, int | float) else seconds.total_seconds()
@@ -64,7 +120,12 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, Forbidden):
         return ChatUnreachable(exc.message)
     if isinstance(exc, BadRequest):
+        if "chat not found" in exc.message.lower():
+            return ChatUnreachable(exc.message)
         return Permanent(exc.message)
-    if isinstance(exc, TimedOut | NetworkError):
-        return Transient(f"Telegram: {exc}")
-    return exc
+    if isinstance(exc, ChatMigrated):
+        return Permanent(exc.message)
+    if isinstance(exc, NetworkError):  # timeouts, 5xx, connection errors
+        return Transient(f"Telegram: {exc.message}")
+    # InvalidToken, Conflict, …: a problem on our side that a restart or fix will cure.
+    return Transient(f"Telegram: {exc.message}")

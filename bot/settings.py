@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     daraja_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     daraja_timeout_seconds: float = Field(default=30.0, gt=0)
     payment_query_after: Annotated[timedelta, NoDecode] = timedelta(minutes=3)
+    payment_give_up_after: Annotated[timedelta, NoDecode] = timedelta(minutes=30)
 
     email_backend: EmailBackend = EmailBackend.CONSOLE
     email_folder: str = "data/outbox"
@@ -113,10 +114,19 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = SmtpTls.STARTTLS
     email_max_attempts: int = Field(default=8, ge=1)
+    # How long a claimed outbox row stays claimed: after a crash, that chat's next messages
+    # wait this long. Keep it above the slowest send (Telegram's 15 s read timeout).
+    outbox_lease: Annotated[timedelta, NoDecode] = timedelta(seconds=60)
 
     _v_durations = field_validator("reminder_offsets", mode="before")(_durations)
     _v_duration = field_validator(
-        "nudge_after", "alert_window", "link_token_ttl", "payment_query_after", mode="before"
+        "nudge_after",
+        "alert_window",
+        "link_token_ttl",
+        "payment_query_after",
+        "payment_give_up_after",
+        "outbox_lease",
+        mode="before",
     )(_duration)
 
     @field_validator("daraja_allowed_ips", "daraja_trusted_proxies", mode="before")

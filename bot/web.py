@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -13,8 +14,9 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from bot.container import Services
+from bot.container import CALLBACK_PATH, Services
 from bot.db import database_ready
+from services.daraja import MalformedCallback
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,66 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         log.warning("webhook body refused: %s", exc)
         return web.json_response({"error": "malformed update"}, status=400)
     application = request.app[APPLICATION]
-    update = Update.de_json(data, application.bot)
+    try:
+        update = Update.de_json(data, application.bot)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Telegram never sends these; an answer other than 200 would only make it retry.
+        log.warning("webhook update %s refused: not an Update (%r)", data["update_id"], exc)
+        return web.json_response({"error": "malformed update"}, status=400)
     await application.update_queue.put(update)
     return web.json_response({"ok": True})
+
+
+def client_ip(request: web.Request, trusted_proxies: tuple[str, ...]) -> str | None:
+    """The caller's address; X-Forwarded-For is believed only from our own proxies."""
+    remote = request.remote
+    if remote is None or not _in(remote, trusted_proxies):
+        return remote
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    # The rightmost address our proxies did not add is the one that reached them.
+    for hop in reversed(hops):
+        if not _in(hop, trusted_proxies):
+            return hop
+    return hops[0] if hops else remote
+
+
+def _in(address: str, networks: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for network in networks:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+async def daraja_callback(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    settings = services.settings
+    expected = settings.daraja_callback_secret
+    given = request.match_info["secret"]
+    if (
+        services.payments is None
+        or expected is None
+        or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+    ):
+        log.warning("Daraja callback refused: wrong secret, from %s", request.remote)
+        raise web.HTTPNotFound()
+    ip = client_ip(request, settings.daraja_trusted_proxies)
+    if settings.daraja_allowed_ips and (ip is None or not _in(ip, settings.daraja_allowed_ips)):
+        log.warning("Daraja callback refused: %s is not in DARAJA_ALLOWED_IPS", ip)
+        return web.json_response({"ResultCode": 1, "ResultDesc": "Forbidden"}, status=403)
+    body = await request.read()
+    try:
+        status = await services.payments.receive_callback(body, ip)
+    except MalformedCallback as exc:
+        log.warning("Daraja callback from %s is malformed (%s); stored", ip, exc.reason)
+        return web.json_response({"ResultCode": 1, "ResultDesc": "Malformed callback"}, status=400)
+    return web.json_response({"ResultCode": 0, "ResultDesc": f"Accepted ({status.value})"})
 
 
 def build_web_app(services: Services, application: Application) -> web.Application:  # type: ignore[type-arg]
@@ -75,4 +134,5 @@ def build_web_app(services: Services, application: Application) -> web.Applicati
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/telegram/webhook", telegram_webhook)
+    app.router.add_post(CALLBACK_PATH + "{secret}", daraja_callback)
     return app

@@ -2,12 +2,15 @@
 
 from telegram.ext import Application
 
-from handlers import assignments, common, events
+from handlers import assignments, common, emails, events, payments, people
 
 
 def register_all(application: Application) -> None:  # type: ignore[type-arg]
     common.register(application)
     # Features register here, in group 0, before the fallbacks.
+    people.register(application)
+    emails.register(application)
+    payments.register(application)
     assignments.register(application)
     events.register(application)
     events.register_late(application)

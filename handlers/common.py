@@ -19,11 +19,13 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -31,7 +33,8 @@ from telegram.ext import (
 )
 
 from bot.context import CallsheetContext
-from models import Person, ProcessedUpdate
+from models import Person
+from services import updates
 from services.errors import CallsheetError
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,16 @@ class Command:
 CREW_COMMANDS: list[Command] = [
     Command("help", "What I can do"),
 ]
-MANAGER_COMMANDS: list[Command] = []
+MANAGER_COMMANDS: list[Command] = [
+    Command(
+        "addcrew",
+        "Add a crew member and get their invite link",
+        "/addcrew Jane Wanjiku | 0712345678 | jane@example.com | sound engineer, rigger",
+    ),
+    Command("addmanager", "Add a manager and get their invite link"),
+    Command("crew", "The crew list; add a role or name to filter"),
+    Command("person", "A person's card: details, history, edit"),
+]
 PUBLIC_COMMANDS: list[Command] = [
     Command("start", "Connect your Telegram account"),
     Command("help", "What this bot does"),
@@ -66,7 +78,7 @@ def help_text(person: Person | None) -> str:
             "sent you, or send /start and tap <b>Share my phone number</b>."
         )
     lines = [f"Hello {html.escape(person.name)}. Here is what you can do:", ""]
-    if person.is_manager:
+    if person.is_manager and MANAGER_COMMANDS:
         lines.append("<b>Manager</b>")
         lines += [f"/{c.name} — {html.escape(c.description)}" for c in MANAGER_COMMANDS]
         if any(c.example for c in MANAGER_COMMANDS):
@@ -115,8 +127,7 @@ async def set_default_commands(application: Application) -> None:  # type: ignor
 
 async def skip_seen_updates(update: Update, context: CallsheetContext) -> None:
     """A redelivered update (webhook retry, a second instance) is acted on once."""
-    _, created = await ProcessedUpdate.get_or_create(update_id=update.update_id)
-    if not created:
+    if not await updates.first_time(update.update_id):
         log.info("update %s already handled; skipped", update.update_id)
         raise ApplicationHandlerStop
 
@@ -126,6 +137,12 @@ async def only_private_chats(update: Update, context: CallsheetContext) -> None:
     if chat is not None and chat.type != ChatType.PRIVATE:
         if update.effective_message is not None and update.message is not None:
             await update.message.reply_text("Please talk to me in a private chat.")
+        raise ApplicationHandlerStop
+
+
+async def ignore_edits(update: Update, context: CallsheetContext) -> None:
+    """An edited message is not a new answer: every step reads what was sent, once."""
+    if update.edited_message is not None or update.edited_channel_post is not None:
         raise ApplicationHandlerStop
 
 
@@ -219,6 +236,22 @@ async def require_known_person(update: Update, context: CallsheetContext) -> Non
     raise ApplicationHandlerStop
 
 
+async def bot_blocked_or_unblocked(update: Update, context: CallsheetContext) -> None:
+    """Blocking needs nothing here: the next message gets 403 and the outbox moves the
+    person to email and tells the managers. Unblocking puts them back on chat."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != ChatType.PRIVATE:
+        return
+    if change.new_chat_member.status == ChatMemberStatus.MEMBER:
+        person = await context.services.people.chat_reopened(change.from_user.id)
+        if person is not None:
+            await context.bot.send_message(
+                change.chat.id,
+                f"✅ Welcome back, {html.escape(person.name)}. Your call sheets and payment "
+                "requests come here again.",
+            )
+
+
 async def unknown_command(update: Update, context: CallsheetContext) -> None:
     assert update.message is not None
     await update.message.reply_text("I don't know that command. Send /help to see what I can do.")
@@ -227,6 +260,13 @@ async def unknown_command(update: Update, context: CallsheetContext) -> None:
 async def unknown_text(update: Update, context: CallsheetContext) -> None:
     assert update.message is not None
     await update.message.reply_text("Send /help to see what I can do.")
+
+
+async def unknown_button(update: Update, context: CallsheetContext) -> None:
+    """A press no feature took (an old message, or data a modified client made up):
+    answered, or the person's Telegram shows a spinner until it gives up."""
+    assert update.callback_query is not None
+    await update.callback_query.answer("This button is no longer active.", show_alert=True)
 
 
 async def on_error(update: object, context: CallsheetContext) -> None:
@@ -260,12 +300,18 @@ def final(
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Checks that run before every feature (features live in group 0)."""
+    """Checks that run before every feature (features live in group 0). One handler runs
+    per group, so each check has a group of its own."""
     application.add_handler(TypeHandler(Update, skip_seen_updates), group=-3)
+    application.add_handler(TypeHandler(Update, ignore_edits), group=-4)
     application.add_handler(TypeHandler(Update, only_private_chats), group=-2)
     application.add_handler(CommandHandler("start", final(start)), group=-1)
     application.add_handler(CommandHandler("help", final(help_command)), group=-1)
     application.add_handler(MessageHandler(filters.CONTACT, final(contact)), group=-1)
+    application.add_handler(
+        ChatMemberHandler(final(bot_blocked_or_unblocked), ChatMemberHandler.MY_CHAT_MEMBER),
+        group=-1,
+    )
     application.add_handler(TypeHandler(Update, require_known_person), group=-1)
     application.add_error_handler(on_error)
 
@@ -274,3 +320,4 @@ def register_fallbacks(application: Application) -> None:  # type: ignore[type-a
     """Added last to group 0, where features live: they answer only what no feature took."""
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, unknown_text))
+    application.add_handler(CallbackQueryHandler(unknown_button))

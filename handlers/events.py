@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import warnings
 from collections.abc import Callable, Coroutine
@@ -90,6 +91,19 @@ async def manager(update: Update, context: CallsheetContext) -> Person | None:
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text)
     return None
+
+
+def managers_only(
+    callback: Callable[[Update, CallsheetContext], Coroutine[Any, Any, None]],
+) -> Callable[[Update, CallsheetContext], Coroutine[Any, Any, None]]:
+    """Refuse crew before reading any argument, so they learn nothing about events."""
+
+    @functools.wraps(callback)
+    async def checked(update: Update, context: CallsheetContext) -> None:
+        if await manager(update, context) is not None:
+            await callback(update, context)
+
+    return checked
 
 
 def args_text(update: Update) -> str:
@@ -819,9 +833,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(new_event)
     application.add_handler(typed_value)
     application.add_handler(CommandHandler("events", events_list))
-    application.add_handler(CommandHandler("event", event_command))
-    application.add_handler(CommandHandler("editevent", editevent_command))
-    application.add_handler(CommandHandler("remind", remind_command))
+    application.add_handler(CommandHandler("event", managers_only(event_command)))
+    application.add_handler(CommandHandler("editevent", managers_only(editevent_command)))
+    application.add_handler(CommandHandler("remind", managers_only(remind_command)))
     application.add_handler(CallbackQueryHandler(card_button, pattern=r"^evt:card:\d+$"))
     application.add_handler(CallbackQueryHandler(history_button, pattern=r"^evt:history:\d+$"))
     application.add_handler(CallbackQueryHandler(remind_button, pattern=r"^evt:remind:\d+$"))

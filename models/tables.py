@@ -155,6 +155,7 @@ class Payment(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     resolved_at = fields.DatetimeField(null=True)
+    queried_at = fields.DatetimeField(null=True)  # last STK query, so reconciliation paces itself
 
     class Meta:
         table = "payment"
@@ -215,6 +216,9 @@ class OutboxMessage(Model):
     subject = fields.CharField(max_length=250, null=True)
     text = fields.TextField()  # Telegram HTML, or the email's plain-text part
     html = fields.TextField(null=True)  # the email's HTML part
+    # On a chat row written without an email twin: the email to send instead if the chat
+    # turns out unreachable (subject and html hold its other parts).
+    email_text = fields.TextField(null=True)
     reply_markup: Any = fields.JSONField(null=True)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()
@@ -226,7 +230,11 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox_message"
-        indexes = (("status", "next_attempt_at"), ("person_id", "created_at"))
+        indexes = (
+            ("status", "next_attempt_at"),
+            ("person_id", "created_at"),
+            ("channel", "chat_id", "status"),
+        )
 
 
 class LiveMessage(Model):
@@ -290,6 +298,7 @@ class DarajaExchange(Model):
     """Every request to Daraja and its answer, secrets redacted."""
 
     id = fields.BigIntField(primary_key=True)
+    operation = fields.CharField(max_length=20)  # oauth, stk_push, stk_query
     started_at = fields.DatetimeField()
     duration_ms = fields.IntField()
     method = fields.CharField(max_length=8)

@@ -34,6 +34,20 @@ class ManualClock:
         self._now = when.astimezone(UTC)
 
 
+class ShiftedClock:
+    """Real time plus a shift that only grows: the demo jumps ahead to the next reminder,
+    while retries and backoffs still see time pass."""
+
+    def __init__(self) -> None:
+        self._shift = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._shift
+
+    def advance(self, delta: timedelta) -> None:
+        self._shift += delta
+
+
 def format_when(when: datetime, tz: ZoneInfo) -> str:
     """'Sat 5 Dec, 18:00' in the company's timezone."""
     local = when.astimezone(tz)

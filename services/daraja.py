@@ -666,6 +666,9 @@ class DarajaClient:
         token, expires_in = answer.get("access_token"), answer.get("expires_in")
         if not isinstance(token, str) or not token:
             raise DarajaProtocolError("the token reply has no access_token")
+        # It goes into an Authorization header: anything else would fail there instead.
+        if not re.fullmatch(r"[\x21-\x7e]{1,2048}", token):
+            raise DarajaProtocolError("the token reply's access_token is not a header-safe token")
         try:
             lifetime = float(str(expires_in)) if not isinstance(expires_in, bool) else None
         except ValueError:

@@ -55,7 +55,8 @@ class SmtpSender:
         return aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
-            use_tls=self.tls == "ssl",
+            use_tls=self.tls == "ssl",  # implicit TLS from the first byte (port 465)
+            # True: STARTTLS or fail (never send a password in clear); False: plain or SSL.
             start_tls=self.tls == "starttls",
             timeout=self.timeout,
             tls_context=self.tls_context,
@@ -69,15 +70,21 @@ class SmtpSender:
                     await smtp.login(self.username, self.password or "")
                 await smtp.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise Permanent(f"the mail server refused {to}: {exc}") from exc
+            codes = [r.code for r in exc.recipients]
+            said = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+            if any(400 <= code < 500 for code in codes):  # greylisting, mailbox busy
+                raise Transient(f"the mail server deferred {to}: {said}") from exc
+            raise Permanent(f"the mail server refused {to}: {said}") from exc
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise Transient(f"SMTP login failed: {exc.code} {exc.message}") from exc
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600 and exc.code not in (530, 535):
                 raise Permanent(f"the mail server said {exc.code} {exc.message}") from exc
             raise Transient(f"the mail server said {exc.code} {exc.message}") from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError) as exc:
             raise Transient(f"mail server unreachable: {exc}") from exc
+        except aiosmtplib.SMTPException as exc:  # e.g. AUTH offered only after STARTTLS
+            raise Transient(f"mail server problem: {exc}") from exc
 
     async def check(self) -> None:
         """Connect and log in, for `callsheet check`."""

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models import Channel, OutboxMessage, Person
+from models import Channel, OutboxMessage, OutboxStatus, Person
 from services.clock import Clock, format_when
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -37,7 +37,9 @@ class NotificationKind(StrEnum):
     PAYMENT_STATUS = "payment_status"  # live chat message, edited in place
     PAYMENT_RECEIPT = "payment_receipt"
     PAYMENT_FAILED = "payment_failed"
+    PAYMENT_ALERT = "payment_alert"  # a payment a manager must look at (flagged, unknown)
     MANAGER_ALERT = "manager_alert"
+    CHAT_UNREACHABLE = "chat_unreachable"  # to managers: someone blocked the bot
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,18 @@ class Rendered:
 class Renderer:
     """Renders `templates/<kind>.j2`: blocks subject, chat, text and body (email HTML)."""
 
-    def __init__(self, tz: ZoneInfo, company_name: str, bot_link: str) -> None:
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        company_name: str,
+        bot_link: str,
+        folders: Sequence[Path] = (TEMPLATES,),  # searched in order
+    ) -> None:
         self.tz = tz
         self.company_name = company_name
         self.bot_link = bot_link
         self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
+            loader=FileSystemLoader(list(folders)),
             autoescape=select_autoescape(default=True, default_for_string=True),
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -120,13 +128,27 @@ class Notifier:
         channels: Iterable[Channel] = (Channel.TELEGRAM, Channel.EMAIL),
         using_db: BaseDBAsyncClient | None = None,
     ) -> list[OutboxMessage]:
-        """Queue `kind` for `person` on each channel they can be reached on."""
+        """Queue `kind` for `person` on each channel they can be reached on.
+
+        A message meant for chat goes by email instead when the chat cannot take it (not
+        linked, or blocked the bot); a chat row without an email twin carries that email, so
+        that a 403 found at delivery can still turn into one. Live edits never go by email:
+        an inbox gets the outcome (a receipt, a failure), not each intermediate state.
+        """
         wanted = set(channels)
         rendered = self.renderer.render(kind.value, {"person": person, **context})
         now = self.clock.now()
-        rows: list[OutboxMessage] = []
         markup = [[b.as_json() for b in row] for row in buttons] if buttons else None
-        if Channel.TELEGRAM in wanted and person.telegram_id and not person.chat_unreachable_at:
+        chat_ok = bool(person.telegram_id) and person.chat_unreachable_at is None
+        to_chat = Channel.TELEGRAM in wanted and chat_ok
+        to_email = (
+            live_key is None
+            and person.email is not None
+            and (Channel.EMAIL in wanted or (Channel.TELEGRAM in wanted and not chat_ok))
+        )
+        rows: list[OutboxMessage] = []
+        if to_chat:
+            fallback = not to_email and live_key is None
             rows.append(
                 OutboxMessage(
                     person=person,
@@ -137,11 +159,13 @@ class Notifier:
                     live_key=live_key,
                     text=rendered.chat,
                     reply_markup=markup,
+                    subject=rendered.subject if fallback else None,
+                    email_text=rendered.text if fallback else None,
+                    html=rendered.html if fallback else None,
                     next_attempt_at=now,
                 )
             )
-        # Email is skipped for live edits: an inbox gets the outcome, not each intermediate state.
-        if Channel.EMAIL in wanted and person.email and live_key is None:
+        if to_email:
             rows.append(
                 OutboxMessage(
                     person=person,
@@ -155,6 +179,28 @@ class Notifier:
                     next_attempt_at=now,
                 )
             )
+        if not rows and live_key is None:
+            # Kept so the person's history shows what they did not get, and why.
+            reason = "no email address" if Channel.EMAIL in wanted else "no reachable chat"
+            if Channel.TELEGRAM in wanted and not chat_ok:
+                reason = (
+                    "blocked the bot and has no email address"
+                    if person.chat_unreachable_at
+                    else "Telegram not linked and no email address"
+                )
+            rows.append(
+                OutboxMessage(
+                    person=person,
+                    channel=Channel.TELEGRAM if Channel.TELEGRAM in wanted else Channel.EMAIL,
+                    kind=kind.value,
+                    dedupe_key=f"{dedupe_key}:none" if dedupe_key else None,
+                    status=OutboxStatus.SKIPPED,
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    last_error=reason,
+                    next_attempt_at=now,
+                )
+            )
         for row in rows:
             await row.save(using_db=using_db)
-        return rows
+        return [r for r in rows if r.status is not OutboxStatus.SKIPPED]

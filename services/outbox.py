@@ -2,28 +2,47 @@
 
 Several dispatchers (in one process or several) may run at once: a row is claimed by
 exactly one of them, and a row whose lease ran out (its process died) is claimed again.
-Telegram rows for one chat go out in the order they were written.
+Every outcome is written only by the claim that is still current (the attempt number is the
+fencing token), so a dispatcher that lost its lease cannot overwrite its successor's result.
+Telegram rows for one chat go out in the order they were written: only the oldest
+unfinished row of a chat may be claimed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import random
-from collections import defaultdict
+import re
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from tortoise.expressions import F, Q
-from tortoise.functions import Min
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F, Q, RawSQL
 from tortoise.transactions import in_transaction
 
-from models import Channel, LiveMessage, OutboxMessage, OutboxStatus, Person
+from models import Access, Channel, LiveMessage, OutboxMessage, OutboxStatus, Person
+from services import audit
 from services.clock import Clock
+from services.errors import CallsheetError
+from services.notifications import NotificationKind, Notifier
 
 log = logging.getLogger(__name__)
+
+UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+# True for a chat row with an earlier unfinished row in the same chat (index: channel,
+# chat_id, status). Only our own enum values are interpolated.
+BEHIND = (
+    "EXISTS (SELECT 1 FROM outbox_message earlier"
+    f" WHERE earlier.channel = '{Channel.TELEGRAM.value}'"
+    " AND earlier.chat_id = outbox_message.chat_id"
+    f" AND earlier.status IN ('{OutboxStatus.PENDING.value}', '{OutboxStatus.SENDING.value}')"
+    " AND earlier.id < outbox_message.id)"
+)
 
 
 class DeliveryError(Exception):
@@ -31,6 +50,8 @@ class DeliveryError(Exception):
 
 
 class RetryLater(DeliveryError):
+    """The service asked us to wait (Telegram 429): not a failure, not counted as an attempt."""
+
     def __init__(self, seconds: float, reason: str) -> None:
         super().__init__(reason)
         self.seconds = seconds
@@ -52,6 +73,18 @@ class MessageGone(DeliveryError):
     """The live message to edit no longer exists: send a new one instead."""
 
 
+class OutboxError(CallsheetError):
+    pass
+
+
+class NotAllowed(OutboxError):
+    pass
+
+
+class NothingToResend(OutboxError):
+    pass
+
+
 class ChatSender(Protocol):
     async def send(self, chat_id: int, text: str, markup: Any) -> int: ...
 
@@ -63,11 +96,13 @@ class EmailSender(Protocol):
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 3600.0) -> float:
-    """Exponential backoff with full jitter: attempt 1 → up to 2 s, 2 → 4 s, …"""
+    """Exponential backoff with jitter: attempt 1 → 1-2 s, 2 → 2-4 s, 3 → 4-8 s, …"""
     return random.uniform(0.5, 1.0) * min(cap, base**attempt)
 
 
 class Outbox:
+    """The queue itself: claiming, leases and outcomes."""
+
     def __init__(self, clock: Clock, *, lease: timedelta = timedelta(seconds=60)) -> None:
         self.clock = clock
         self.lease = lease
@@ -91,80 +126,328 @@ class Outbox:
             status=OutboxStatus.SENDING, lease_until__lt=now
         )
         async with in_transaction() as conn:
-            query = OutboxMessage.filter(due, channel=channel).order_by("id").limit(limit)
-            postgres = conn.capabilities.dialect == "postgres"
-            if postgres:
+            query = OutboxMessage.filter(due, channel=channel)
+            if channel is Channel.TELEGRAM:
+                # Only the head of each chat's queue: a later message never overtakes an
+                # earlier one that is waiting (backoff, 429) or being sent.
+                query = query.annotate(behind=RawSQL(BEHIND)).filter(behind=False)
+            query = query.order_by("id").limit(limit).using_db(conn)
+            if conn.capabilities.dialect == "postgres":
                 query = query.select_for_update(skip_locked=True)
-            rows = await query.using_db(conn)
-            if channel is Channel.TELEGRAM and rows:
-                rows = await self._first_per_chat(rows, conn)
-            claimed: list[OutboxMessage] = []
+            rows = await query
             lease_until = now + self.lease
-            for row in rows:
-                # Conditional update: on SQLite (no row locks) it is what makes the claim unique.
-                updated = (
-                    await OutboxMessage.filter(id=row.id, status=row.status, attempts=row.attempts)
-                    .using_db(conn)
-                    .update(
-                        status=OutboxStatus.SENDING,
-                        lease_until=lease_until,
-                        attempts=F("attempts") + 1,
+            claim = {
+                "status": OutboxStatus.SENDING,
+                "lease_until": lease_until,
+                "attempts": F("attempts") + 1,
+            }
+            claimed: list[OutboxMessage] = []
+            if conn.capabilities.dialect == "postgres":
+                # The rows are locked FOR UPDATE by this transaction: no one else has them.
+                if rows:
+                    ids = [r.id for r in rows]
+                    await OutboxMessage.filter(id__in=ids).using_db(conn).update(**claim)
+                claimed = list(rows)
+            else:
+                for row in rows:
+                    # No row locks on SQLite: this conditional update makes the claim unique.
+                    updated = (
+                        await OutboxMessage.filter(
+                            id=row.id, status=row.status, attempts=row.attempts
+                        )
+                        .using_db(conn)
+                        .update(**claim)
                     )
-                )
-                if updated:
-                    row.status = OutboxStatus.SENDING
-                    row.lease_until = lease_until
-                    row.attempts += 1
-                    claimed.append(row)
+                    if updated:
+                        claimed.append(row)
+            for row in claimed:
+                row.status = OutboxStatus.SENDING
+                row.lease_until = lease_until
+                row.attempts += 1
         return claimed
 
-    async def _first_per_chat(
-        self, rows: Sequence[OutboxMessage], conn: Any
-    ) -> list[OutboxMessage]:
-        chats = {r.chat_id for r in rows}
-        firsts = (
-            await OutboxMessage.filter(
-                channel=Channel.TELEGRAM,
-                chat_id__in=chats,
-                status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
-            )
-            .using_db(conn)
-            .group_by("chat_id")
-            .annotate(first=Min("id"))
-            .values("chat_id", "first")
-        )
-        first = {f["chat_id"]: f["first"] for f in firsts}
-        return [r for r in rows if first.get(r.chat_id) == r.id]
+    @staticmethod
+    def _mine(row: OutboxMessage) -> Q:
+        """The row as long as this claim is still the current one."""
+        return Q(id=row.id, status=OutboxStatus.SENDING, attempts=row.attempts)
 
-    async def mark_sent(self, row: OutboxMessage, message_id: int | None = None) -> None:
-        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
+    async def mark_sent(self, row: OutboxMessage, message_id: int | None = None) -> bool:
+        updated = await OutboxMessage.filter(self._mine(row)).update(
             status=OutboxStatus.SENT,
             sent_at=self.clock.now(),
             lease_until=None,
             telegram_message_id=message_id,
             last_error=None,
         )
+        return bool(updated)
 
-    async def mark_retry(self, row: OutboxMessage, delay: float, error: str) -> None:
-        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.PENDING,
-            next_attempt_at=self.clock.now() + timedelta(seconds=delay),
-            lease_until=None,
-            last_error=error[:500],
-        )
+    async def mark_retry(
+        self, row: OutboxMessage, delay: float, error: str, *, counts: bool = True
+    ) -> bool:
+        changes: dict[str, Any] = {
+            "status": OutboxStatus.PENDING,
+            "next_attempt_at": self.clock.now() + timedelta(seconds=delay),
+            "lease_until": None,
+            "last_error": error[:500],
+        }
+        if not counts:
+            changes["attempts"] = F("attempts") - 1
+        return bool(await OutboxMessage.filter(self._mine(row)).update(**changes))
 
-    async def mark_failed(self, row: OutboxMessage, error: str) -> None:
-        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.FAILED, lease_until=None, last_error=error[:500]
+    async def mark_failed(
+        self, row: OutboxMessage, error: str, using_db: BaseDBAsyncClient | None = None
+    ) -> bool:
+        updated = (
+            await OutboxMessage.filter(self._mine(row))
+            .using_db(using_db)
+            .update(status=OutboxStatus.FAILED, lease_until=None, last_error=error[:500])
         )
+        return bool(updated)
 
     async def release(self, rows: Sequence[OutboxMessage]) -> None:
-        """Give claimed rows back at shutdown so another process may send them at once."""
-        ids = [r.id for r in rows]
-        if ids:
-            await OutboxMessage.filter(id__in=ids, status=OutboxStatus.SENDING).update(
-                status=OutboxStatus.PENDING, lease_until=None, attempts=F("attempts") - 1
+        """Give claimed rows back (shutdown): due at once, and the attempt does not count."""
+        for row in rows:
+            await OutboxMessage.filter(self._mine(row)).update(
+                status=OutboxStatus.PENDING,
+                lease_until=None,
+                next_attempt_at=self.clock.now(),
+                attempts=F("attempts") - 1,
             )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row as a manager sees it."""
+
+    id: int
+    person_id: int | None
+    person_name: str
+    kind: str
+    channel: Channel
+    status: OutboxStatus
+    what: str  # the subject, or the chat message's first line
+    to: str  # the address or "Telegram"
+    created_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    people: list[Person]  # unreachable in chat, newest first
+    failed_chats: list[Delivery]  # chat messages that failed
+
+
+def _first_line(text: str) -> str:
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+    line = plain.splitlines()[0] if plain else ""
+    return line if len(line) <= 80 else line[:79] + "…"
+
+
+def _delivery(row: OutboxMessage, person: Person | None) -> Delivery:
+    return Delivery(
+        id=row.id,
+        person_id=person.id if person else None,
+        person_name=person.name if person else "(deleted)",
+        kind=row.kind,
+        channel=row.channel,
+        status=row.status,
+        what=row.subject if row.channel is Channel.EMAIL and row.subject else _first_line(row.text),
+        to=(row.email_to or "") if row.channel is Channel.EMAIL else "Telegram",
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        attempts=row.attempts,
+        error=row.last_error,
+    )
+
+
+class OutboxService:
+    """What happens around delivery: unreachable chats, failure lists, resending, history."""
+
+    def __init__(self, outbox: Outbox, notifier: Notifier, clock: Clock) -> None:
+        self.outbox = outbox
+        self.notifier = notifier
+        self.clock = clock
+
+    async def chat_unreachable(self, row: OutboxMessage, error: str) -> bool:
+        """Telegram refused the chat (403): fail this row and the chat's waiting rows, send
+        by email what had no email twin, mark the person and tell the managers once.
+
+        Returns False when this claim was no longer current (nothing changed)."""
+        now = self.clock.now()
+        reason = _reason(error)
+        async with in_transaction() as conn:
+            if not await self.outbox.mark_failed(row, f"chat unreachable: {reason}", conn):
+                return False
+            waiting = (
+                await OutboxMessage.filter(
+                    channel=Channel.TELEGRAM, chat_id=row.chat_id, status=OutboxStatus.PENDING
+                )
+                .using_db(conn)
+                .order_by("id")
+            )
+            if waiting:
+                await (
+                    OutboxMessage.filter(id__in=[w.id for w in waiting])
+                    .using_db(conn)
+                    .update(status=OutboxStatus.FAILED, last_error=f"chat unreachable: {reason}")
+                )
+            person_id = row.person_id  # type: ignore[attr-defined]
+            person = await Person.filter(id=person_id).using_db(conn).first() if person_id else None
+            moved = 0
+            if person is not None and person.email:
+                for failed in [row, *waiting]:
+                    moved += await self._email_instead(failed, person.email, now, conn)
+            if person is None:
+                return True
+            newly = (
+                await Person.filter(id=person.id, chat_unreachable_at=None)
+                .using_db(conn)
+                .update(chat_unreachable_at=now)
+            )
+            if not newly:
+                return True
+            person.chat_unreachable_at = now
+            await audit.record(
+                "person.chat_unreachable",
+                "person",
+                person.id,
+                details={"reason": reason, "outbox_id": row.id, "moved_to_email": moved},
+                using_db=conn,
+            )
+            managers = await Person.filter(access=Access.MANAGER, active=True).using_db(conn)
+            for manager in managers:
+                if manager.id == person.id:
+                    continue
+                await self.notifier.notify(
+                    manager,
+                    NotificationKind.CHAT_UNREACHABLE,
+                    {
+                        "who": person,
+                        "reason": reason,
+                        "since": now,
+                        "moved": moved,
+                        "phone": person.phone,
+                    },
+                    dedupe_key=f"unreachable:{person.id}:{int(now.timestamp())}:{manager.id}",
+                    using_db=conn,
+                )
+        log.warning("person %s unreachable in chat %s: %s", person.id, row.chat_id, reason)
+        self.outbox.wake()
+        return True
+
+    async def _email_instead(
+        self, row: OutboxMessage, address: str, now: datetime, conn: BaseDBAsyncClient
+    ) -> int:
+        if row.email_text is None or row.live_key is not None:
+            return 0  # it had an email twin already, or it is a live status
+        key = f"fallback:{row.id}"
+        if await OutboxMessage.exists(dedupe_key=key, using_db=conn):
+            return 0
+        await OutboxMessage.create(
+            person_id=row.person_id,  # type: ignore[attr-defined]
+            channel=Channel.EMAIL,
+            kind=row.kind,
+            dedupe_key=key,
+            email_to=address,
+            subject=row.subject,
+            text=row.email_text,
+            html=row.html,
+            next_attempt_at=now,
+            using_db=conn,
+        )
+        return 1
+
+    async def failed_emails(self, limit: int = 20) -> list[Delivery]:
+        rows = (
+            await OutboxMessage.filter(channel=Channel.EMAIL, status=OutboxStatus.FAILED)
+            .order_by("-id")
+            .limit(limit)
+            .prefetch_related("person")
+        )
+        return [_delivery(r, r.person) for r in rows]
+
+    async def unreachable(self, limit: int = 20) -> Unreachable:
+        people = (
+            await Person.filter(active=True, chat_unreachable_at__isnull=False)
+            .order_by("-chat_unreachable_at")
+            .limit(limit)
+        )
+        rows = (
+            await OutboxMessage.filter(channel=Channel.TELEGRAM, status=OutboxStatus.FAILED)
+            .order_by("-id")
+            .limit(limit)
+            .prefetch_related("person")
+        )
+        return Unreachable(people=list(people), failed_chats=[_delivery(r, r.person) for r in rows])
+
+    async def resend(self, actor: Person, outbox_id: int) -> Delivery:
+        """Queue a failed message again, as a new message with fresh attempts."""
+        if not actor.is_manager:
+            raise NotAllowed("Only a manager can resend messages.")
+        row = await OutboxMessage.get_or_none(id=outbox_id).prefetch_related("person")
+        if row is None:
+            raise NothingToResend(f"There is no message #{outbox_id}.")
+        if row.status is not OutboxStatus.FAILED:
+            raise NothingToResend(
+                f"Message #{outbox_id} is {row.status.value}, not failed: nothing to resend."
+            )
+        person: Person | None = row.person
+        now = self.clock.now()
+        changes: dict[str, Any] = {
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "lease_until": None,
+            "last_error": None,
+        }
+        if row.channel is Channel.EMAIL and person is not None and person.email:
+            changes["email_to"] = person.email  # the address may have been corrected since
+        async with in_transaction() as conn:
+            updated = (
+                await OutboxMessage.filter(id=row.id, status=OutboxStatus.FAILED)
+                .using_db(conn)
+                .update(**changes)
+            )
+            if not updated:
+                raise NothingToResend(f"Message #{outbox_id} was already resent.")
+            if row.channel is Channel.TELEGRAM and person is not None:
+                # The manager asks to try the chat again (they may have unblocked the bot).
+                await Person.filter(id=person.id).using_db(conn).update(chat_unreachable_at=None)
+            await audit.record(
+                "outbox.resent",
+                "outbox_message",
+                row.id,
+                actor=actor,
+                details={"channel": row.channel.value, "kind": row.kind},
+                using_db=conn,
+            )
+        self.outbox.wake()
+        await row.refresh_from_db()
+        return _delivery(row, person)
+
+    async def history_for(self, person_id: int, limit: int = 30) -> list[Delivery]:
+        """What was sent to this person, newest first: when, through which channel, its state."""
+        person = await Person.get_or_none(id=person_id)
+        if person is None:
+            raise OutboxError(f"There is no person #{person_id}. Send /crew to see the list.")
+        rows = await OutboxMessage.filter(person_id=person_id).order_by("-id").limit(limit)
+        return [_delivery(r, person) for r in rows]
+
+    async def person(self, person_id: int) -> Person | None:
+        return await Person.get_or_none(id=person_id)
+
+
+def _reason(error: str) -> str:
+    lowered = error.lower()
+    if "blocked" in lowered:
+        return "they blocked the bot"
+    if "initiate" in lowered or "chat not found" in lowered:
+        return "they never opened the bot"
+    if "deactivated" in lowered:
+        return "their Telegram account was deleted"
+    return error
 
 
 class Dispatcher:
@@ -172,16 +455,21 @@ class Dispatcher:
 
     def __init__(
         self,
-        outbox: Outbox,
+        service: OutboxService,
         channel: Channel,
         *,
         chat: ChatSender | None = None,
         email: EmailSender | None = None,
         max_attempts: int = 8,
-        batch: int = 50,
+        batch: int = 30,
         poll_seconds: float = 1.0,
     ) -> None:
-        self.outbox = outbox
+        if (channel is Channel.TELEGRAM) != (chat is not None) or (
+            (channel is Channel.EMAIL) != (email is not None)
+        ):
+            raise ValueError("a Telegram dispatcher needs `chat`, an email dispatcher `email`")
+        self.service = service
+        self.outbox = service.outbox
         self.channel = channel
         self.chat = chat
         self.email = email
@@ -189,38 +477,55 @@ class Dispatcher:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self._stopping = asyncio.Event()
+        self._failures = 0
 
     async def run(self) -> None:
-        """Deliver until `stop()`; the round in progress finishes first."""
+        """Deliver until `stop()`; resumes whatever is due (or left by a dead process)."""
         while not self._stopping.is_set():
-            delivered = await self.deliver_due()
-            if delivered < self.batch and not self._stopping.is_set():
-                await self.outbox.wait(self.channel, self.poll_seconds)
+            try:
+                delivered = await self.deliver_due()
+                self._failures = 0
+            except Exception:  # the loop must outlive one bad round (logged with its traceback)
+                self._failures += 1
+                log.exception("%s dispatcher round failed; retrying", self.channel)
+                delivered = 0
+                await self._pause(min(30.0, 2.0**self._failures))
+                continue
+            if delivered == 0:  # after a full or partial round, the next heads may be due
+                await self._pause(self.poll_seconds)
+
+    async def _pause(self, seconds: float) -> None:
+        waiter = asyncio.ensure_future(self.outbox.wait(self.channel, seconds))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            stopper.cancel()
 
     def stop(self) -> None:
+        """Finish the rows in hand, claim no more. Cancel the task to release them instead."""
         self._stopping.set()
-        self.outbox.wake()
 
     async def deliver_due(self) -> int:
         rows = await self.outbox.claim(self.channel, self.batch)
         if not rows:
             return 0
-        by_chat: dict[Any, list[OutboxMessage]] = defaultdict(list)
-        for row in rows:
-            by_chat[row.chat_id if self.channel is Channel.TELEGRAM else row.id].append(row)
-        pending = list(rows)
+        in_flight = list(rows)
 
-        async def one_chat(chat_rows: list[OutboxMessage]) -> None:
-            for row in chat_rows:
-                await self._deliver(row)
-                pending.remove(row)
+        async def one(row: OutboxMessage) -> None:
+            await self._deliver(row)
+            in_flight.remove(row)
 
         try:
+            # Telegram rows are one per chat (heads only), so these run in parallel safely;
+            # PTB's rate limiter keeps the overall pace.
             async with asyncio.TaskGroup() as group:
-                for chat_rows in by_chat.values():
-                    group.create_task(one_chat(chat_rows))
-        except asyncio.CancelledError:
-            await asyncio.shield(self.outbox.release(pending))
+                for row in rows:
+                    group.create_task(one(row))
+        except BaseException:
+            # Cancelled (shutdown) or broken: hand back what was not finished, at once.
+            await asyncio.shield(self.outbox.release(in_flight))
             raise
         return len(rows)
 
@@ -236,14 +541,10 @@ class Dispatcher:
             log.info("outbox %s sent: %s %s", row.id, row.channel, row.kind)
         except RetryLater as exc:
             log.info("outbox %s throttled for %.0fs", row.id, exc.seconds)
-            await self.outbox.mark_retry(row, exc.seconds, str(exc))
+            await self.outbox.mark_retry(row, exc.seconds, str(exc), counts=False)
         except ChatUnreachable as exc:
             log.warning("outbox %s: chat %s unreachable: %s", row.id, row.chat_id, exc)
-            await self.outbox.mark_failed(row, str(exc))
-            if row.person_id is not None:  # type: ignore[attr-defined]
-                await Person.filter(id=row.person_id, chat_unreachable_at=None).update(  # type: ignore[attr-defined]
-                    chat_unreachable_at=self.outbox.clock.now()
-                )
+            await self.service.chat_unreachable(row, str(exc))
         except Permanent as exc:
             log.warning("outbox %s failed for good: %s", row.id, exc)
             await self.outbox.mark_failed(row, str(exc))
@@ -266,7 +567,7 @@ class Dispatcher:
         assert self.chat is not None and row.chat_id is not None
         if row.live_key:
             live = await LiveMessage.get_or_none(key=row.live_key)
-            if live is not None:
+            if live is not None and live.chat_id == row.chat_id:
                 try:
                     await self.chat.edit(live.chat_id, live.message_id, row.text, row.reply_markup)
                     return int(live.message_id)

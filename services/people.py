@@ -7,12 +7,15 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import Access, Channel, LinkToken, Person
+from models import Access, Assignment, AssignmentStatus, Channel, LinkToken, Person
 from services import audit
 from services.clock import Clock
 from services.errors import CallsheetError
@@ -35,6 +38,48 @@ class DuplicatePhone(PeopleError):
 
 class LinkError(PeopleError):
     """A Telegram account could not be linked; the message says why and what to do."""
+
+
+class NotAllowed(PeopleError):
+    """The actor may not do this (not a manager, or a manager acting on themself)."""
+
+
+class PersonNotFound(PeopleError):
+    pass
+
+
+class PersonField(StrEnum):
+    """What a manager can change on a person by typing a new value."""
+
+    NAME = "name"
+    PHONE = "phone"
+    EMAIL = "email"
+    ROLES = "roles"
+
+
+MAX_FILTER = 40  # a roster filter longer than any role is a typo
+
+
+@dataclass(frozen=True)
+class AssignmentLine:
+    event_title: str
+    starts_at: datetime
+    role: str
+    status: AssignmentStatus
+
+
+@dataclass(frozen=True)
+class PersonCard:
+    person: Person
+    assignments: list[AssignmentLine]
+    more_assignments: int  # older assignments not listed
+
+
+def require_manager(actor: Person | None, doing: str) -> Person:
+    """Refuse unless the actor, as just read from the database, is an active manager."""
+    if actor is None or not actor.is_manager:
+        raise NotAllowed(f"Only managers can {doing}.")
+    return actor
 
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -82,6 +127,14 @@ def clean_skills(skills: str | Iterable[str]) -> str:
     return joined
 
 
+def required_skills(skills: str | Iterable[str]) -> str:
+    """Like clean_skills, but a person added or edited in chat needs at least one role."""
+    cleaned = clean_skills(skills)
+    if not cleaned:
+        raise InvalidPerson("Type at least one role, like: sound engineer, rigger.")
+    return cleaned
+
+
 @dataclass(frozen=True)
 class Invite:
     person: Person
@@ -113,6 +166,21 @@ class PeopleService:
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
         return await Person.get_or_none(telegram_id=telegram_id, active=True)
 
+    async def chat_reopened(self, telegram_id: int) -> Person | None:
+        """The person unblocked the bot: chat messages go to them again.
+
+        Returns the person if they had been unreachable, else None."""
+        person = await Person.get_or_none(telegram_id=telegram_id, active=True)
+        if person is None or person.chat_unreachable_at is None:
+            return None
+        async with in_transaction() as conn:
+            await Person.filter(id=person.id).using_db(conn).update(chat_unreachable_at=None)
+            await audit.record(
+                "person.chat_reachable", "person", person.id, actor=person, using_db=conn
+            )
+        person.chat_unreachable_at = None
+        return person
+
     async def add_person(
         self,
         *,
@@ -125,18 +193,20 @@ class PeopleService:
         actor: Person | None = None,
         chat_id: int | None = None,
     ) -> Invite:
-        """Validate everything first, then save the person, their link and its email at once."""
+        """Validate everything first, then save the person, their link and its email at once.
+
+        `actor` is None only for the command line, which runs with the operator's authority.
+        """
+        if actor is not None:
+            require_manager(actor, "add crew")
+        phone_e164 = normalise_phone(phone)
         clean = {
             "name": clean_name(name),
-            "phone": normalise_phone(phone),
+            "phone": phone_e164,
             "email": clean_email(email),
             "skills": clean_skills(skills),
         }
-        existing = await Person.get_or_none(phone=clean["phone"])
-        if existing is not None:
-            raise DuplicatePhone(
-                f"{clean['phone']} already belongs to {existing.name} (#{existing.id})."
-            )
+        await self._refuse_taken_phone(phone_e164)
         if telegram_id is not None and await Person.exists(telegram_id=telegram_id):
             raise LinkError(f"Telegram id {telegram_id} is already linked to someone else.")
         now = self.clock.now()
@@ -149,13 +219,6 @@ class PeopleService:
                     linked_at=now if telegram_id else None,
                     using_db=conn,
                 )
-                token = await LinkToken.create(
-                    token=secrets.token_urlsafe(16),
-                    person=person,
-                    expires_at=now + self.link_ttl,
-                    using_db=conn,
-                )
-                link = self.deep_link(token.token)
                 await audit.record(
                     "person.added",
                     "person",
@@ -165,18 +228,220 @@ class PeopleService:
                     details={"name": person.name, "phone": person.phone, "access": access.value},
                     using_db=conn,
                 )
-                if telegram_id is None:
-                    await self.notifier.notify(
-                        person,
-                        NotificationKind.INVITE_LINK,
-                        {"link": link, "expires_at": token.expires_at},
-                        channels=(Channel.EMAIL,),
-                        using_db=conn,
-                    )
+                invite = await self._issue_link(person, now, email=telegram_id is None, conn=conn)
         except IntegrityError as exc:  # a concurrent add of the same phone won the race
-            raise DuplicatePhone(f"{clean['phone']} was just added by someone else.") from exc
+            raise DuplicatePhone(f"{phone_e164} was just added by someone else.") from exc
         self.outbox.wake()
+        return invite
+
+    async def _issue_link(
+        self, person: Person, now: datetime, *, email: bool, conn: BaseDBAsyncClient
+    ) -> Invite:
+        token = await LinkToken.create(
+            token=secrets.token_urlsafe(16),
+            person=person,
+            expires_at=now + self.link_ttl,
+            using_db=conn,
+        )
+        link = self.deep_link(token.token)
+        if email:
+            await self.notifier.notify(
+                person,
+                NotificationKind.INVITE_LINK,
+                {"link": link, "expires_at": token.expires_at},
+                channels=(Channel.EMAIL,),
+                using_db=conn,
+            )
         return Invite(person=person, link=link, expires_at=token.expires_at)
+
+    async def _refuse_taken_phone(self, e164: str, *, but: int | None = None) -> None:
+        query = Person.filter(phone=e164)
+        if but is not None:
+            query = query.exclude(id=but)
+        existing = await query.first()
+        if existing is not None:
+            inactive = "" if existing.active else ", inactive"
+            raise DuplicatePhone(
+                f"{e164} already belongs to {existing.name} (#{existing.id}{inactive}). "
+                "Each person needs their own number."
+            )
+
+    async def check_new_phone(self, phone: str) -> str:
+        """The typed phone as E.164 if no one has it yet (the guided /addcrew asks early)."""
+        e164 = normalise_phone(phone)
+        await self._refuse_taken_phone(e164)
+        return e164
+
+    # --- the roster and person cards (managers only) -------------------------------
+
+    async def roster(self, actor: Person | None, query: str = "") -> list[Person]:
+        """Active people whose name or one of whose roles contains `query`, by name."""
+        require_manager(actor, "see the crew list")
+        wanted = " ".join(query.split())
+        if len(wanted) > MAX_FILTER:
+            raise InvalidPerson(
+                f"That filter is {len(wanted)} characters long; "
+                f"type a role or part of a name under {MAX_FILTER} characters."
+            )
+        people = Person.filter(active=True)
+        if wanted:
+            people = people.filter(Q(name__icontains=wanted) | Q(skills__icontains=wanted))
+        return await people.order_by("name", "id")
+
+    async def get_person(self, actor: Person | None, person_id: int) -> Person:
+        require_manager(actor, "see or change people")
+        person = await Person.get_or_none(id=person_id)
+        if person is None:
+            raise PersonNotFound(f"There is no person #{person_id}. Send /crew to see the list.")
+        return person
+
+    async def find_person(self, actor: Person | None, text: str) -> Person:
+        """A person by id ("12", "#12") or by phone, as a manager types it."""
+        require_manager(actor, "see or change people")
+        typed = text.strip().removeprefix("#")
+        if typed.isascii() and typed.isdigit() and len(typed) < 9:
+            return await self.get_person(actor, int(typed))
+        try:
+            e164 = normalise_phone(typed)
+        except CallsheetError as exc:
+            raise PersonNotFound(
+                f"“{text.strip()[:40]}” is not a person's number (#12) or phone. "
+                "Send /crew to see the list."
+            ) from exc
+        person = await Person.get_or_none(phone=e164)
+        if person is None:
+            raise PersonNotFound(f"No one has the number {e164}. Send /crew to see the list.")
+        return person
+
+    async def card(self, actor: Person | None, person_id: int, *, limit: int = 10) -> PersonCard:
+        person = await self.get_person(actor, person_id)
+        rows = (
+            await Assignment.filter(person_id=person.id)
+            .select_related("event")
+            .order_by("-event__starts_at", "-id")
+        )
+        lines = [
+            AssignmentLine(a.event.title, a.event.starts_at, a.role, a.status) for a in rows[:limit]
+        ]
+        return PersonCard(person, lines, max(0, len(rows) - limit))
+
+    # --- changes (managers only; each one audited) ------------------------------------
+
+    async def edit(
+        self,
+        actor: Person | None,
+        person_id: int,
+        field: PersonField,
+        value: str,
+        *,
+        chat_id: int | None = None,
+    ) -> Person:
+        """Validate `value` like /addcrew does, save it, and audit old and new."""
+        person = await self.get_person(actor, person_id)
+        changes: dict[str, Any]
+        if field is PersonField.NAME:
+            changes = {"name": clean_name(value)}
+        elif field is PersonField.PHONE:
+            e164 = normalise_phone(value)
+            await self._refuse_taken_phone(e164, but=person.id)
+            changes = {"phone": e164}
+        elif field is PersonField.EMAIL:
+            changes = {"email": clean_email(value)}
+        else:
+            changes = {"skills": required_skills(value)}
+        return await self._change(person, changes, "person.edited", actor, chat_id)
+
+    async def set_access(
+        self, actor: Person | None, person_id: int, access: Access, *, chat_id: int | None = None
+    ) -> Person:
+        person = await self.get_person(actor, person_id)
+        if actor is not None and person.id == actor.id and access is not Access.MANAGER:
+            raise NotAllowed(
+                "You cannot take away your own manager access: ask another manager to do it, "
+                "so there is always a manager."
+            )
+        return await self._change(
+            person, {"access": access}, "person.access_changed", actor, chat_id
+        )
+
+    async def check_can_deactivate(self, actor: Person | None, person_id: int) -> Person:
+        person = await self.get_person(actor, person_id)
+        if actor is not None and person.id == actor.id:
+            raise NotAllowed(
+                "You cannot deactivate yourself: ask another manager to do it, "
+                "so there is always a manager."
+            )
+        return person
+
+    async def set_active(
+        self, actor: Person | None, person_id: int, active: bool, *, chat_id: int | None = None
+    ) -> Person:
+        person = (
+            await self.get_person(actor, person_id)
+            if active
+            else await self.check_can_deactivate(actor, person_id)
+        )
+        action = "person.reactivated" if active else "person.deactivated"
+        return await self._change(person, {"active": active}, action, actor, chat_id)
+
+    async def new_link(
+        self, actor: Person | None, person_id: int, *, chat_id: int | None = None
+    ) -> Invite:
+        """A fresh one-time link; the person's older unused links stop working."""
+        person = await self.get_person(actor, person_id)
+        if not person.active:
+            raise NotAllowed(f"{person.name} is inactive. Reactivate them first.")
+        now = self.clock.now()
+        async with in_transaction() as conn:
+            expired = (
+                await LinkToken.filter(person_id=person.id, used_at=None, expires_at__gt=now)
+                .using_db(conn)
+                .update(expires_at=now)
+            )
+            invite = await self._issue_link(person, now, email=bool(person.email), conn=conn)
+            await audit.record(
+                "person.link_issued",
+                "person",
+                person.id,
+                actor=actor,
+                chat_id=chat_id,
+                details={"old_links_invalidated": expired, "emailed": bool(person.email)},
+                using_db=conn,
+            )
+        self.outbox.wake()
+        return invite
+
+    async def _change(
+        self,
+        person: Person,
+        changes: dict[str, Any],
+        action: str,
+        actor: Person | None,
+        chat_id: int | None,
+    ) -> Person:
+        old = {key: getattr(person, key) for key in changes}
+        if old == changes:
+            return person
+        try:
+            async with in_transaction() as conn:
+                await Person.filter(id=person.id).using_db(conn).update(**changes)
+                await audit.record(
+                    action,
+                    "person",
+                    person.id,
+                    actor=actor,
+                    chat_id=chat_id,
+                    details={
+                        "old": {k: _plain(v) for k, v in old.items()},
+                        "new": {k: _plain(v) for k, v in changes.items()},
+                    },
+                    using_db=conn,
+                )
+        except IntegrityError as exc:  # someone saved the same phone a moment ago
+            raise DuplicatePhone(
+                f"{changes.get('phone', 'That number')} was just given to someone else."
+            ) from exc
+        return await Person.get(id=person.id)
 
     async def link_with_token(
         self, token: str, telegram_id: int, username: str | None, chat_id: int | None = None
@@ -284,3 +549,7 @@ class PeopleService:
             details={"how": how, "telegram_id": telegram_id},
             using_db=conn,
         )
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, StrEnum) else value

@@ -184,7 +184,6 @@ class Scheduler:
 
     async def run(self) -> None:
         """Poll until `stop()`; a round in progress finishes first (never cut mid-transaction)."""
-        self._stopping = asyncio.Event()
         while not self._stopping.is_set():
             try:
                 ran = await self.run_due()

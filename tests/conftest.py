@@ -17,15 +17,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from sandbox.telegram import SandboxUser, TelegramSandbox
 from tortoise import Tortoise, connections
 
 from bot import db
 from bot.app import Callsheet
 from bot.settings import Settings
 from models import Person
+from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 
+# As `callsheet` does: PTB's durations (RetryAfter.retry_after) are timedeltas.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
 # The sandbox throttles chats as Telegram does (429 with retry_after); PTB 22 warns on every
 # 429 unless retry_after is opted in as a timedelta, and warnings are errors in the tests.
@@ -130,6 +132,15 @@ class Mailbox:
         self.loop.call_soon_threadsafe(self.changed.set)
         return "250 OK"
 
+    async def wait_count(self, address: str, count: int, timeout: float = 5) -> list[EmailMessage]:
+        async with asyncio.timeout(timeout):
+            while True:
+                self.changed.clear()  # before looking, so an arrival in between is not missed
+                if len(self.to(address)) >= count:
+                    break
+                await self.changed.wait()
+        return self.to(address)
+
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
 
@@ -138,10 +149,10 @@ class Mailbox:
     ) -> EmailMessage:
         async with asyncio.timeout(timeout):
             while True:
+                self.changed.clear()  # before looking, so an arrival in between is not missed
                 for message in self.to(address):
                     if subject_contains in str(message["Subject"]):
                         return message
-                self.changed.clear()
                 await self.changed.wait()
 
 
@@ -166,8 +177,8 @@ def make_settings(**overrides: Any) -> Settings:
         "telegram_bot_token": BOT_TOKEN,
         "http_port": 0,
         "company_name": "Sauti Sound",
-        # Tortoise.init writes os.environ["TIMEZONE"] = "UTC" (its own setting), which our
-        # TIMEZONE would pick up in any Settings built after a database was opened.
+        # Tortoise.init sets os.environ["TIMEZONE"] = "UTC", which pydantic-settings would
+        # then read as ours in every later test: name the company's zone explicitly.
         "timezone": "Africa/Nairobi",
     }
     values.update(overrides)

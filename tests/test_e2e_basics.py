@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sandbox.telegram import TelegramSandbox
 from tortoise import connections
 
 from bot.app import Callsheet
-from models import AuditLog, Person
+from models import AuditLog, Channel, Person
+from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
+from services.notifications import NotificationKind
 from tests.conftest import BOT_TOKEN, Mailbox, People, app_settings, free_port, text_part
 
 
@@ -55,7 +56,7 @@ async def test_deep_link_links_once_and_shows_help_for_the_role(
     reply = await tg.wait_for_bot_message(jane.id, "Your Telegram is now linked")
     assert "Jane Wanjiku" in reply["text"]
     assert "Manager" not in reply["text"]
-    assert [c["command"] for c in tg.commands_for(jane)] == ["help", "my"]
+    assert [c["command"] for c in tg.commands_for(jane)] == ["help", "my", "balance"]
 
     # The same link again, from someone else: refused, nothing changes.
     mallory = tg.user(6666, "Mallory")
@@ -114,7 +115,7 @@ async def test_manager_help_lists_manager_and_crew_sections(
     _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
     await tg.send_text(boss, "/help")
     reply = await tg.wait_for_bot_message(boss.id, "Manager", after=2)
-    assert "Crew" in reply["text"]
+    assert "Crew" in reply["text"] and "/emails" in reply["text"]
 
 
 async def test_an_error_is_logged_with_an_id_and_the_user_told(
@@ -192,3 +193,88 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
         assert json.dumps(info[-1].params).count("s3cret-path_value") == 1
     finally:
         await running.stop()
+
+
+async def test_a_redelivered_update_is_answered_once(
+    tg: TelegramSandbox, database_url: str, smtp_server: tuple[Mailbox, int], clock: ManualClock
+) -> None:
+    port = free_port()
+    settings = app_settings(
+        tg,
+        database_url,
+        smtp_server[1],
+        telegram_mode="webhook",
+        telegram_webhook_secret="s3cret",
+        public_base_url=f"http://127.0.0.1:{port}",
+        http_port=port,
+    )
+    running = Callsheet(settings, clock=clock)
+    await running.start()
+    try:
+        stranger = tg.user(9001, "Stranger")
+        await tg.send_text(stranger, "/start")
+        first = await tg.wait_for_bot_message(stranger.id, "Share my phone number")
+        update = {
+            "update_id": 777,
+            "message": {
+                "message_id": 99,
+                "date": 1700000000,
+                "chat": {"id": 9001, "type": "private", "first_name": "Stranger"},
+                "from": {"id": 9001, "is_bot": False, "first_name": "Stranger"},
+                "text": "/help",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            },
+        }
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        async with httpx.AsyncClient() as http:
+            url = f"http://127.0.0.1:{port}/telegram/webhook"
+            answers = [await http.post(url, json=update, headers=headers) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        helped = await tg.wait_for_bot_message(
+            stranger.id, "your manager must add you", after=first["message_id"]
+        )
+        # A later update proves the three copies were all processed before it.
+        await tg.send_text(stranger, "/start")
+        last = await tg.wait_for_bot_message(
+            stranger.id, "Hello! I send crew call sheets", after=helped["message_id"]
+        )
+        helps = [
+            m for m in tg.bot_messages(stranger.id) if "your manager must add you" in m["text"]
+        ]
+        assert len(helps) == 1 and helps[0]["message_id"] < last["message_id"]
+    finally:
+        await running.stop()
+
+
+async def test_unblocking_the_bot_brings_chat_messages_back(
+    app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox, clock: ManualClock
+) -> None:
+    assert app.services is not None
+    await people.add("Achieng Otieno", "0700000001", manager=True)
+    jane, jane_tg = await people.add("Jane Wanjiku", "0712345678", email="jane@example.com")
+    tg.block(jane_tg)
+    notifier = app.services.notifier
+    await notifier.notify(
+        jane,
+        NotificationKind.INVITE_LINK,
+        {"link": "https://t.me/x?start=while-blocked", "expires_at": clock.now()},
+        channels=(Channel.TELEGRAM,),
+    )
+    app.services.outbox.wake()
+    # The invite, then the chat message that went by email because the chat refused it.
+    fallback = (await mail.wait_count("jane@example.com", 2))[1]
+    assert "start=while-blocked" in text_part(fallback)
+    assert (await Person.get(id=jane.id)).chat_unreachable_at is not None
+
+    tg.unblock(jane_tg)
+    await tg.wait_for_bot_message(jane_tg.id, "Welcome back")
+    assert (await Person.get(id=jane.id)).chat_unreachable_at is None
+    await notifier.notify(
+        await Person.get(id=jane.id),
+        NotificationKind.INVITE_LINK,
+        {"link": "https://t.me/x?start=after-unblock", "expires_at": clock.now()},
+        channels=(Channel.TELEGRAM,),
+    )
+    app.services.outbox.wake()
+    await tg.wait_for_bot_message(jane_tg.id, "start=after-unblock")
+    assert await AuditLog.filter(action="person.chat_reachable", subject_id=jane.id).count() == 1

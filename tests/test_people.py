@@ -9,7 +9,15 @@ import pytest
 from bot.container import build_services
 from models import Access, AuditLog, Channel, LinkToken, OutboxMessage, Person
 from services.clock import ManualClock
-from services.people import DuplicatePhone, InvalidPerson, LinkError, PeopleService
+from services.people import (
+    DuplicatePhone,
+    InvalidPerson,
+    LinkError,
+    NotAllowed,
+    PeopleService,
+    PersonField,
+    PersonNotFound,
+)
 from services.phones import InvalidPhone
 from tests.conftest import BOT_USERNAME, make_settings
 
@@ -111,3 +119,91 @@ async def test_one_telegram_account_cannot_hold_two_people(people: PeopleService
     await people.add_person(name="Jane Wanjiku", phone="0712345678")
     with pytest.raises(LinkError, match="already linked to Achieng Otieno"):
         await people.link_with_contact(42, 42, "0712345678", None)
+
+
+async def _manager(people: PeopleService) -> Person:
+    invite = await people.add_person(
+        name="Achieng Otieno", phone="0700000001", access=Access.MANAGER, telegram_id=42
+    )
+    return invite.person
+
+
+async def test_roster_is_for_managers_and_filters_by_role_or_name(people: PeopleService) -> None:
+    boss = await _manager(people)
+    jane = (
+        await people.add_person(name="Jane Wanjiku", phone="0712345678", skills="rigger")
+    ).person
+    await people.add_person(name="Otieno Kamau", phone="0722111222", skills="Sound Engineer")
+    gone = await people.add_person(name="Janet Rigger", phone="0733111222", skills="rigger")
+    await people.set_active(boss, gone.person.id, False)
+    with pytest.raises(NotAllowed, match="Only managers can see the crew list"):
+        await people.roster(jane, "")
+    assert [p.name for p in await people.roster(boss, "RIGGER")] == ["Jane Wanjiku"]
+    assert [p.name for p in await people.roster(boss, "engineer")] == ["Otieno Kamau"]
+    assert [p.name for p in await people.roster(boss, "jan")] == ["Jane Wanjiku"]
+    assert len(await people.roster(boss, "  ")) == 3
+    with pytest.raises(InvalidPerson, match="under 40 characters"):
+        await people.roster(boss, "x" * 41)
+
+
+async def test_edit_validates_like_addcrew_and_audits_old_and_new(
+    people: PeopleService,
+) -> None:
+    boss = await _manager(people)
+    jane = (await people.add_person(name="Jane Wanjiku", phone="0712345678")).person
+    with pytest.raises(DuplicatePhone, match="already belongs to Achieng Otieno"):
+        await people.edit(boss, jane.id, PersonField.PHONE, "0700 000 001")
+    with pytest.raises(InvalidPhone):
+        await people.edit(boss, jane.id, PersonField.PHONE, "0700")
+    with pytest.raises(InvalidPerson, match="at least one role"):
+        await people.edit(boss, jane.id, PersonField.ROLES, " , ")
+    same = await people.edit(boss, jane.id, PersonField.PHONE, "+254 712 345 678")
+    assert same.phone == "+254712345678"  # her own number again: no change, no audit
+    edited = await people.edit(boss, jane.id, PersonField.EMAIL, "jane@example.com", chat_id=42)
+    assert edited.email == "jane@example.com"
+    cleared = await people.edit(boss, jane.id, PersonField.EMAIL, "-")
+    assert cleared.email is None
+    rows = await AuditLog.filter(action="person.edited").order_by("id")
+    assert [(r.details["old"], r.details["new"], r.chat_id) for r in rows] == [
+        ({"email": None}, {"email": "jane@example.com"}, 42),
+        ({"email": "jane@example.com"}, {"email": None}, None),
+    ]
+
+
+async def test_a_manager_cannot_remove_themself_and_crew_cannot_change_anyone(
+    people: PeopleService,
+) -> None:
+    boss = await _manager(people)
+    jane = (await people.add_person(name="Jane Wanjiku", phone="0712345678")).person
+    with pytest.raises(NotAllowed, match="cannot deactivate yourself"):
+        await people.set_active(boss, boss.id, False)
+    with pytest.raises(NotAllowed, match="own manager access"):
+        await people.set_access(boss, boss.id, Access.CREW)
+    for change in (
+        people.set_active(jane, boss.id, False),
+        people.set_access(jane, jane.id, Access.MANAGER),
+        people.edit(jane, boss.id, PersonField.NAME, "Mallory"),
+        people.new_link(jane, jane.id),
+    ):
+        with pytest.raises(NotAllowed, match="Only managers"):
+            await change
+    promoted = await people.set_access(boss, jane.id, Access.MANAGER)
+    assert promoted.is_manager
+    assert (await Person.get(id=boss.id)).is_manager
+
+
+async def test_new_link_invalidates_older_unused_links(people: PeopleService) -> None:
+    boss = await _manager(people)
+    first = await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    second = await people.new_link(boss, first.person.id)
+    with pytest.raises(LinkError, match="expired"):
+        await people.link_with_token(first.link.rsplit("=", 1)[1], 5001, None)
+    assert (await people.link_with_token(second.link.rsplit("=", 1)[1], 5001, None)).id == (
+        first.person.id
+    )
+    await people.set_active(boss, first.person.id, False)
+    assert await people.by_telegram_id(5001) is None
+    with pytest.raises(NotAllowed, match="Reactivate them first"):
+        await people.new_link(boss, first.person.id)
+    with pytest.raises(PersonNotFound, match="no person #99"):
+        await people.card(boss, 99)

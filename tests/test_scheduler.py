@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sandbox.telegram import TelegramSandbox
-
 from bot.app import Callsheet
 from bot.container import build_services
 from models import (
@@ -20,6 +18,7 @@ from models import (
     Person,
     ScheduledJob,
 )
+from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from services.scheduler import Scheduler
 from tests.conftest import Mailbox, People, app_settings, make_settings, text_part

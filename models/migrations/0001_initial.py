@@ -136,6 +136,7 @@ class Migration(migrations.Migration):
                 ('subject', fields.CharField(null=True, max_length=250)),
                 ('text', fields.TextField(unique=False)),
                 ('html', fields.TextField(null=True, unique=False)),
+                ('email_text', fields.TextField(null=True, unique=False)),
                 ('reply_markup', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('attempts', fields.IntField(default=0)),
                 ('next_attempt_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
@@ -145,7 +146,7 @@ class Migration(migrations.Migration):
                 ('telegram_message_id', fields.BigIntField(null=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'outbox_message', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['person_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'One message to deliver on one channel, written in the transaction that caused it.'},
+            options={'table': 'outbox_message', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['person_id', 'created_at']), Index(fields=['channel', 'chat_id', 'status'])], 'pk_attr': 'id', 'table_description': 'One message to deliver on one channel, written in the transaction that caused it.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -175,6 +176,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('queried_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'payment', 'app': 'models', 'indexes': [Index(fields=['status', 'created_at']), Index(fields=['phone', 'amount', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
@@ -198,6 +200,7 @@ class Migration(migrations.Migration):
             name='DarajaExchange',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('operation', fields.CharField(max_length=20)),
                 ('started_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('duration_ms', fields.IntField()),
                 ('method', fields.CharField(max_length=8)),

@@ -1,0 +1,237 @@
+"""`callsheet demo`: the whole system, offline, with a manager and two crew members.
+
+Runs the real bot and HTTP server against the sandbox Telegram server, a temporary SQLite
+database and a folder of emails, plays the people, and prints what each of them saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import secrets
+import socket
+import tempfile
+from collections.abc import Awaitable, Callable
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from bot import db
+from bot.app import Callsheet
+from bot.settings import Settings
+from models import Access, OutboxMessage, OutboxStatus
+from sandbox.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, DarajaSandbox, Outcome
+from sandbox.telegram import SandboxUser, TelegramSandbox
+from services.clock import ShiftedClock
+from services.people import Invite
+
+DEMO_TOKEN = "700000001:DEMOdemoDEMOdemoDEMOdemoDEMOdemo00"
+DEMO_BOT = "sauti_callsheet_bot"
+DEMO_KEY, DEMO_SECRET = "demo-consumer-key", "demo-consumer-secret"
+
+
+class Demo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tg = TelegramSandbox()
+        self.tg.add_bot(DEMO_TOKEN, DEMO_BOT, first_name="Sauti Crew")
+        self.clock = ShiftedClock()
+        self.daraja = DarajaSandbox(DEMO_KEY, DEMO_SECRET, clock=self.clock.now)
+        self.port = free_port()
+        self.app: Callsheet | None = None
+        self.shown = 0
+
+    def make_settings(self) -> Settings:
+        values: dict[str, Any] = {
+            "telegram_bot_token": DEMO_TOKEN,
+            "telegram_api_base_url": self.tg.base_url,
+            "database_url": f"sqlite://{self.root / 'demo.sqlite3'}",
+            "email_backend": "folder",
+            "email_folder": str(self.root / "mail"),
+            "http_port": self.port,
+            "public_base_url": f"http://127.0.0.1:{self.port}",
+            "company_name": "Sauti Sound",
+            "daraja_base_url": self.daraja.base_url,
+            "daraja_consumer_key": DEMO_KEY,
+            "daraja_consumer_secret": DEMO_SECRET,
+            "daraja_shortcode": SANDBOX_SHORTCODE,
+            "daraja_passkey": SANDBOX_PASSKEY,
+            "daraja_callback_secret": secrets.token_hex(16),
+            "timezone": "Africa/Nairobi",
+        }
+        # No .env and no environment: the demo runs the same on every machine.
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def section(self, title: str) -> None:
+        lines = self.tg.transcript()[self.shown :]
+        self.shown += len(lines)
+        print(f"\n=== {title} " + "=" * max(3, 70 - len(title)))
+        for line in lines:
+            print(line)
+
+    async def say(self, user: SandboxUser, text: str, expect: str) -> None:
+        last = self.tg.last_bot_message(user.id)
+        after = last["message_id"] if last else None
+        await self.tg.send_text(user, text)
+        await self.tg.wait_for_bot_message(user.id, expect, after=after, timeout=10)
+
+    async def add(self, name: str, phone: str, email_address: str | None, access: Access) -> Invite:
+        assert self.app is not None and self.app.services is not None
+        return await self.app.services.people.add_person(
+            name=name, phone=phone, email=email_address, access=access
+        )
+
+    async def drained(self) -> None:
+        """Until every queued message has been delivered (or given up)."""
+        busy = [OutboxStatus.PENDING, OutboxStatus.SENDING]
+        await until(lambda: OutboxMessage.filter(status__in=busy).exists(), expect=False)
+
+    async def run(self) -> None:
+        await self.tg.start()
+        await self.daraja.start()
+        try:
+            settings = self.make_settings()
+            await db.migrate(settings.database_url)
+            self.app = Callsheet(settings, clock=self.clock)
+            await self.app.start()
+            try:
+                await self.play()
+            finally:
+                await self.app.stop()
+        finally:
+            await self.daraja.stop()
+            await self.tg.stop()
+
+    async def play(self) -> None:
+        tg = self.tg
+        print("Callsheet demo: a sound company's manager and two crew, all offline.")
+        print(f"(Telegram stand-in at {tg.base_url}, SQLite and emails in {self.root})")
+
+        boss_invite = await self.add(
+            "Achieng Otieno", "0711 000 001", "achieng@sautisound.example", Access.MANAGER
+        )
+        print(
+            "\n$ callsheet add-manager --name 'Achieng Otieno' --phone '0711 000 001' "
+            "--email achieng@sautisound.example"
+        )
+        print(f"Added manager #{boss_invite.person.id} Achieng Otieno (+254711000001).")
+        print(f"Telegram link: {boss_invite.link}")
+
+        achieng = tg.user(501, "Achieng", "Otieno", username="achieng")
+        await self.say(achieng, f"/start {boss_invite.link.rsplit('=', 1)[1]}", "linked")
+        self.section("Achieng opens her link: linked by deep link")
+
+        await self.say(
+            achieng,
+            "/addcrew Jane Wanjiku | 0712 345 678 | jane@example.com | sound engineer, rigger",
+            "one-time link",
+        )
+        jane_link = link_in(tg.last_bot_message(achieng.id))
+        await self.say(achieng, "/addcrew Otieno Kamau | 0722 111 222 | | rigger", "forward")
+        await self.say(achieng, "/crew", "Otieno Kamau")
+        self.section("Achieng adds two crew from her phone, and looks at the roster")
+
+        jane = tg.user(502, "Jane", "Wanjiku", username="janew")
+        await self.say(jane, f"/start {jane_link.rsplit('=', 1)[1]}", "linked")
+        self.section("Jane opens the link from her invite email")
+
+        otieno = tg.user(503, "Otieno", "Kamau")
+        await self.say(otieno, "/start", "Share my phone number")
+        last = tg.last_bot_message(otieno.id)
+        assert last is not None
+        await tg.share_contact(otieno, "+254722111222")
+        await tg.wait_for_bot_message(otieno.id, "linked", after=last["message_id"], timeout=10)
+        self.section("Otieno has no link: he shares his phone number instead")
+
+        stranger = tg.user(599, "Brian")
+        await self.say(stranger, "/help", "manager must add you")
+        self.section("Someone the company never added")
+
+        await self.say(achieng, "/help", "Manager")
+        self.section("/help for a manager")
+        await self.say(jane, "/help", "Here is what you can do")
+        self.section("/help for crew")
+
+        await self.play_payments(achieng, jane, otieno)
+
+        await self.drained()
+        print_emails(self.root / "mail")
+
+    async def live(self, user: SandboxUser, message_id: int, expect: str) -> None:
+        await self.tg.wait_for_bot_message(user.id, expect, message_id=message_id, timeout=15)
+
+    async def play_payments(
+        self, achieng: SandboxUser, jane: SandboxUser, otieno: SandboxUser
+    ) -> None:
+        tg = self.tg
+        await self.say(achieng, "/charge Jane | 2500 | Lost XLR cable and DI box", "KES 2,500")
+        await self.say(achieng, "/charge Otieno Kamau | 800 | Transport advance", "KES 800")
+        self.section("Achieng records what Jane and Otieno owe")
+
+        self.daraja.next_outcome("254712345678", Outcome.SUCCESS)
+        await self.say(achieng, "/request Jane | 1500 | Cable, part 1", "Jane Wanjiku")
+        status = tg.last_bot_message(achieng.id)
+        assert status is not None
+        await self.live(achieng, status["message_id"], "✅ Jane Wanjiku paid KES 1,500")
+        await tg.wait_for_bot_message(jane.id, "✅ Paid KES 1,500", timeout=15)
+        self.section("An STK push: Jane enters her PIN, both messages turn to paid")
+
+        self.daraja.next_outcome("254722111222", Outcome.CANCELLED)
+        await self.say(achieng, "/request Otieno Kamau | 800 | Transport advance", "Otieno Kamau")
+        status = tg.last_bot_message(achieng.id)
+        assert status is not None
+        await self.live(achieng, status["message_id"], "did not pay")
+        self.section("Otieno dismisses the prompt: the message says so, with Resend")
+
+        self.daraja.next_outcome("254722111222", Outcome.SUCCESS)
+        query = await tg.press(achieng, status["message_id"], "Resend")
+        await tg.wait_for_callback_answer(query)
+        await tg.wait_for_bot_message(
+            achieng.id, "✅ Otieno Kamau paid KES 800", after=status["message_id"], timeout=15
+        )
+        self.section("Achieng taps Resend; this time Otieno pays")
+
+        await self.say(achieng, "/balances", "Jane Wanjiku")
+        await self.say(jane, "/balance", "You owe KES 1,000")
+        self.section("Balances")
+
+
+def link_in(message: dict[str, Any] | None) -> str:
+    assert message is not None
+    return next(str(w) for w in message["text"].split() if w.startswith("https://t.me/"))
+
+
+def print_emails(folder: Path) -> None:
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    print(f"\n=== Emails sent ({len(files)}) " + "=" * 50)
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(preferencelist=("plain",))
+        print(f"To: {message['To']}\nSubject: {message['Subject']}")
+        if body is not None:
+            print("    " + str(body.get_content()).strip().replace("\n", "\n    "))
+        print()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def until(
+    check: Callable[[], Awaitable[Any]], *, expect: bool = True, seconds: float = 15.0
+) -> None:
+    async with asyncio.timeout(seconds):
+        while bool(await check()) is not expect:  # noqa: ASYNC110 - the state is in the database
+            await asyncio.sleep(0.05)
+
+
+async def run_demo() -> int:
+    with tempfile.TemporaryDirectory(prefix="callsheet-demo-") as tmp:
+        await Demo(Path(tmp)).run()
+    print("Demo finished: every message above went through the real bot, database and outbox.")
+    return 0

@@ -1,0 +1,892 @@
+"""Asking people for money by M-Pesa STK push, and learning what became of each request.
+
+A payment row is written (initiated) before the push, so a crash never loses a prompt
+that went out. A push is never resent automatically. Callbacks and STK queries settle a
+payment through one path (`_settle`), which locks the row so the same outcome, however
+often it arrives and from however many instances, changes the payment and the ledger once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import BaseORMException
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models import (
+    Access,
+    CallbackStatus,
+    Channel,
+    DarajaCallback,
+    LedgerEntry,
+    LedgerKind,
+    Payment,
+    PaymentStatus,
+    Person,
+)
+from services import audit
+from services.clock import Clock
+from services.daraja import (
+    DarajaClient,
+    DarajaError,
+    DarajaRejected,
+    DarajaUnavailable,
+    DarajaUnknownOutcome,
+    MalformedCallback,
+    QueryStatus,
+    ResultKind,
+    StkCallback,
+    parse_callback,
+    result_kind,
+)
+from services.daraja_store import exchanges_for
+from services.errors import CallsheetError
+from services.money import format_kes, parse_amount
+from services.notifications import Button, NotificationKind, Notifier
+from services.outbox import Outbox
+from services.phones import display_phone, normalise_phone
+
+log = logging.getLogger(__name__)
+
+# Statuses a callback or a query may still change.
+OPEN = (PaymentStatus.INITIATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
+SETTLED_UNPAID = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.TIMEOUT)
+DUPLICATE_WINDOW = timedelta(minutes=2)
+STRANDED_AFTER = timedelta(seconds=30)  # a callback stored this long ago and never applied
+PURPOSE_MAX = 100
+
+
+class PaymentError(CallsheetError):
+    pass
+
+
+class NotAllowed(PaymentError):
+    pass
+
+
+class UnknownPerson(PaymentError):
+    pass
+
+
+class InvalidPurpose(PaymentError):
+    pass
+
+
+class PaymentNotFound(PaymentError):
+    pass
+
+
+class NothingToCheck(PaymentError):
+    pass
+
+
+class RepeatRequest(PaymentError):
+    """The same phone and amount were asked for moments ago: the manager must confirm."""
+
+    def __init__(self, previous: Payment, seconds_ago: int) -> None:
+        self.previous = previous
+        self.seconds_ago = seconds_ago
+        super().__init__(
+            f"You asked {display_phone(previous.phone)} for {format_kes(previous.amount)} "
+            f"{_ago(seconds_ago)} (now {previous.status.value}). Send again?"
+        )
+
+
+def _ago(seconds: int) -> str:
+    return "just now" if seconds < 10 else f"{seconds} seconds ago"
+
+
+@dataclass(frozen=True)
+class PaymentDraft:
+    """A request checked and ready to send: nothing is saved until it is sent."""
+
+    person_id: int | None
+    person_name: str | None
+    phone: str
+    amount: int
+    purpose: str
+    reference: str
+    description: str
+
+    @property
+    def payer_label(self) -> str:
+        return self.person_name or display_phone(self.phone)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    status: PaymentStatus
+    reason: str
+    result_code: int | None = None
+    result_desc: str | None = None
+    receipt: str | None = None
+    paid_amount: int | None = None
+    paid_phone: str | None = None
+    flag_reason: str | None = None
+
+
+# --- input --------------------------------------------------------------------------------
+
+
+def looks_like_phone(text: str) -> bool:
+    digits = re.sub(r"[\s\-+()]", "", text)
+    return digits.isdigit() and len(digits) >= 9
+
+
+async def find_person(text: str) -> Person:
+    """A person by #id, phone or (part of) name; the error says how to be more precise."""
+    query = " ".join(text.split())
+    if not query:
+        raise UnknownPerson("Say who: a name, a phone number like 0712 345 678, or #id.")
+    if re.fullmatch(r"#?\d{1,6}", query):
+        person = await Person.get_or_none(id=int(query.lstrip("#")), active=True)
+        if person is None:
+            raise UnknownPerson(f"There is nobody with id {query}. Send /crew to see the list.")
+        return person
+    if looks_like_phone(query):
+        phone = normalise_phone(query)
+        person = await Person.get_or_none(phone=phone, active=True)
+        if person is None:
+            raise UnknownPerson(f"Nobody on the crew list has {display_phone(phone)}.")
+        return person
+    matches = await Person.filter(name__icontains=query, active=True).order_by("name")
+    exact = [p for p in matches if p.name.lower() == query.lower()]
+    if len(exact) == 1:
+        return exact[0]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UnknownPerson(
+            f"Nobody on the crew list is called “{query[:40]}”. "
+            "Use their name as on /crew, their phone number, or #id."
+        )
+    names = ", ".join(f"{p.name} (#{p.id})" for p in matches[:6])
+    raise UnknownPerson(f"“{query[:40]}” matches several people: {names}. Use the #id.")
+
+
+def _prompt_text(text: str, limit: int) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9 \-]+", "", text)
+    return re.sub(r"\s+", " ", cleaned).strip()[:limit].strip()
+
+
+def clean_purpose(text: str) -> tuple[str, str, str]:
+    """The purpose as typed, and its forms for the payer's prompt (≤ 12 and ≤ 13 characters)."""
+    purpose = " ".join(text.split())
+    if not purpose:
+        raise InvalidPurpose("Say what the payment is for, like “Cable damage” or “Advance”.")
+    if len(purpose) > PURPOSE_MAX:
+        raise InvalidPurpose(f"The purpose is {len(purpose)} characters; keep it under 100.")
+    reference = _prompt_text(purpose, 12)
+    description = _prompt_text(purpose, 13)
+    if not reference:
+        raise InvalidPurpose(
+            "The purpose must contain letters or digits: it is shown on the payer's M-Pesa prompt."
+        )
+    return purpose, reference, description
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+class PaymentService:
+    def __init__(
+        self,
+        daraja: DarajaClient,
+        notifier: Notifier,
+        outbox: Outbox,
+        clock: Clock,
+        *,
+        query_after: timedelta,
+        give_up_after: timedelta,
+        company: str = "Callsheet",
+    ) -> None:
+        self.daraja = daraja
+        self.notifier = notifier
+        self.outbox = outbox
+        self.clock = clock
+        self.query_after = query_after
+        self.give_up_after = give_up_after
+        self.company = company
+
+    # requesting
+
+    async def payer(self, text: str) -> tuple[Person | None, str]:
+        """Who pays, from a name/#id/phone; a phone nobody has is fine (person None)."""
+        if looks_like_phone(text):
+            phone = normalise_phone(text)
+            return await Person.get_or_none(phone=phone, active=True), phone
+        person = await find_person(text)
+        return person, person.phone
+
+    async def prepare(self, who: str, amount: str | int, purpose: str) -> PaymentDraft:
+        """Check every field before anything is saved or sent."""
+        person, phone = await self.payer(who)
+        value = amount if isinstance(amount, int) else parse_amount(amount)
+        purpose_text, reference, description = clean_purpose(purpose)
+        return PaymentDraft(
+            person_id=person.id if person else None,
+            person_name=person.name if person else None,
+            phone=phone,
+            amount=value,
+            purpose=purpose_text,
+            reference=reference,
+            description=description,
+        )
+
+    async def request(
+        self,
+        actor: Person,
+        draft: PaymentDraft,
+        *,
+        confirmed: bool = False,
+        resend_of: int | None = None,
+    ) -> Payment:
+        """Write the payment, push, and record what Daraja said. Status goes out live."""
+        _require_manager(actor)
+        now = self.clock.now()
+        if not confirmed:
+            previous = (
+                await Payment.filter(
+                    phone=draft.phone,
+                    amount=draft.amount,
+                    created_at__gte=now - DUPLICATE_WINDOW,
+                    status__in=[*OPEN, PaymentStatus.COMPLETED],
+                )
+                .order_by("-id")
+                .first()
+            )
+            if previous is not None:
+                raise RepeatRequest(previous, int((now - previous.created_at).total_seconds()))
+        async with in_transaction() as conn:
+            payment = await Payment.create(
+                person_id=draft.person_id,
+                phone=draft.phone,
+                amount=draft.amount,
+                purpose=draft.purpose,
+                account_reference=draft.reference,
+                transaction_desc=draft.description,
+                requested_by=actor,
+                resend_of_id=resend_of,
+                created_at=now,
+                using_db=conn,
+            )
+            await audit.record(
+                "payment.requested",
+                "payment",
+                payment.id,
+                actor=actor,
+                details={"phone": draft.phone, "amount": draft.amount, "resend_of": resend_of},
+                using_db=conn,
+            )
+            await self._notify_status(payment, conn, payer=False)
+        self.outbox.wake()
+        log.info("payment %s initiated: %s %s", payment.id, draft.phone, draft.amount)
+        await self._push(payment)
+        return await Payment.get(id=payment.id)
+
+    async def resend(self, actor: Person, payment_id: int) -> Payment:
+        _require_manager(actor)
+        old = await self._get(payment_id)
+        if old.status not in SETTLED_UNPAID and old.status is not PaymentStatus.UNKNOWN:
+            raise PaymentError(
+                f"Payment #{old.id} is {old.status.value}; only a failed one can be resent."
+            )
+        newer = await Payment.filter(resend_of=old).order_by("-id").first()
+        if newer is not None:
+            raise PaymentError(f"Payment #{old.id} was already resent as #{newer.id}.")
+        person_id = old.person_id  # type: ignore[attr-defined]
+        person = await Person.get_or_none(id=person_id) if person_id else None
+        draft = PaymentDraft(
+            person_id=person.id if person else None,
+            person_name=person.name if person else None,
+            phone=old.phone,
+            amount=old.amount,
+            purpose=old.purpose,
+            reference=old.account_reference,
+            description=old.transaction_desc,
+        )
+        return await self.request(actor, draft, confirmed=True, resend_of=old.id)
+
+    async def _push(self, payment: Payment) -> None:
+        try:
+            with exchanges_for(payment.id):
+                accepted = await self.daraja.stk_push(
+                    payment.phone,
+                    payment.amount,
+                    payment.account_reference,
+                    payment.transaction_desc,
+                )
+        except DarajaRejected as exc:
+            log.info("payment %s refused by Daraja: %s", payment.id, exc)
+            await self._settle_now(payment.id, Settlement(PaymentStatus.FAILED, exc.human_reason))
+            return
+        except DarajaUnavailable as exc:
+            log.warning("payment %s not sent: %s", payment.id, exc)
+            reason = "M-Pesa could not be reached, so nothing was sent; try Resend in a minute"
+            await self._settle_now(payment.id, Settlement(PaymentStatus.FAILED, reason))
+            return
+        except DarajaUnknownOutcome as exc:
+            log.warning("payment %s outcome unknown: %s", payment.id, exc)
+            await self._mark_unknown(
+                payment.id,
+                "no answer from M-Pesa: a prompt may be on the payer's phone. Ask them before "
+                "resending",
+            )
+            return
+        except DarajaError as exc:
+            log.error("payment %s: Daraja answered outside its contract: %s", payment.id, exc)
+            await self._mark_unknown(payment.id, "M-Pesa gave an answer we do not understand")
+            return
+        async with in_transaction() as conn:
+            updated = (
+                await Payment.filter(id=payment.id, status=PaymentStatus.INITIATED)
+                .using_db(conn)
+                .update(
+                    status=PaymentStatus.PENDING,
+                    checkout_request_id=accepted.checkout_request_id,
+                    merchant_request_id=accepted.merchant_request_id,
+                )
+            )
+            if updated:
+                fresh = await Payment.filter(id=payment.id).using_db(conn).get()
+                await self._notify_status(fresh, conn)
+        self.outbox.wake()
+        log.info("payment %s pending: checkout=%s", payment.id, accepted.checkout_request_id)
+        # A callback that beat this response was stored unmatched: apply it now.
+        waiting = await DarajaCallback.filter(
+            checkout_request_id=accepted.checkout_request_id,
+            status__in=[CallbackStatus.RECEIVED, CallbackStatus.UNMATCHED],
+        ).order_by("id")
+        for row in waiting:
+            await self._apply_callback(row, parse_callback(row.body.encode()))
+
+    # callbacks
+
+    async def receive_callback(self, body: bytes, remote_ip: str | None) -> CallbackStatus:
+        """Store the raw body, then apply it. Raises MalformedCallback (stored too)."""
+        text = body.decode("utf-8", errors="replace")
+        try:
+            parsed = parse_callback(body)
+        except MalformedCallback:
+            await DarajaCallback.create(body=text, remote_ip=remote_ip)
+            raise
+        row = await DarajaCallback.create(
+            body=text, remote_ip=remote_ip, checkout_request_id=parsed.checkout_request_id
+        )
+        return await self._apply_callback(row, parsed)
+
+    async def _apply_callback(self, row: DarajaCallback, parsed: StkCallback) -> CallbackStatus:
+        now = self.clock.now()
+        async with in_transaction() as conn:
+            payment = await _locked(conn, checkout_request_id=parsed.checkout_request_id)
+            if payment is None:
+                payment = await self._unknown_push_for(conn, parsed)
+            if payment is None:
+                await (
+                    DarajaCallback.filter(id=row.id)
+                    .using_db(conn)
+                    .update(status=CallbackStatus.UNMATCHED)
+                )
+                log.info("callback %s unmatched: %s", row.id, parsed.checkout_request_id)
+                return CallbackStatus.UNMATCHED
+            settlement = await self._receipt_unused(
+                conn, payment, self._from_callback(payment, parsed)
+            )
+            applied = await self._settle(conn, payment, settlement)
+            if applied:
+                status = (
+                    CallbackStatus.FLAGGED if settlement.flag_reason else CallbackStatus.APPLIED
+                )
+                await (
+                    DarajaCallback.filter(id=row.id)
+                    .using_db(conn)
+                    .update(status=status, payment_id=payment.id, applied_at=now)
+                )
+            else:
+                status = CallbackStatus.DUPLICATE
+                await (
+                    DarajaCallback.filter(
+                        id=row.id, status__in=[CallbackStatus.RECEIVED, CallbackStatus.UNMATCHED]
+                    )
+                    .using_db(conn)
+                    .update(status=status, payment_id=payment.id)
+                )
+        self.outbox.wake()
+        log.info("callback %s for payment %s: %s", row.id, payment.id, status.value)
+        return status
+
+    async def _unknown_push_for(
+        self, conn: BaseDBAsyncClient, parsed: StkCallback
+    ) -> Payment | None:
+        """A success for a push whose response never reached us: the one unknown payment
+        with that phone and amount, asked for recently, gets this CheckoutRequestID."""
+        if not parsed.succeeded or parsed.phone is None or parsed.amount is None:
+            return None
+        candidates = (
+            await Payment.filter(
+                status=PaymentStatus.UNKNOWN,
+                checkout_request_id__isnull=True,
+                phone=parsed.phone,
+                amount=parsed.amount,
+                created_at__gte=self.clock.now() - timedelta(hours=1),
+            )
+            .select_for_update()
+            .using_db(conn)
+        )
+        if len(candidates) != 1:
+            return None
+        payment = candidates[0]
+        await (
+            Payment.filter(id=payment.id)
+            .using_db(conn)
+            .update(
+                checkout_request_id=parsed.checkout_request_id,
+                merchant_request_id=parsed.merchant_request_id,
+            )
+        )
+        payment.checkout_request_id = parsed.checkout_request_id
+        log.info(
+            "payment %s matched to %s by phone and amount", payment.id, parsed.checkout_request_id
+        )
+        return payment
+
+    async def _receipt_unused(
+        self, conn: BaseDBAsyncClient, payment: Payment, settlement: Settlement
+    ) -> Settlement:
+        """A receipt already credited to another payment is a replay (or a forgery): flag it,
+        keep the receipt out of the unique column, credit nothing."""
+        if settlement.receipt is None:
+            return settlement
+        other = (
+            await Payment.filter(receipt=settlement.receipt)
+            .exclude(id=payment.id)
+            .using_db(conn)
+            .first()
+        )
+        if other is None:
+            return settlement
+        problem = f"M-Pesa receipt {settlement.receipt} was already used for payment #{other.id}"
+        flag = "; ".join(p for p in (settlement.flag_reason, problem) if p)
+        return replace(settlement, receipt=None, flag_reason=flag[:255])
+
+    def _from_callback(self, payment: Payment, parsed: StkCallback) -> Settlement:
+        if not parsed.succeeded:
+            return Settlement(
+                _status_for(parsed.kind),
+                parsed.reason,
+                result_code=parsed.result_code,
+                result_desc=parsed.result_desc[:255],
+            )
+        problems = list(parsed.problems)
+        if parsed.amount is not None and parsed.amount != payment.amount:
+            problems.append(
+                f"M-Pesa reports {format_kes(parsed.amount)} paid, but "
+                f"{format_kes(payment.amount)} was asked"
+            )
+        if parsed.phone is not None and parsed.phone != payment.phone:
+            problems.append(
+                f"paid from {display_phone(parsed.phone)}, not {display_phone(payment.phone)}"
+            )
+        if payment.status in SETTLED_UNPAID:
+            problems.append(f"M-Pesa reported success after the payment was {payment.status}")
+        return Settlement(
+            PaymentStatus.COMPLETED,
+            "paid",
+            result_code=0,
+            result_desc=parsed.result_desc[:255],
+            receipt=parsed.receipt,
+            paid_amount=parsed.amount,
+            paid_phone=parsed.phone,
+            flag_reason="; ".join(problems)[:255] if problems else None,
+        )
+
+    # settling
+
+    async def _settle_now(self, payment_id: int, settlement: Settlement) -> bool:
+        async with in_transaction() as conn:
+            payment = await _locked(conn, id=payment_id)
+            assert payment is not None
+            applied = await self._settle(conn, payment, settlement)
+        self.outbox.wake()
+        return applied
+
+    async def _settle(
+        self, conn: BaseDBAsyncClient, payment: Payment, settlement: Settlement
+    ) -> bool:
+        """Move an open payment to its outcome, once; credit the ledger on a clean success."""
+        late_success = (
+            settlement.status is PaymentStatus.COMPLETED and payment.status in SETTLED_UNPAID
+        )
+        allowed = [*OPEN, *SETTLED_UNPAID] if late_success else list(OPEN)
+        if payment.status not in allowed:
+            return False
+        now = self.clock.now()
+        changes: dict[str, Any] = {
+            "status": settlement.status,
+            "result_code": settlement.result_code,
+            "result_desc": settlement.result_desc,
+            "resolved_at": now,
+            "error": None if settlement.status is PaymentStatus.COMPLETED else settlement.reason,
+        }
+        if settlement.status is PaymentStatus.COMPLETED:
+            changes.update(
+                receipt=settlement.receipt,
+                paid_amount=settlement.paid_amount,
+                paid_phone=settlement.paid_phone,
+                flag_reason=settlement.flag_reason,
+            )
+        # The status condition makes this the one writer even where rows cannot be locked.
+        updated = (
+            await Payment.filter(id=payment.id, status=payment.status)
+            .using_db(conn)
+            .update(**changes)
+        )
+        if not updated:
+            return False
+        fresh = await Payment.filter(id=payment.id).using_db(conn).get()
+        credited = (
+            fresh.status is PaymentStatus.COMPLETED
+            and fresh.flag_reason is None
+            and fresh.person_id is not None  # type: ignore[attr-defined]
+        )
+        if credited:
+            amount = fresh.paid_amount or fresh.amount
+            await LedgerEntry.create(
+                person_id=fresh.person_id,  # type: ignore[attr-defined]
+                kind=LedgerKind.PAYMENT,
+                amount=-amount,
+                description=f"M-Pesa {fresh.receipt or 'payment'} · {fresh.purpose}"[:200],
+                payment=fresh,
+                created_at=now,
+                using_db=conn,
+            )
+            payer_id = fresh.person_id  # type: ignore[attr-defined]
+            await Person.filter(id=payer_id).using_db(conn).update(balance=F("balance") - amount)
+        await audit.record(
+            f"payment.{fresh.status.value}",
+            "payment",
+            fresh.id,
+            actor_label="daraja",
+            details={
+                "reason": settlement.reason,
+                "receipt": fresh.receipt,
+                "flag": fresh.flag_reason,
+                "credited": credited,
+            },
+            using_db=conn,
+        )
+        await self._notify_status(fresh, conn)
+        if fresh.status is PaymentStatus.COMPLETED:
+            await self._notify_receipts(fresh, conn)
+        if fresh.flag_reason:
+            await self._alert_managers(fresh, fresh.flag_reason, conn)
+        log.info(
+            "payment %s %s (%s)%s",
+            fresh.id,
+            fresh.status.value,
+            settlement.reason,
+            f" flagged: {fresh.flag_reason}" if fresh.flag_reason else "",
+        )
+        return True
+
+    async def _mark_unknown(self, payment_id: int, reason: str) -> bool:
+        async with in_transaction() as conn:
+            payment = await _locked(conn, id=payment_id)
+            assert payment is not None
+            updated = (
+                await Payment.filter(
+                    id=payment.id, status__in=[PaymentStatus.INITIATED, PaymentStatus.PENDING]
+                )
+                .using_db(conn)
+                .update(status=PaymentStatus.UNKNOWN, error=reason[:500])
+            )
+            if updated:
+                fresh = await Payment.filter(id=payment.id).using_db(conn).get()
+                await audit.record(
+                    "payment.unknown",
+                    "payment",
+                    fresh.id,
+                    actor_label="system",
+                    details={"reason": reason},
+                    using_db=conn,
+                )
+                await self._notify_status(fresh, conn)
+                await self._alert_managers(fresh, reason, conn)
+        self.outbox.wake()
+        if updated:
+            log.warning("payment %s unknown: %s", payment_id, reason)
+        return bool(updated)
+
+    # reconciliation
+
+    async def check_status(self, actor: Person, payment_id: int) -> Payment:
+        """The Check status button: ask Daraja now (the reconciliation path)."""
+        payment = await self._get(payment_id)
+        if not actor.is_manager and payment.person_id != actor.id:  # type: ignore[attr-defined]
+            raise NotAllowed("That payment is not yours.")
+        if payment.status in OPEN:
+            await self._reconcile(payment, by_hand=True)
+        return await Payment.get(id=payment.id)
+
+    async def apply_stranded_callbacks(self, older_than: timedelta = STRANDED_AFTER) -> int:
+        """Callbacks stored but never applied (the process died in between): apply them now.
+
+        Applying is idempotent, so a row another process is applying at this moment is safe."""
+        cutoff = self.clock.now() - older_than
+        stranded = await DarajaCallback.filter(
+            status=CallbackStatus.RECEIVED, received_at__lte=cutoff
+        ).order_by("id")
+        for row in stranded:
+            try:
+                parsed = parse_callback(row.body.encode())
+            except MalformedCallback:
+                continue  # kept as received, for a person to read; never credited
+            status = await self._apply_callback(row, parsed)
+            log.warning("stranded callback %s applied late: %s", row.id, status.value)
+        return len(stranded)
+
+    async def reconcile_due(self) -> int:
+        """Query payments still pending after `query_after`; returns how many were asked about."""
+        now = self.clock.now()
+        cutoff = now - self.query_after
+        # Still INITIATED this long after: the process stopped between saving the request and
+        # hearing Daraja's answer. A prompt may be on the phone; only a person can tell.
+        interrupted = await Payment.filter(
+            status=PaymentStatus.INITIATED, created_at__lte=cutoff
+        ).only("id")
+        for stuck in interrupted:
+            await self._mark_unknown(
+                stuck.id,
+                "the request was interrupted before M-Pesa answered: a prompt may be on the "
+                "payer's phone. Ask them before resending",
+            )
+        due = await Payment.filter(
+            status=PaymentStatus.PENDING,
+            checkout_request_id__isnull=False,
+            created_at__lte=cutoff,
+        ).order_by("id")
+        asked = 0
+        for payment in due:
+            if payment.queried_at is not None and payment.queried_at > cutoff:
+                continue
+            asked += 1
+            await self._reconcile(payment, by_hand=False)
+        return asked
+
+    async def _reconcile(self, payment: Payment, *, by_hand: bool) -> None:
+        now = self.clock.now()
+        await Payment.filter(id=payment.id).update(queried_at=now)
+        if payment.checkout_request_id is None:
+            if by_hand:
+                raise NothingToCheck(
+                    "M-Pesa never gave this request an id, so it cannot be looked up. "
+                    "Ask the payer whether they got a prompt before resending."
+                )
+            return
+        try:
+            with exchanges_for(payment.id):
+                result = await self.daraja.stk_query(payment.checkout_request_id)
+        except DarajaError as exc:
+            log.warning("payment %s: query failed: %s", payment.id, exc)
+            if by_hand:
+                raise PaymentError(
+                    "M-Pesa could not be asked right now; try Check status again in a minute."
+                ) from exc
+            return
+        if result.status is QueryStatus.COMPLETED:
+            await self._settle_now(
+                payment.id,
+                Settlement(
+                    PaymentStatus.COMPLETED,
+                    "paid",
+                    result_code=0,
+                    result_desc=result.result_desc[:255],
+                    paid_amount=payment.amount,
+                ),
+            )
+        elif result.status is QueryStatus.FAILED:
+            code = result.result_code if result.result_code is not None else -1
+            await self._settle_now(
+                payment.id,
+                Settlement(
+                    _status_for(result_kind(code)),
+                    result.reason,
+                    result_code=code,
+                    result_desc=result.result_desc[:255],
+                ),
+            )
+        elif now - payment.created_at >= self.give_up_after:
+            reason = (
+                "M-Pesa still says the payment is being processed"
+                if result.status is QueryStatus.PENDING
+                else "M-Pesa has no record of this request"
+            )
+            await self._mark_unknown(
+                payment.id,
+                f"{reason} after {int(self.give_up_after.total_seconds() // 60)} minutes; "
+                "ask the payer and check the M-Pesa statement",
+            )
+        log.info("payment %s queried: %s", payment.id, result.status.value)
+
+    # reading
+
+    async def _get(self, payment_id: int) -> Payment:
+        payment = await Payment.get_or_none(id=payment_id)
+        if payment is None:
+            raise PaymentNotFound(f"There is no payment #{payment_id}.")
+        return payment
+
+    # notifications
+
+    async def _notify_status(
+        self, payment: Payment, conn: BaseDBAsyncClient, *, payer: bool = True
+    ) -> None:
+        manager = await Person.filter(id=payment.requested_by_id).using_db(conn).get()  # type: ignore[attr-defined]
+        person = (
+            await Person.filter(id=payment.person_id).using_db(conn).first()  # type: ignore[attr-defined]
+            if payment.person_id  # type: ignore[attr-defined]
+            else None
+        )
+        context = {"payment": payment, "payer": person, "phone": display_phone(payment.phone)}
+        await self.notifier.notify(
+            manager,
+            NotificationKind.PAYMENT_STATUS,
+            {**context, "for_manager": True},
+            buttons=_manager_buttons(payment),
+            live_key=f"pay:{payment.id}:mgr",
+            channels=(Channel.TELEGRAM,),
+            using_db=conn,
+        )
+        if payer and person is not None and person.id != manager.id:
+            await self.notifier.notify(
+                person,
+                NotificationKind.PAYMENT_STATUS,
+                {**context, "for_manager": False},
+                buttons=_payer_buttons(payment),
+                live_key=f"pay:{payment.id}:payer",
+                channels=(Channel.TELEGRAM,),
+                using_db=conn,
+            )
+
+    async def _notify_receipts(self, payment: Payment, conn: BaseDBAsyncClient) -> None:
+        manager = await Person.filter(id=payment.requested_by_id).using_db(conn).get()  # type: ignore[attr-defined]
+        person = (
+            await Person.filter(id=payment.person_id).using_db(conn).first()  # type: ignore[attr-defined]
+            if payment.person_id  # type: ignore[attr-defined]
+            else None
+        )
+        recipients = [manager] if person is None or person.id == manager.id else [person, manager]
+        for recipient in recipients:
+            await self.notifier.notify(
+                recipient,
+                NotificationKind.PAYMENT_RECEIPT,
+                {
+                    "payment": payment,
+                    "payer": person,
+                    "phone": display_phone(payment.phone),
+                    "for_manager": recipient.id == manager.id,
+                },
+                dedupe_key=f"pay:{payment.id}:receipt:{recipient.id}",
+                channels=(Channel.EMAIL,),
+                using_db=conn,
+            )
+
+    async def _alert_managers(self, payment: Payment, reason: str, conn: BaseDBAsyncClient) -> None:
+        person = (
+            await Person.filter(id=payment.person_id).using_db(conn).first()  # type: ignore[attr-defined]
+            if payment.person_id  # type: ignore[attr-defined]
+            else None
+        )
+        managers = await Person.filter(access=Access.MANAGER, active=True).using_db(conn)
+        for manager in managers:
+            await self.notifier.notify(
+                manager,
+                NotificationKind.PAYMENT_ALERT,
+                {
+                    "payment": payment,
+                    "payer": person,
+                    "phone": display_phone(payment.phone),
+                    "reason": reason,
+                },
+                buttons=[[Button("Check status", f"pay:check:{payment.id}")]]
+                if payment.checkout_request_id
+                else (),
+                dedupe_key=f"pay:{payment.id}:alert:{payment.status.value}:{manager.id}",
+                using_db=conn,
+            )
+
+
+async def _locked(conn: BaseDBAsyncClient, **where: Any) -> Payment | None:
+    """The payment row, locked until the transaction ends (PostgreSQL; SQLite serialises)."""
+    return await Payment.filter(**where).select_for_update().using_db(conn).first()
+
+
+def _status_for(kind: ResultKind) -> PaymentStatus:
+    return {
+        ResultKind.PAID: PaymentStatus.COMPLETED,
+        ResultKind.CANCELLED: PaymentStatus.CANCELLED,
+        ResultKind.TIMEOUT: PaymentStatus.TIMEOUT,
+        ResultKind.FAILED: PaymentStatus.FAILED,
+    }[kind]
+
+
+def _require_manager(actor: Person) -> None:
+    if not actor.is_manager:
+        raise NotAllowed("Only managers can ask for payments.")
+
+
+def _manager_buttons(payment: Payment) -> Sequence[Sequence[Button]]:
+    row: list[Button] = []
+    if payment.status in SETTLED_UNPAID or payment.status is PaymentStatus.UNKNOWN:
+        row.append(Button("Resend", f"pay:resend:{payment.id}"))
+    if payment.checkout_request_id and payment.status in (
+        PaymentStatus.PENDING,
+        PaymentStatus.UNKNOWN,
+        *SETTLED_UNPAID,
+    ):
+        row.append(Button("Check status", f"pay:check:{payment.id}"))
+    return [row] if row else []
+
+
+def _payer_buttons(payment: Payment) -> Sequence[Sequence[Button]]:
+    if payment.checkout_request_id and payment.status in (
+        PaymentStatus.PENDING,
+        PaymentStatus.UNKNOWN,
+    ):
+        return [[Button("Check status", f"pay:check:{payment.id}")]]
+    return []
+
+
+class Reconciler:
+    """The background loop that asks Daraja about payments no callback has settled."""
+
+    def __init__(self, payments: PaymentService, *, every_seconds: float) -> None:
+        self.payments = payments
+        self.every_seconds = every_seconds
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the round in progress, start no other (never cut mid-transaction)."""
+        self._stopping.set()
+
+    async def run_due(self) -> int:
+        await self.payments.apply_stranded_callbacks()
+        return await self.payments.reconcile_due()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_due()
+            except (DarajaError, OSError, BaseORMException):
+                log.exception("reconciliation round failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.every_seconds)

@@ -1,0 +1,93 @@
+"""The real `callsheet` process: run until SIGTERM, and the offline demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot import db
+from sandbox.telegram import TelegramSandbox
+from tests.conftest import BOT_TOKEN, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+async def test_run_serves_until_sigterm_and_stops_cleanly(
+    tg: TelegramSandbox, tmp_path: Path
+) -> None:
+    url = f"sqlite://{tmp_path}/run.sqlite3"
+    await db.migrate(url)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--verbose",
+        "run",
+        cwd=tmp_path,
+        env=_env(
+            TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+            TELEGRAM_API_BASE_URL=tg.base_url,
+            DATABASE_URL=url,
+            HTTP_PORT=str(port),
+            PYTHONWARNINGS="always",
+        ),
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        await tg.wait_for(lambda: tg.waiting_polls > 0, timeout=30, description="the bot polling")
+        stranger = tg.user(9001, "Stranger")
+        await tg.send_text(stranger, "/start")
+        await tg.wait_for_bot_message(stranger.id, "Share my phone number", timeout=10)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "callsheet running as @callsheet_test_bot" in log
+    assert "stopping" in log
+    for trouble in ("Traceback", "Task was destroyed", "Warning", "never awaited", "Unclosed"):
+        assert trouble not in log, log
+    # Even at debug level, the bot token never reaches the log.
+    assert BOT_TOKEN not in log and BOT_TOKEN.split(":")[1] not in log
+
+
+async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "demo",
+        cwd=tmp_path,
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    out = stdout.decode()
+    assert process.returncode == 0, stderr.decode()
+    assert "[Achieng → bot] /start " in out
+    assert "✅ Your Telegram is now linked, Achieng Otieno." in out
+    assert "[Otieno → bot] shared contact +254722111222" in out
+    assert "✅ Thanks, Otieno Kamau. Your Telegram is now linked." in out
+    assert "your manager must add you first" in out
+    assert "=== /help for a manager" in out and "=== /help for crew" in out
+    assert "Subject: Sauti Sound: connect your Telegram" in out
+    # Payments: a paid push with its receipt, a cancelled one, a Resend that succeeds.
+    assert "✅ Jane Wanjiku paid KES 1,500 · receipt " in out
+    assert "❌ Otieno Kamau did not pay KES 800: cancelled by the payer." in out
+    assert "✅ Otieno Kamau paid KES 800 · receipt " in out
+    assert "You owe KES 1,000" in out
+    left = await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
+    assert not left, "the demo leaves nothing behind in the folder it ran in"
