@@ -12,10 +12,12 @@ import secrets
 import socket
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import db
 from bot.app import Callsheet
@@ -153,10 +155,56 @@ class Demo:
         await self.say(jane, "/help", "Here is what you can do")
         self.section("/help for crew")
 
+        await self.play_events(achieng, jane, otieno)
         await self.play_payments(achieng, jane, otieno)
 
         await self.drained()
         print_emails(self.root / "mail")
+
+    async def press(self, user: SandboxUser, message: dict[str, Any], button: str) -> None:
+        query = await self.tg.press(user, message["message_id"], button)
+        await self.tg.wait_for_callback_answer(query, timeout=10)
+
+    async def play_events(
+        self, achieng: SandboxUser, jane: SandboxUser, otieno: SandboxUser
+    ) -> None:
+        tg = self.tg
+        day = (self.clock.now() + timedelta(days=3)).astimezone(ZoneInfo("Africa/Nairobi"))
+        await self.say(
+            achieng,
+            f"/newevent Harusi ya Wanjiru | {day:%Y-%m-%d} 18:00 | 23:00 | KICC, Nairobi "
+            "| call 15:00 | bring XLR cables | crew 2",
+            "Event #1 created",
+        )
+        await self.say(achieng, "/assign 1 | 0712345678 | sound engineer", "Jane Wanjiku")
+        await self.say(achieng, "/assign 1 | 0722111222 | rigger", "Otieno Kamau")
+        self.section("Achieng creates an event and invites Jane and Otieno")
+
+        invitation = await tg.wait_for_bot_message(jane.id, "Please answer", timeout=15)
+        await self.press(jane, invitation, "✅ Confirm")
+        await tg.wait_for_bot_message(achieng.id, "Jane Wanjiku confirmed", timeout=15)
+        invitation = await tg.wait_for_bot_message(otieno.id, "Please answer", timeout=15)
+        await self.press(otieno, invitation, "❌ Decline")
+        prompt = await tg.wait_for_bot_message(otieno.id, "reply to this message", timeout=15)
+        await tg.send_text(otieno, "I have another gig that night", reply_to=prompt["message_id"])
+        await tg.wait_for_bot_message(otieno.id, "Your manager has your reason", timeout=15)
+        await tg.wait_for_bot_message(achieng.id, "another gig", timeout=15)
+        self.section("Jane confirms; Otieno declines and says why; Achieng is told each time")
+
+        call = day.replace(hour=15, minute=0, second=0, microsecond=0)
+        self.clock.advance(call - timedelta(hours=24, minutes=-1) - self.clock.now())
+        print(
+            f"\n(The demo's clock jumps to {call - timedelta(hours=24):%a %d %b %H:%M}, "
+            "24 hours before call time.)"
+        )
+        await tg.wait_for_bot_message(jane.id, "Reminder: call time in", timeout=20)
+        self.section("The 24-hour reminder reaches Jane (Otieno declined: none for him)")
+
+        await self.say(achieng, "/brief 1 | Load in at gate B. Wear black.", "Briefing sent")
+        briefing = await tg.wait_for_bot_message(jane.id, "gate B", timeout=15)
+        await self.press(jane, briefing, "✅ I've read it")
+        await self.say(achieng, "/event 1", "Harusi ya Wanjiru")
+        self.section("Achieng sends the setup briefing; Jane reads it; the event card shows it")
 
     async def live(self, user: SandboxUser, message_id: int, expect: str) -> None:
         await self.tg.wait_for_bot_message(user.id, expect, message_id=message_id, timeout=15)

@@ -13,5 +13,4 @@ def register_all(application: Application) -> None:  # type: ignore[type-arg]
     payments.register(application)
     assignments.register(application)
     events.register(application)
-    events.register_late(application)
     common.register_fallbacks(application)

@@ -344,9 +344,10 @@ def render_card(card: EventCard, tz: Any) -> tuple[str, InlineKeyboardMarkup | N
     markup = InlineKeyboardMarkup(
         [
             [b("Assign crew", f"evt:assign:{ev.id}"), b("Remind", f"evt:remind:{ev.id}")],
-            [b("Brief", f"evt:brief:{ev.id}"), b("Request payment", f"pay:event:{ev.id}")],
-            [b("Edit", f"evt:edit:{ev.id}"), b("Complete", f"evt:complete:{ev.id}")],
-            [b("Cancel event", f"evt:cancel:{ev.id}"), b("History", f"evt:history:{ev.id}")],
+            # "Request payment" for the whole crew joins here once batch requests exist (issue 4).
+            [b("Brief", f"evt:brief:{ev.id}"), b("Edit", f"evt:edit:{ev.id}")],
+            [b("Complete", f"evt:complete:{ev.id}"), b("Cancel event", f"evt:cancel:{ev.id}")],
+            [b("History", f"evt:history:{ev.id}")],
         ]
     )
     return "\n".join(lines), markup
@@ -546,14 +547,6 @@ async def cancel_confirmed(update: Update, context: CallsheetContext) -> None:
         return
     await query.answer("Event cancelled")
     await query.edit_message_text(f"❌ Event cancelled. {told} people were told.")
-
-
-async def payments_not_set_up(update: Update, context: CallsheetContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    if await manager(update, context) is None:
-        return
-    await query.answer("Payments are not set up yet: use /request when they are.", show_alert=True)
 
 
 # --- edits and briefings: a value typed after a button or a bare command -------------------
@@ -844,8 +837,3 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(cancel_confirmed, pattern=r"^evt:cancelok:\d+$"))
     application.add_handler(CallbackQueryHandler(edit_button, pattern=r"^evt:edit:\d+$"))
     application.add_handler(CallbackQueryHandler(stop, pattern=r"^evt:stop:"))
-
-
-def register_late(application: Application) -> None:  # type: ignore[type-arg]
-    """After every feature: "Request payment" answers clearly if no payments feature took it."""
-    application.add_handler(CallbackQueryHandler(payments_not_set_up, pattern=r"^pay:event:\d+$"))

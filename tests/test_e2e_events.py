@@ -74,7 +74,6 @@ async def test_manager_creates_an_event_inline_and_sees_it_listed(
         "Assign crew",
         "Remind",
         "Brief",
-        "Request payment",
         "Edit",
         "Complete",
         "Cancel event",

@@ -74,7 +74,7 @@ async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> Non
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     out = stdout.decode()
     assert process.returncode == 0, stderr.decode()
     assert "[Achieng → bot] /start " in out
@@ -84,6 +84,11 @@ async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> Non
     assert "your manager must add you first" in out
     assert "=== /help for a manager" in out and "=== /help for crew" in out
     assert "Subject: Sauti Sound: connect your Telegram" in out
+    # Events: invitations answered both ways, a reminder, a briefing read.
+    assert "✅ Jane Wanjiku confirmed Harusi ya Wanjiru" in out
+    assert "reason for declining Harusi ya Wanjiru: I have another gig that night" in out
+    assert "⏳ Reminder: call time in" in out
+    assert "• Jane Wanjiku (sound engineer) — briefing read ✅" in out
     # Payments: a paid push with its receipt, a cancelled one, a Resend that succeeds.
     assert "✅ Jane Wanjiku paid KES 1,500 · receipt " in out
     assert "❌ Otieno Kamau did not pay KES 800: cancelled by the payer." in out
