@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.context import CallsheetContext
 from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command, current_person
-from handlers.events import args_text, chat_id, manager, parts, reply
+from handlers.events import args_text, chat_id, manager, parts, pick_event, reply
 from models import Assignment
 from services.assignments import ASSIGN_FORMAT, Answer, MyAssignments, Overlap
 from services.clock import format_when
@@ -40,19 +40,7 @@ async def assign_command(update: Update, context: CallsheetContext) -> None:
     text = args_text(update)
     service = context.services.assignments
     if not text:
-        summaries = await context.services.events.upcoming(actor)
-        if not summaries:
-            await reply(update, "No upcoming events. Create one with /newevent.")
-            return
-        rows = [
-            [
-                InlineKeyboardButton(
-                    f"#{s.event.id} {s.event.title}"[:60], callback_data=f"evt:assign:{s.event.id}"
-                )
-            ]
-            for s in summaries[:30]
-        ]
-        await reply(update, "Assign crew to which event?", InlineKeyboardMarkup(rows))
+        await pick_event(update, context, "assign", "Assign crew to which event?")
         return
     try:
         event_id, person_ref, role = service.parse_inline(text)
