@@ -382,3 +382,24 @@ async def test_briefing_is_acknowledged_and_shown_on_the_card_then_event_complet
     assert "Past" in my["text"] and "Harusi ya Wanjiru" in my["text"]
     late = await forge_press(tg, jane, "asg:no:1")
     assert "is finished" in (await tg.wait_for_callback_answer(late))["text"]
+
+
+async def test_remind_now_reaches_confirmed_crew_only(
+    app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox
+) -> None:
+    boss, jane, otieno, _ = await crew_and_event(tg, people)
+    await said(tg, boss, "/assign 1 | 0712345678 | rigger", "invited to")
+    invitation = await tg.wait_for_bot_message(jane.id, "Invitation")
+    await tg.press(jane, invitation["message_id"], "Confirm")
+    await tg.wait_for_bot_message(boss.id, "Jane Wanjiku confirmed")
+    await said(tg, boss, "/assign 1 | 0722111222 | rigger", "invited to")
+    await tg.wait_for_bot_message(otieno.id, "Invitation")
+
+    await said(tg, boss, "/remind 1", "✅ Reminder sent to 1 confirmed crew.")
+    reminder = await tg.wait_for_bot_message(jane.id, "Reminder from your manager")
+    assert "Harusi ya Wanjiru" in reminder["text"] and "Call time" in reminder["text"]
+    email = await mail.wait_for("jane@example.com", "Reminder from your manager")
+    assert "KICC" in text_part(email)
+    # Otieno has not confirmed: he gets no reminder.
+    assert not any("Reminder" in (m.get("text") or "") for m in tg.bot_messages(otieno.id))
+    await said(tg, jane, "/remind 1", "Only managers")
