@@ -131,6 +131,30 @@ async def ask(tg: TelegramSandbox, user: SandboxUser, text: str, expect: str) ->
     )
 
 
+def success_body(payment: Payment, receipt: str, amount: float = 1500.0) -> dict[str, Any]:
+    """A success callback for `payment`, in Daraja's exact shape (a `Balance` item with no
+    value, as Daraja sends it)."""
+    return {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": payment.merchant_request_id,
+                "CheckoutRequestID": payment.checkout_request_id,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "CallbackMetadata": {
+                    "Item": [
+                        {"Name": "Amount", "Value": amount},
+                        {"Name": "MpesaReceiptNumber", "Value": receipt},
+                        {"Name": "Balance"},
+                        {"Name": "TransactionDate", "Value": 20261123100501},
+                        {"Name": "PhoneNumber", "Value": 254712345678},
+                    ]
+                },
+            }
+        }
+    }
+
+
 async def only_payment() -> Payment:
     payments = await Payment.all()
     assert len(payments) == 1
@@ -430,24 +454,7 @@ async def test_a_callback_stored_but_never_applied_is_applied_after_a_crash(
     started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
     await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
     payment = await only_payment()
-    body = {
-        "Body": {
-            "stkCallback": {
-                "MerchantRequestID": payment.merchant_request_id,
-                "CheckoutRequestID": payment.checkout_request_id,
-                "ResultCode": 0,
-                "ResultDesc": "The service request is processed successfully.",
-                "CallbackMetadata": {
-                    "Item": [
-                        {"Name": "Amount", "Value": 1500},
-                        {"Name": "MpesaReceiptNumber", "Value": "QJK9CRASH1"},
-                        {"Name": "TransactionDate", "Value": 20261123100500},
-                        {"Name": "PhoneNumber", "Value": 254712345678},
-                    ]
-                },
-            }
-        }
-    }
+    body = success_body(payment, "QJK9CRASH1")
     await DarajaCallback.create(
         body=json.dumps(body), checkout_request_id=payment.checkout_request_id
     )
@@ -501,25 +508,7 @@ async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
     query_id = await tg.press(jane, prompt["message_id"], "Check status")
     assert (await tg.wait_for_callback_answer(query_id))["text"] == "Payment #1: pending"
     payment = await only_payment()
-    body = {
-        "Body": {
-            "stkCallback": {
-                "MerchantRequestID": payment.merchant_request_id,
-                "CheckoutRequestID": payment.checkout_request_id,
-                "ResultCode": 0,
-                "ResultDesc": "The service request is processed successfully.",
-                "CallbackMetadata": {
-                    "Item": [
-                        {"Name": "Amount", "Value": 1500.0},
-                        {"Name": "MpesaReceiptNumber", "Value": "QJK3ABCDEF"},
-                        {"Name": "Balance"},
-                        {"Name": "TransactionDate", "Value": 20261123100501},
-                        {"Name": "PhoneNumber", "Value": 254712345678},
-                    ]
-                },
-            }
-        }
-    }
+    body = success_body(payment, "QJK3ABCDEF")
     async with httpx.AsyncClient() as http:
         replies = await asyncio.gather(
             *(http.post(callback_url(app), json=body) for _ in range(20))
