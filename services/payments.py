@@ -642,14 +642,18 @@ class PaymentService:
 
         Applying is idempotent, so a row another process is applying at this moment is safe."""
         cutoff = self.clock.now() - older_than
+        # Malformed bodies are stored without a CheckoutRequestID: kept for a person to read,
+        # never re-parsed here round after round.
         stranded = await DarajaCallback.filter(
-            status=CallbackStatus.RECEIVED, received_at__lte=cutoff
+            status=CallbackStatus.RECEIVED,
+            received_at__lte=cutoff,
+            checkout_request_id__isnull=False,
         ).order_by("id")
         for row in stranded:
             try:
                 parsed = parse_callback(row.body.encode())
             except MalformedCallback:
-                continue  # kept as received, for a person to read; never credited
+                continue  # cannot happen for a row with an id, but never credit a guess
             status = await self._apply_callback(row, parsed)
             log.warning("stranded callback %s applied late: %s", row.id, status.value)
         return len(stranded)
