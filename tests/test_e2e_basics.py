@@ -143,6 +143,21 @@ async def test_health_and_readiness(app: Callsheet) -> None:
         assert ready.status_code == 200 and ready.json()["database"] == "ok"
 
 
+def stranger_help(update_id: int, message_id: int) -> dict[str, object]:
+    """/help from user 9001, as Telegram would post it to our webhook."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "date": 1700000000,
+            "chat": {"id": 9001, "type": "private", "first_name": "Stranger"},
+            "from": {"id": 9001, "is_bot": False, "first_name": "Stranger"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+
+
 async def test_webhook_mode_takes_updates_only_with_the_secret(
     tg: TelegramSandbox, database_url: str, smtp_server: tuple[Mailbox, int], clock: ManualClock
 ) -> None:
@@ -163,17 +178,7 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
         await tg.send_text(stranger, "/start")
         await tg.wait_for_bot_message(stranger.id, "Share my phone number")
 
-        update = {
-            "update_id": 999,
-            "message": {
-                "message_id": 50,
-                "date": 1700000000,
-                "chat": {"id": 9001, "type": "private", "first_name": "Stranger"},
-                "from": {"id": 9001, "is_bot": False, "first_name": "Stranger"},
-                "text": "/help",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-            },
-        }
+        update = stranger_help(999, message_id=50)
         url = f"http://127.0.0.1:{port}/telegram/webhook"
         async with httpx.AsyncClient() as http:
             missing = await http.post(url, json=update)
@@ -214,17 +219,7 @@ async def test_a_redelivered_update_is_answered_once(
         stranger = tg.user(9001, "Stranger")
         await tg.send_text(stranger, "/start")
         first = await tg.wait_for_bot_message(stranger.id, "Share my phone number")
-        update = {
-            "update_id": 777,
-            "message": {
-                "message_id": 99,
-                "date": 1700000000,
-                "chat": {"id": 9001, "type": "private", "first_name": "Stranger"},
-                "from": {"id": 9001, "is_bot": False, "first_name": "Stranger"},
-                "text": "/help",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-            },
-        }
+        update = stranger_help(777, message_id=99)
         headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
         async with httpx.AsyncClient() as http:
             url = f"http://127.0.0.1:{port}/telegram/webhook"
