@@ -9,6 +9,7 @@ import httpx
 
 from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
+from services.batches import BatchService
 from services.clock import Clock
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts
 from services.daraja_store import DbAuditSink, DbTokenStore
@@ -38,6 +39,7 @@ class Services:
     assignments: AssignmentService
     ledger: LedgerService
     payments: PaymentService | None = None  # None until Daraja is configured
+    batches: BatchService | None = None  # an event's crew asked at once; with payments
 
 
 def build_email_sender(settings: Settings) -> EmailSender:
@@ -92,6 +94,7 @@ def build_services(
             give_up_after=settings.payment_give_up_after,
             company=settings.company_name,
         )
+    batches = BatchService(payments, outbox, clock) if payments is not None else None
     return Services(
         settings=settings,
         clock=clock,
@@ -105,6 +108,7 @@ def build_services(
         assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
         ledger=LedgerService(clock),
         payments=payments,
+        batches=batches,
     )
 
 

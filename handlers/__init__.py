@@ -2,7 +2,7 @@
 
 from telegram.ext import Application
 
-from handlers import assignments, common, emails, events, payments, people
+from handlers import assignments, batches, common, emails, events, payments, people
 
 
 def register_all(application: Application) -> None:  # type: ignore[type-arg]
@@ -10,6 +10,7 @@ def register_all(application: Application) -> None:  # type: ignore[type-arg]
     # Features register here, in group 0, before the fallbacks.
     people.register(application)
     emails.register(application)
+    batches.register(application)  # before payments: its buttons start with pay: too
     payments.register(application)
     assignments.register(application)
     events.register(application)

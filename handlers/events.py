@@ -291,7 +291,9 @@ async def events_list(update: Update, context: CallsheetContext) -> None:
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons[:30]))
 
 
-def render_card(card: EventCard, tz: Any) -> tuple[str, InlineKeyboardMarkup | None]:
+def render_card(
+    card: EventCard, tz: Any, *, payments: bool = False
+) -> tuple[str, InlineKeyboardMarkup | None]:
     ev = card.event
     c = card.counts
     lines = [
@@ -341,15 +343,15 @@ def render_card(card: EventCard, tz: Any) -> tuple[str, InlineKeyboardMarkup | N
     def b(text: str, data: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(text, callback_data=data)
 
-    markup = InlineKeyboardMarkup(
-        [
-            [b("Assign crew", f"evt:assign:{ev.id}"), b("Remind", f"evt:remind:{ev.id}")],
-            # "Request payment" for the whole crew joins here once batch requests exist (issue 4).
-            [b("Brief", f"evt:brief:{ev.id}"), b("Edit", f"evt:edit:{ev.id}")],
-            [b("Complete", f"evt:complete:{ev.id}"), b("Cancel event", f"evt:cancel:{ev.id}")],
-            [b("History", f"evt:history:{ev.id}")],
-        ]
-    )
+    rows = [
+        [b("Assign crew", f"evt:assign:{ev.id}"), b("Remind", f"evt:remind:{ev.id}")],
+        [b("Brief", f"evt:brief:{ev.id}"), b("Edit", f"evt:edit:{ev.id}")],
+        [b("Complete", f"evt:complete:{ev.id}"), b("Cancel event", f"evt:cancel:{ev.id}")],
+        [b("History", f"evt:history:{ev.id}")],
+    ]
+    if payments:  # the confirmed crew, one amount each (handlers/batches.py)
+        rows[3].insert(0, b("Request payment", f"pay:event:{ev.id}"))
+    markup = InlineKeyboardMarkup(rows)
     return "\n".join(lines), markup
 
 
@@ -362,7 +364,8 @@ async def show_card(update: Update, context: CallsheetContext, event_id: int) ->
     except CallsheetError as exc:
         await reply(update, f"❌ {e(exc)}")
         return
-    text, markup = render_card(card, context.services.settings.tz)
+    payments = context.services.batches is not None
+    text, markup = render_card(card, context.services.settings.tz, payments=payments)
     await reply(update, text, markup)
 
 

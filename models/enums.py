@@ -32,6 +32,14 @@ class PaymentStatus(StrEnum):
     UNKNOWN = "unknown"  # the push may have reached Daraja but its fate cannot be learned
 
 
+class BatchMemberStatus(StrEnum):
+    """One person in an event's payment request (a PaymentBatch)."""
+
+    QUEUED = "queued"  # to be asked: the batch sender has not written their payment yet
+    ASKED = "asked"  # their payment is written (and pushed, or being pushed)
+    SKIPPED = "skipped"  # not asked (same phone and amount asked moments ago, …): see reason
+
+
 class LedgerKind(StrEnum):
     CHARGE = "charge"  # raises what the person owes
     PAYMENT = "payment"  # an M-Pesa payment received; lowers the balance

@@ -10,6 +10,7 @@ from tortoise.models import Model
 from models.enums import (
     Access,
     AssignmentStatus,
+    BatchMemberStatus,
     CallbackStatus,
     Channel,
     EventStatus,
@@ -122,6 +123,53 @@ class Briefing(Model):
         table = "briefing"
 
 
+class PaymentBatch(Model):
+    """One amount and purpose asked of several people at once (the event card's button)."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="payment_batches", on_delete=fields.RESTRICT
+    )
+    requested_by: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="payment_batches", on_delete=fields.RESTRICT
+    )
+    amount = fields.IntField()  # whole shillings, each
+    purpose = fields.CharField(max_length=100)
+    account_reference = fields.CharField(max_length=12)
+    transaction_desc = fields.CharField(max_length=13)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "payment_batch"
+
+
+class PaymentBatchMember(Model):
+    """A person asked (or to be asked) in a batch. The sender claims QUEUED rows one by one."""
+
+    id = fields.IntField(primary_key=True)
+    batch: fields.ForeignKeyRelation[PaymentBatch] = fields.ForeignKeyField(
+        "models.PaymentBatch", related_name="members", on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="batch_memberships", on_delete=fields.RESTRICT
+    )
+    phone = fields.CharField(max_length=16)  # E.164, as shown when the manager confirmed
+    status = fields.CharEnumField(
+        BatchMemberStatus, max_length=16, default=BatchMemberStatus.QUEUED
+    )
+    reason = fields.CharField(max_length=200, null=True)  # why SKIPPED
+    # Set while QUEUED for "Resend failed ones": the failed payment this one replaces.
+    resend_of: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment", related_name="batch_resends", null=True, on_delete=fields.SET_NULL
+    )
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "payment_batch_member"
+        unique_together = (("batch", "person"),)
+        indexes = (("status", "batch_id"),)
+
+
 class Payment(Model):
     id = fields.IntField(primary_key=True)
     person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
@@ -143,6 +191,9 @@ class Payment(Model):
         "models.Payment", related_name="resends", null=True, on_delete=fields.SET_NULL
     )
     batch_key = fields.CharField(max_length=64, null=True, db_index=True)
+    batch: fields.ForeignKeyNullableRelation[PaymentBatch] = fields.ForeignKeyField(
+        "models.PaymentBatch", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
     merchant_request_id = fields.CharField(max_length=64, null=True)
     checkout_request_id = fields.CharField(max_length=64, null=True, unique=True)
     result_code = fields.IntField(null=True)
@@ -159,7 +210,11 @@ class Payment(Model):
 
     class Meta:
         table = "payment"
-        indexes = (("status", "created_at"), ("phone", "amount", "created_at"))
+        indexes = (
+            ("status", "created_at"),
+            ("phone", "amount", "created_at"),
+            ("batch_id", "person_id"),
+        )
 
 
 class DarajaCallback(Model):

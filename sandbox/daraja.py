@@ -157,6 +157,9 @@ class DarajaSandbox:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.default_outcome = Outcome.SUCCESS
         self.reject_all_tokens = False  # as if our keys belonged to another app
+        # Accepted pushes past this many get their answer only when the sandbox stops (as
+        # Fault.SLOW, but from the Nth push on): a process can be stopped mid-push.
+        self.hold_answers_after: int | None = None
 
         self.stats = SandboxStats()
         self.pushes: list[ReceivedPush] = []
@@ -272,6 +275,14 @@ class DarajaSandbox:
                 lambda: len(self.delivered_for(checkout_id)) >= count
             )
         return self.delivered_for(checkout_id)
+
+    async def wait_for_pushes(self, accepted: int) -> list[ReceivedPush]:
+        """Wait until this many pushes have been accepted (a prompt is on each phone)."""
+        async with self._delivered_changed:
+            await self._delivered_changed.wait_for(
+                lambda: self.stats.pushes_accepted >= accepted
+            )
+        return [p for p in self.pushes if p.checkout_id is not None]
 
     async def wait_for_result(self, checkout_id: str) -> tuple[int, str]:
         """Wait until the payer's answer is decided (with or without a callback)."""
@@ -396,7 +407,14 @@ class DarajaSandbox:
             await self._finish(checkout, Outcome.SUCCESS, None)
         else:
             self._spawn(self._later(checkout, outcome, forced))
-        if self._fault is Fault.SLOW:
+        async with self._delivered_changed:
+            self._delivered_changed.notify_all()  # for wait_for_pushes
+        held = self.hold_answers_after is not None and (
+            self.stats.pushes_accepted > self.hold_answers_after
+        )
+        if held:
+            await self._stopping.wait()
+        elif self._fault is Fault.SLOW:
             # The push was taken (a prompt is on the phone); only the answer is late.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.slow_seconds)

@@ -35,6 +35,7 @@ class NotificationKind(StrEnum):
     EVENT_CANCELLED = "event_cancelled"
     PAYMENT_REQUEST = "payment_request"
     PAYMENT_STATUS = "payment_status"  # live chat message, edited in place
+    PAYMENT_BATCH = "payment_batch"  # live summary of an event's payment request
     PAYMENT_RECEIPT = "payment_receipt"
     PAYMENT_FAILED = "payment_failed"
     PAYMENT_ALERT = "payment_alert"  # a payment a manager must look at (flagged, unknown)
@@ -200,6 +201,16 @@ class Notifier:
                     last_error=reason,
                     next_attempt_at=now,
                 )
+            )
+        if to_chat and live_key is not None:
+            # Only the newest state of a live message matters: an older edit still waiting
+            # is dropped, so a busy summary does not hold up the rest of the chat.
+            await (
+                OutboxMessage.filter(
+                    live_key=live_key, channel=Channel.TELEGRAM, status=OutboxStatus.PENDING
+                )
+                .using_db(using_db)
+                .update(status=OutboxStatus.SKIPPED, last_error="replaced by a newer version")
             )
         for row in rows:
             await row.save(using_db=using_db)

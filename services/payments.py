@@ -29,11 +29,13 @@ from models import (
     DarajaCallback,
     LedgerEntry,
     LedgerKind,
+    OutboxMessage,
     Payment,
+    PaymentBatch,
     PaymentStatus,
     Person,
 )
-from services import audit
+from services import audit, batch_summary
 from services.clock import Clock
 from services.daraja import (
     DarajaClient,
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 # Statuses a callback or a query may still change.
 OPEN = (PaymentStatus.INITIATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
 SETTLED_UNPAID = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.TIMEOUT)
+NEEDS_A_MANAGER = (*SETTLED_UNPAID, PaymentStatus.UNKNOWN)
 DUPLICATE_WINDOW = timedelta(minutes=2)
 STRANDED_AFTER = timedelta(seconds=30)  # a callback stored this long ago and never applied
 PURPOSE_MAX = 100
@@ -254,44 +257,89 @@ class PaymentService:
         _require_manager(actor)
         now = self.clock.now()
         if not confirmed:
-            previous = (
-                await Payment.filter(
-                    phone=draft.phone,
-                    amount=draft.amount,
-                    created_at__gte=now - DUPLICATE_WINDOW,
-                    status__in=[*OPEN, PaymentStatus.COMPLETED],
-                )
-                .order_by("-id")
-                .first()
-            )
+            previous = await self.recent_request(draft.phone, draft.amount)
             if previous is not None:
                 raise RepeatRequest(previous, int((now - previous.created_at).total_seconds()))
         async with in_transaction() as conn:
-            payment = await Payment.create(
-                person_id=draft.person_id,
-                phone=draft.phone,
-                amount=draft.amount,
-                purpose=draft.purpose,
-                account_reference=draft.reference,
-                transaction_desc=draft.description,
-                requested_by=actor,
-                resend_of_id=resend_of,
-                created_at=now,
-                using_db=conn,
-            )
-            await audit.record(
-                "payment.requested",
-                "payment",
-                payment.id,
-                actor=actor,
-                details={"phone": draft.phone, "amount": draft.amount, "resend_of": resend_of},
-                using_db=conn,
-            )
-            await self._notify_status(payment, conn, payer=False)
+            payment = await self.initiate(conn, actor, draft, resend_of=resend_of)
         self.outbox.wake()
         log.info("payment %s initiated: %s %s", payment.id, draft.phone, draft.amount)
         await self._push(payment)
         return await Payment.get(id=payment.id)
+
+    async def recent_request(
+        self, phone: str, amount: int, conn: BaseDBAsyncClient | None = None
+    ) -> Payment | None:
+        """The same phone and amount asked moments ago (Daraja would refuse it: result 17)."""
+        return (
+            await Payment.filter(
+                phone=phone,
+                amount=amount,
+                created_at__gte=self.clock.now() - DUPLICATE_WINDOW,
+                status__in=[*OPEN, PaymentStatus.COMPLETED],
+            )
+            .using_db(conn)
+            .order_by("-id")
+            .first()
+        )
+
+    async def initiate(
+        self,
+        conn: BaseDBAsyncClient,
+        actor: Person,
+        draft: PaymentDraft,
+        *,
+        resend_of: int | None = None,
+        batch_id: int | None = None,
+    ) -> Payment:
+        """Write the payment row (initiated) in the caller's transaction; `push` sends it.
+
+        A resend stays in its original's batch; resending one payment twice is refused
+        even when two presses race (the original is locked while this one is written)."""
+        event_id = None
+        if resend_of is not None:
+            old = await _locked(conn, id=resend_of)
+            newer = await Payment.filter(resend_of_id=resend_of).using_db(conn).first()
+            if old is None or newer is not None:
+                raise PaymentError(
+                    f"Payment #{resend_of} was already resent as #{newer.id}."
+                    if newer
+                    else f"There is no payment #{resend_of}."
+                )
+            batch_id = old.batch_id  # type: ignore[attr-defined]
+            event_id = old.event_id  # type: ignore[attr-defined]
+        if batch_id is not None and event_id is None:
+            batch = await PaymentBatch.filter(id=batch_id).using_db(conn).get()
+            event_id = batch.event_id  # type: ignore[attr-defined]
+        payment = await Payment.create(
+            person_id=draft.person_id,
+            phone=draft.phone,
+            amount=draft.amount,
+            purpose=draft.purpose,
+            account_reference=draft.reference,
+            transaction_desc=draft.description,
+            requested_by=actor,
+            resend_of_id=resend_of,
+            batch_id=batch_id,
+            event_id=event_id,
+            created_at=self.clock.now(),
+            using_db=conn,
+        )
+        await audit.record(
+            "payment.requested",
+            "payment",
+            payment.id,
+            actor=actor,
+            details={
+                "phone": draft.phone,
+                "amount": draft.amount,
+                "resend_of": resend_of,
+                "batch": batch_id,
+            },
+            using_db=conn,
+        )
+        await self._notify_status(payment, conn, payer=False)
+        return payment
 
     async def resend(self, actor: Person, payment_id: int) -> Payment:
         _require_manager(actor)
@@ -303,9 +351,14 @@ class PaymentService:
         newer = await Payment.filter(resend_of=old).order_by("-id").first()
         if newer is not None:
             raise PaymentError(f"Payment #{old.id} was already resent as #{newer.id}.")
+        draft = await self.draft_of(old)
+        return await self.request(actor, draft, confirmed=True, resend_of=old.id)
+
+    async def draft_of(self, old: Payment) -> PaymentDraft:
+        """The same request again: same payer, amount and purpose."""
         person_id = old.person_id  # type: ignore[attr-defined]
         person = await Person.get_or_none(id=person_id) if person_id else None
-        draft = PaymentDraft(
+        return PaymentDraft(
             person_id=person.id if person else None,
             person_name=person.name if person else None,
             phone=old.phone,
@@ -314,7 +367,10 @@ class PaymentService:
             reference=old.account_reference,
             description=old.transaction_desc,
         )
-        return await self.request(actor, draft, confirmed=True, resend_of=old.id)
+
+    async def push(self, payment: Payment) -> None:
+        """Send the STK push for a payment `initiate` wrote; never retried automatically."""
+        await self._push(payment)
 
     async def _push(self, payment: Payment) -> None:
         try:
@@ -761,15 +817,26 @@ class PaymentService:
             else None
         )
         context = {"payment": payment, "payer": person, "phone": display_phone(payment.phone)}
-        await self.notifier.notify(
-            manager,
-            NotificationKind.PAYMENT_STATUS,
-            {**context, "for_manager": True},
-            buttons=_manager_buttons(payment),
-            live_key=f"pay:{payment.id}:mgr",
-            channels=(Channel.TELEGRAM,),
-            using_db=conn,
-        )
+        manager_key = f"pay:{payment.id}:mgr"
+        batch_id = payment.batch_id  # type: ignore[attr-defined]
+        # In a batch the summary is the manager's view; a payment gets its own message (with
+        # Resend / Check status) only once it needs them, and keeps it from then on.
+        if (
+            batch_id is None
+            or payment.status in NEEDS_A_MANAGER
+            or await OutboxMessage.exists(live_key=manager_key, using_db=conn)
+        ):
+            await self.notifier.notify(
+                manager,
+                NotificationKind.PAYMENT_STATUS,
+                {**context, "for_manager": True},
+                buttons=_manager_buttons(payment),
+                live_key=manager_key,
+                channels=(Channel.TELEGRAM,),
+                using_db=conn,
+            )
+        if batch_id is not None:
+            await batch_summary.refresh(self.notifier, batch_id, conn)
         if payer and person is not None and person.id != manager.id:
             await self.notifier.notify(
                 person,
