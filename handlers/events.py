@@ -52,6 +52,9 @@ SKIP_AND_CANCEL = InlineKeyboardMarkup(
 )
 
 
+ROSTER_BUDGET = 3_300  # characters of card before the rest of a group is only counted
+
+
 class NewEvent(IntEnum):
     TITLE = 1
     START = 2
@@ -320,13 +323,18 @@ def render_card(
         if not people:
             continue
         lines.append(f"\n<b>{label}</b>")
-        for a in people:
+        for index, a in enumerate(people):
             extra = ""
             if status is AssignmentStatus.DECLINED and a.decline_reason:
                 extra = f" — “{e(a.decline_reason)}”"
             if card.briefing is not None and status is AssignmentStatus.CONFIRMED:
                 extra = " — briefing read ✅" if a.briefing_read_at else " — briefing not read ⏳"
-            lines.append(f"• {e(a.person.name)} ({e(a.role)}){extra}")
+            line = f"• {e(a.person.name)} ({e(a.role)}){extra}"
+            if sum(len(x) + 1 for x in lines) + len(line) > ROSTER_BUDGET:
+                # Telegram takes 4,096 characters: a big crew is counted, not listed.
+                lines.append(f"…and {len(people) - index} more")
+                break
+            lines.append(line)
     if card.briefing is not None:
         confirmed = card.by_status.get(AssignmentStatus.CONFIRMED, [])
         read = sum(1 for a in confirmed if a.briefing_read_at)

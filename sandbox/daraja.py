@@ -279,9 +279,7 @@ class DarajaSandbox:
     async def wait_for_pushes(self, accepted: int) -> list[ReceivedPush]:
         """Wait until this many pushes have been accepted (a prompt is on each phone)."""
         async with self._delivered_changed:
-            await self._delivered_changed.wait_for(
-                lambda: self.stats.pushes_accepted >= accepted
-            )
+            await self._delivered_changed.wait_for(lambda: self.stats.pushes_accepted >= accepted)
         return [p for p in self.pushes if p.checkout_id is not None]
 
     async def wait_for_result(self, checkout_id: str) -> tuple[int, str]:

@@ -149,7 +149,9 @@ def _line(member: PaymentBatchMember, person: Person, payment: Payment | None) -
 async def view(batch_id: int, conn: BaseDBAsyncClient, *, lock: bool = False) -> BatchView:
     query = PaymentBatch.filter(id=batch_id).using_db(conn)
     if lock and conn.capabilities.dialect == "postgres":
-        query = query.select_for_update()
+        # NO KEY: payments inserted in this batch hold a key-share lock on the row (their
+        # foreign key); a plain FOR UPDATE would deadlock two of them against each other.
+        query = query.select_for_update(no_key=True)
     batch = await query.get()
     event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
     members = await PaymentBatchMember.filter(batch_id=batch.id).using_db(conn).order_by("id")
