@@ -240,8 +240,21 @@ class Demo:
         )
         self.section("Achieng taps Resend; this time Otieno pays")
 
+        await self.say(achieng, "/event 1", "Harusi ya Wanjiru")
+        card = tg.last_bot_message(achieng.id)
+        await self.press(achieng, card or {}, "Request payment")
+        picker = await tg.wait_for_bot_message(achieng.id, "Who should pay?", timeout=15)
+        await self.press(achieng, picker, "Done (1)")
+        await tg.wait_for_bot_message(achieng.id, "How much should each", timeout=15)
+        await self.say(achieng, "500 | Crew lunch", "Ask 1 person")
+        question = tg.last_bot_message(achieng.id)
+        assert question is not None
+        await self.press(achieng, question, "Send")
+        await self.live(achieng, question["message_id"], "1 paid")
+        self.section("Request payment on the event card: the confirmed crew asked at once")
+
         await self.say(achieng, "/balances", "Jane Wanjiku")
-        await self.say(jane, "/balance", "You owe KES 1,000")
+        await self.say(jane, "/balance", "You owe KES 500")
         self.section("Balances")
 
 

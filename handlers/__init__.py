@@ -10,8 +10,9 @@ def register_all(application: Application) -> None:  # type: ignore[type-arg]
     # Features register here, in group 0, before the fallbacks.
     people.register(application)
     emails.register(application)
-    batches.register(application)  # before payments: its buttons start with pay: too
     payments.register(application)
+    batches.register(application)
+    payments.register_buttons(application)  # the pay: presses no conversation took
     assignments.register(application)
     events.register(application)
     common.register_fallbacks(application)

@@ -422,4 +422,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("payments", payments_command))
     application.add_handler(CommandHandler("balances", balances_command))
     application.add_handler(CommandHandler("balance", balance_command))
+
+
+def register_buttons(application: Application) -> None:  # type: ignore[type-arg]
+    """After every pay: conversation (handlers/batches.py too): what none of them took."""
     application.add_handler(CallbackQueryHandler(payment_button, pattern=r"^pay:"))

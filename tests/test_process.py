@@ -93,6 +93,8 @@ async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> Non
     assert "✅ Jane Wanjiku paid KES 1,500 · receipt " in out
     assert "❌ Otieno Kamau did not pay KES 800: cancelled by the payer." in out
     assert "✅ Otieno Kamau paid KES 800 · receipt " in out
-    assert "You owe KES 1,000" in out
+    # The event card's Request payment: the confirmed crew asked at once, one summary.
+    assert "Payment request · #1 Harusi ya Wanjiru" in out and "1 paid" in out
+    assert "You owe KES 500" in out
     left = await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
     assert not left, "the demo leaves nothing behind in the folder it ran in"
