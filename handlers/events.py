@@ -446,6 +446,11 @@ def describe(entry: AuditLog) -> str:
         return f"gave a reason: {d.get('reason')}"
     if action == "assignment.briefing_read":
         return "read the briefing"
+    if action == "payment_batch.started":
+        people = len(d.get("people", []))
+        return f"asked {people} crew for KES {d.get('amount', 0):,} each ({d.get('purpose')})"
+    if action == "payment_batch.resend":
+        return f"sent the payment request again to {d.get('people')} crew"
     return action
 
 

@@ -198,6 +198,12 @@ async def test_request_payment_for_the_confirmed_crew_with_a_live_summary(
     answer = await tg.wait_for_callback_answer(query_id)
     assert answer["text"] == "Nothing to resend: no one's last prompt failed."
 
+    card = await ask(tg, boss, "/event 1", "Harusi ya Wanjiru")
+    await tg.press(boss, card["message_id"], "History")
+    history = await tg.wait_for_bot_message(boss.id, "History of #1", after=card["message_id"])
+    assert "asked 3 crew for KES 1,500 each (Setup fee)" in history["text"]
+    assert "sent the payment request again to 1 crew" in history["text"]
+
     # The ledger: three payments credited once each.
     assert await LedgerEntry.all().count() == 3
     for key in ("jane", "otieno", "brian"):
