@@ -280,7 +280,7 @@ async def send(update: Update, context: CallsheetContext) -> int:
     assert query is not None and context.user_data is not None
     actor = await _manager(update, context)
     service = _service(context)
-    choice = context.user_data.pop(KEY, None)  # popped before any await: one Send only
+    choice = context.user_data.pop(KEY, None)  # taken at once: a second Send finds nothing
     if actor is None or service is None:
         return ConversationHandler.END
     if not isinstance(choice, Choice) or choice.draft is None:
