@@ -257,6 +257,9 @@ class BatchService:
             batch = await PaymentBatch.filter(id=batch_id).using_db(conn).first()
             if batch is None:
                 raise BatchError(f"There is no payment request #{batch_id}.")
+            event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
+            if event.status is EventStatus.CANCELLED:
+                raise BatchError(f"Event #{event.id} was cancelled; nobody was asked again.")
             latest: dict[int, Payment] = {}
             for row in await Payment.filter(batch_id=batch_id).using_db(conn).order_by("id"):
                 latest[row.person_id] = row  # type: ignore[attr-defined]
@@ -367,6 +370,9 @@ class BatchService:
         resend_of: int | None,
     ) -> str | None:
         """Why this member is not pushed now ("" when a resend exists already); None: push."""
+        event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
+        if event.status is EventStatus.CANCELLED:
+            return "not sent: the event was cancelled"
         if not manager.is_manager:
             return "not sent: the manager who asked is no longer a manager"
         if not person.active:

@@ -345,6 +345,57 @@ async def test_a_restart_mid_batch_pushes_the_rest_once_and_nobody_twice(
         await second.stop()
 
 
+async def test_crew_still_waiting_are_not_asked_once_the_event_is_cancelled(
+    tg: TelegramSandbox,
+    database_url: str,
+    smtp_server: tuple[Mailbox, int],
+    clock: ManualClock,
+    daraja: DarajaSandbox,
+) -> None:
+    first = await start_app(tg, database_url, smtp_server[1], clock, daraja)
+    people = People(first, tg)
+    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    event = await new_event(tg, boss)
+    for n in range(1, 4):
+        person, _ = await people.add(f"Crew Member {n}", f"07{n}0 000 00{n}", linked=False)
+        await assign(event, person, AssignmentStatus.CONFIRMED)
+    picker = await open_picker(tg, boss)
+    await tg.press(boss, picker["message_id"], "Done (3)")
+    await tg.wait_for_bot_message(boss.id, "How much should each person pay")
+    question = await ask(tg, boss, "800 | Setup fee", "Ask 3 people")
+    # Member 1 dismisses the prompt; member 2's push hangs, so member 3 is still waiting.
+    daraja.next_outcome("254710000001", Outcome.CANCELLED)
+    daraja.hold_answers_after = 1
+    await tg.press(boss, question["message_id"], "Send")
+    await daraja.wait_for_pushes(2)
+    # Meanwhile the manager cancels the event from its card.
+    card = await ask(tg, boss, "/event 1", "Harusi ya Wanjiru")
+    await tg.press(boss, card["message_id"], "Cancel event")
+    sure = await tg.wait_for_bot_message(boss.id, "Cancel event #1?", after=card["message_id"])
+    await tg.press(boss, sure["message_id"], "Yes, cancel it")
+    await tg.wait_for_bot_message(boss.id, "Event cancelled", message_id=sure["message_id"])
+    await first.stop(grace=0.5)
+
+    daraja.hold_answers_after = None
+    second = await start_app(tg, database_url, smtp_server[1], clock, daraja)
+    try:
+        summary = await tg.wait_for_bot_message(
+            boss.id,
+            "Crew Member 3 · not sent: the event was cancelled",
+            message_id=question["message_id"],
+        )
+        assert "❌ Crew Member 1 · cancelled by the payer" in summary["text"]
+        # Nor does "Resend failed ones" ask anyone again.
+        query_id = await tg.press(boss, question["message_id"], "Resend failed ones (1)")
+        answer = await tg.wait_for_callback_answer(query_id)
+        assert answer["text"] == "Event #1 was cancelled; nobody was asked again."
+        pushed = [p.body["PhoneNumber"] for p in daraja.pushes]
+        assert sorted(pushed) == ["254710000001", "254720000002"]
+        assert await Payment.filter(batch_id__isnull=False).count() == 2
+    finally:
+        await second.stop()
+
+
 async def test_two_senders_on_one_database_push_each_person_once(
     app: Callsheet,
     tg: TelegramSandbox,
