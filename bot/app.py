@@ -138,6 +138,10 @@ class Callsheet:
                 every = min(30.0, settings.payment_query_after.total_seconds() / 3)
                 self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))
                 self._tasks.append(asyncio.create_task(self.reconciler.run(), name="reconcile"))
+            if services.callbacks is not None:
+                self._tasks.append(
+                    asyncio.create_task(services.callbacks.run(), name="settle-callbacks")
+                )
             else:
                 log.info(
                     "payments are off; to turn them on set %s",
@@ -175,6 +179,8 @@ class Callsheet:
             self.services.scheduler.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
+        if self.services is not None and self.services.callbacks is not None:
+            self.services.callbacks.stop()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:

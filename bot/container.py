@@ -9,6 +9,7 @@ import httpx
 
 from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
+from services.callbacks import CallbackService
 from services.clock import Clock
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts
 from services.daraja_store import DbAuditSink, DbTokenStore
@@ -38,6 +39,7 @@ class Services:
     assignments: AssignmentService
     ledger: LedgerService
     payments: PaymentService | None = None  # None until Daraja is configured
+    callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
 
 
 def build_email_sender(settings: Settings) -> EmailSender:
@@ -105,6 +107,7 @@ def build_services(
         assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
         ledger=LedgerService(clock),
         payments=payments,
+        callbacks=CallbackService(payments, clock) if payments is not None else None,
     )
 
 

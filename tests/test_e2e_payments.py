@@ -155,6 +155,12 @@ def success_body(payment: Payment, receipt: str, amount: float = 1500.0) -> dict
     }
 
 
+async def settled(app: Callsheet) -> None:
+    """Until every callback the app has answered is settled (it answers once it is stored)."""
+    assert app.services is not None and app.services.callbacks is not None
+    await app.services.callbacks.settled()
+
+
 async def only_payment() -> Payment:
     payments = await Payment.all()
     assert len(payments) == 1
@@ -487,6 +493,7 @@ async def test_a_duplicate_callback_credits_once(
     payment = await tg.wait_for(lambda: daraja.pushes and daraja.pushes[0].checkout_id)
     delivered = await daraja.wait_for_callback(payment, count=2)
     assert [d.status for d in delivered] == [200, 200]
+    await settled(app)
     statuses = sorted(c.status.value for c in await DarajaCallback.all())
     assert statuses == ["applied", "duplicate"]
     assert await LedgerEntry.all().count() == 1
@@ -514,6 +521,7 @@ async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
             *(http.post(callback_url(app), json=body) for _ in range(20))
         )
     assert [r.status_code for r in replies] == [200] * 20
+    await settled(app)
     statuses = [c.status for c in await DarajaCallback.all()]
     assert statuses.count(CallbackStatus.APPLIED) == 1
     assert statuses.count(CallbackStatus.DUPLICATE) == 19
@@ -586,6 +594,7 @@ async def test_unknown_and_malformed_callbacks_are_stored(
         bad = await http.post(callback_url(app), content=b'{"Body": {}}')
         not_json = await http.post(callback_url(app), content=b"<xml/>")
     assert (ok.status_code, bad.status_code, not_json.status_code) == (200, 400, 400)
+    await settled(app)
     rows = await DarajaCallback.all().order_by("id")
     assert [r.status for r in rows] == [
         CallbackStatus.UNMATCHED,

@@ -1,0 +1,154 @@
+"""Daraja's callbacks: committed before Daraja hears 200, settled just after by a worker.
+
+Safaricom does not resend a callback we acknowledged, so the answer waits for the raw body
+to be durably stored, and for nothing else. Requests that arrive together share one insert
+and one commit (group commit: each waits for the commit of the batch it joined). The
+settling worker then takes the stored rows in batches (`PaymentService.apply_callbacks`,
+one transaction each); it is woken by every commit, so a lone callback is settled at once.
+Rows a crash left unsettled are found by the reconciler's sweep of stranded callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from tortoise import connections
+
+from models import CallbackStatus
+from services.clock import Clock
+from services.daraja import MalformedCallback, parse_callback
+from services.payments import PaymentService
+
+log = logging.getLogger(__name__)
+
+INSERT_BATCH = 500  # rows per insert (5 parameters each: far under SQLite's 32,766)
+SETTLE_BATCH = 50  # callbacks per settling transaction: short, so ingestion never waits long
+RETRY_FIRST = 0.2  # seconds before a failed batch is tried again; doubles up to RETRY_CAP
+RETRY_CAP = 10.0
+SOLO_AFTER = 3  # a batch that failed this often is retried one callback at a time
+
+
+@dataclass(frozen=True)
+class _Received:
+    body: str
+    remote_ip: str | None
+    checkout_request_id: str | None  # None: malformed, kept for a person to read
+
+
+class CallbackService:
+    def __init__(self, payments: PaymentService, clock: Clock) -> None:
+        self.payments = payments
+        self.clock = clock
+        self._queue: list[tuple[_Received, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._pending: deque[int] = deque()  # stored ids the worker has not settled yet
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = asyncio.Event()
+
+    # receiving (the HTTP request waits for this)
+
+    async def receive(self, body: bytes, remote_ip: str | None) -> None:
+        """Store the raw body durably; raises MalformedCallback (after storing it too)."""
+        text = body.decode("utf-8", errors="replace")
+        try:
+            parsed = parse_callback(body)
+        except MalformedCallback:
+            await self._store(_Received(text, remote_ip, None))
+            raise
+        await self._store(_Received(text, remote_ip, parsed.checkout_request_id))
+
+    async def _store(self, row: _Received) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((row, done))
+        if self._flusher is None or self._flusher.done():
+            # A task of its own, so that a request cancelled meanwhile cannot cut a commit.
+            self._flusher = asyncio.create_task(self._flush(), name="callback-inbox")
+        await done
+
+    async def _flush(self) -> None:
+        """Insert whatever has queued up, in one statement, until the queue is empty."""
+        while self._queue:
+            batch, self._queue = self._queue[:INSERT_BATCH], self._queue[INSERT_BATCH:]
+            try:
+                ids = await self._insert([row for row, _ in batch])
+            except Exception as exc:  # noqa: BLE001  (handed to each waiting request; its 500 logs it)
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            self.submit(ids)  # before the 200s go out: `settled()` then includes them
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _insert(self, rows: list[_Received]) -> list[int]:
+        """One multi-row INSERT; on its own (no transaction) it is committed when it returns.
+        Only the ids of rows the worker should settle are returned."""
+        conn = connections.get("default")
+        now = self.clock.now()
+        postgres = conn.capabilities.dialect == "postgres"
+        values: list[object] = []
+        groups: list[str] = []
+        for row in rows:
+            first = len(values)
+            values += [row.body, row.remote_ip, row.checkout_request_id, now]
+            marks = (f"${first + n}" for n in range(1, 5)) if postgres else iter("????")
+            groups.append(f"({', '.join(marks)}, '{CallbackStatus.RECEIVED.value}')")
+        sql = (
+            "INSERT INTO daraja_callback (body, remote_ip, checkout_request_id, received_at,"
+            f" status) VALUES {', '.join(groups)} RETURNING id, checkout_request_id"
+        )
+        stored = await conn.execute_query_dict(sql, values)
+        return sorted(r["id"] for r in stored if r["checkout_request_id"] is not None)
+
+    # settling (the worker)
+
+    def submit(self, ids: list[int]) -> None:
+        """Wake the worker for these stored callbacks."""
+        if ids:
+            self._pending.extend(ids)
+            self._idle.clear()
+            self._wake.set()
+
+    async def settled(self) -> None:
+        """Until every callback stored by this process so far has been settled."""
+        await self._idle.wait()
+
+    def stop(self) -> None:
+        """Finish the batch in progress, start no other (what is left waits for the sweep)."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            if not self._pending:
+                self._idle.set()
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            size = 1 if failures >= SOLO_AFTER else SETTLE_BATCH
+            ids = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+            try:
+                await self.payments.apply_callbacks(ids)
+            except Exception:  # the loop outlives one bad batch (logged with its traceback)
+                failures += 1
+                if size == 1 and failures > SOLO_AFTER + 2:
+                    log.exception("callback %s cannot be settled now; left to the sweep", ids[0])
+                    failures = SOLO_AFTER  # the next one alone too, until one succeeds
+                else:
+                    log.exception("settling callbacks %s failed; trying again", ids)
+                    self._pending.extendleft(reversed(ids))
+                delay = min(RETRY_CAP, RETRY_FIRST * 2 ** min(failures, 10))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                continue
+            failures = 0
+            await asyncio.sleep(0)  # requests waiting on the loop go first
+        self._idle.set()
