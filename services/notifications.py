@@ -84,6 +84,7 @@ class Renderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates do not change while we run: no stat() per message
         )
         self.env.filters["when"] = self.when
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
@@ -95,7 +96,14 @@ class Renderer:
         return self.render_parts(kind, context, chat=True, email=True, page=True)
 
     def render_parts(
-        self, kind: str, context: dict[str, Any], *, chat: bool, email: bool, page: bool
+        self,
+        kind: str,
+        context: dict[str, Any],
+        *,
+        chat: bool,
+        email: bool,
+        page: bool,
+        subject: bool = False,
     ) -> Rendered:
         """Only the parts asked for (the others empty): a live chat edit needs no email, and
         the HTML page (the costly part) only matters for a mail that is actually sent."""
@@ -107,18 +115,18 @@ class Renderer:
         def block(name: str) -> str:
             return "".join(template.blocks[name](ctx)).strip()
 
-        subject = html.unescape(block("subject")) if email or page else ""
+        title = html.unescape(block("subject")) if email or page or subject else ""
         layout = ""
         if page:
             layout = self.env.get_template("_email.html.j2").render(
-                subject=subject,
+                subject=title,
                 body=block("body"),
                 company=self.company_name,
                 bot_link=self.bot_link,
             )
         return Rendered(
             chat=block("chat") if chat else "",
-            subject=subject,
+            subject=title,
             text=html.unescape(block("text")) if email else "",
             html=layout,
         )
@@ -186,12 +194,15 @@ class Notifier:
         )
         fallback = to_chat and not to_email and live_key is None
         skipped = not to_chat and not to_email and live_key is None
+        # A skipped email is listed in the person's history by its subject alone.
+        skipped_mail = skipped and Channel.TELEGRAM not in wanted
         rendered = self.renderer.render_parts(
             kind.value,
             {"person": person, **context},
             chat=to_chat,
-            email=to_email or fallback or skipped,
+            email=to_email or fallback or (skipped and not skipped_mail),
             page=to_email or fallback,
+            subject=skipped_mail,
         )
         rows: list[OutboxMessage] = []
         if to_chat:
@@ -242,7 +253,7 @@ class Notifier:
                     dedupe_key=f"{dedupe_key}:none" if dedupe_key else None,
                     status=OutboxStatus.SKIPPED,
                     subject=rendered.subject,
-                    text=rendered.text,
+                    text=rendered.subject if skipped_mail else rendered.text,
                     last_error=reason,
                     next_attempt_at=now,
                 )

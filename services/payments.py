@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -375,13 +375,17 @@ class PaymentService:
     # callbacks
 
     async def apply_callbacks(
-        self, ids: Sequence[int], *, skip_locked: bool = True
+        self,
+        ids: Sequence[int],
+        *,
+        skip_locked: bool = True,
+        parsed: Mapping[int, StkCallback] | None = None,
     ) -> dict[int, CallbackStatus]:
         """Apply stored callbacks (by row id) in one transaction; returns each one's outcome.
 
         Each row is claimed first: only rows still received or unmatched are taken, and on
         PostgreSQL a row another instance holds is skipped (`skip_locked`, for workers and the
-        sweep) or waited for. Payments are locked in id order, so two instances settling
+        sweep) or waited for. `parsed` holds bodies already parsed on arrival. Payments are locked in id order, so two instances settling
         overlapping batches wait for each other instead of deadlocking."""
         now = self.clock.now()
         outcomes: dict[int, CallbackStatus] = {}
@@ -399,15 +403,16 @@ class PaymentService:
                 (r["id"], r["body"])
                 for r in await conn.execute_query_dict(_sql(conn, claim), list(ids))
             ]
-            parsed: list[tuple[int, StkCallback]] = []
+            known = parsed or {}
+            claimed: list[tuple[int, StkCallback]] = []
             for row_id, body in rows:
                 try:
-                    parsed.append((row_id, parse_callback(body.encode())))
+                    claimed.append((row_id, known.get(row_id) or parse_callback(body.encode())))
                 except MalformedCallback:
                     continue  # stored with an id, so it parsed once: never credit a guess
-            if not parsed:
+            if not claimed:
                 return outcomes
-            checkouts = sorted({p.checkout_request_id for _, p in parsed})
+            checkouts = sorted({p.checkout_request_id for _, p in claimed})
             found = (
                 await Payment.filter(checkout_request_id__in=checkouts)
                 .order_by("id")
@@ -416,10 +421,10 @@ class PaymentService:
             )
             by_checkout = {p.checkout_request_id: p for p in found}
             batch = _Settling(self, conn)
-            await batch.know_receipts([p.receipt for _, p in parsed if p.receipt])
+            await batch.know_receipts([p.receipt for _, p in claimed if p.receipt])
             await batch.load_people(found)
             changes: list[list[Any]] = []
-            for row_id, callback in parsed:
+            for row_id, callback in claimed:
                 payment = by_checkout.get(callback.checkout_request_id)
                 if payment is None:
                     payment = await self._unknown_push_for(conn, callback)
@@ -432,7 +437,7 @@ class PaymentService:
                     log.info("callback %s unmatched: %s", row_id, callback.checkout_request_id)
                     continue
                 settlement = batch.receipt_unused(payment, self._from_callback(payment, callback))
-                if await batch.settle(payment, settlement):
+                if await batch.settle(payment, settlement, source=f"callback {row_id}"):
                     status = (
                         CallbackStatus.FLAGGED if settlement.flag_reason else CallbackStatus.APPLIED
                     )
@@ -441,7 +446,8 @@ class PaymentService:
                     status = CallbackStatus.DUPLICATE
                     changes.append([status.value, payment.id, None, row_id])
                 outcomes[row_id] = status
-                log.info("callback %s for payment %s: %s", row_id, payment.id, status.value)
+                if status is CallbackStatus.DUPLICATE:  # an applied one is in the payment's line
+                    log.info("callback %s for payment %s: %s", row_id, payment.id, status.value)
             await batch.write()
             await conn.execute_many(
                 _sql(
@@ -819,7 +825,7 @@ class _Settling:
         flag = "; ".join(p for p in (settlement.flag_reason, problem) if p)
         return replace(settlement, receipt=None, flag_reason=flag[:255])
 
-    async def settle(self, payment: Payment, settlement: Settlement) -> bool:
+    async def settle(self, payment: Payment, settlement: Settlement, source: str = "") -> bool:
         """Move an open payment to its outcome, once; credit the ledger on a clean success."""
         completed = settlement.status is PaymentStatus.COMPLETED
         late_success = completed and payment.status in SETTLED_UNPAID
@@ -897,10 +903,11 @@ class _Settling:
                 payment, payment.flag_reason, person, self.managers
             )
         log.info(
-            "payment %s %s (%s)%s",
+            "payment %s %s (%s)%s%s",
             payment.id,
             payment.status.value,
             settlement.reason,
+            f" from {source}" if source else "",
             f" flagged: {payment.flag_reason}" if payment.flag_reason else "",
         )
         return True
