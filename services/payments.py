@@ -739,7 +739,9 @@ class PaymentService:
     ) -> list[OutboxMessage]:
         recipients = [manager] if person is None or person.id == manager.id else [person, manager]
         rows: list[OutboxMessage] = []
-        for recipient in recipients:
+        # Someone without an email address has the receipt number in their chat message
+        # already: no row (not even a skipped one) for an email that cannot exist.
+        for recipient in (r for r in recipients if r.email):
             rows += self.notifier.prepare(
                 recipient,
                 NotificationKind.PAYMENT_RECEIPT,
