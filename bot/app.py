@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from typing import Any
@@ -213,6 +214,9 @@ class Callsheet:
             loop.add_signal_handler(sig, stop.set)
         try:
             await self.start()
+            # What start-up built lives as long as the process: kept out of the collector's
+            # full passes, which otherwise stop the loop for 50-80 ms under load (issue 6).
+            gc.freeze()
             await stop.wait()
             log.info("stopping")
         finally:

@@ -58,6 +58,7 @@ class CallbackService:
         self._receiving = 0  # requests between their arrival and their answer
         self._quiet = asyncio.Event()  # set while _receiving is 0
         self._quiet.set()
+        self._last_received = float("-inf")  # loop time of the latest arrival
 
     # receiving (the HTTP request waits for this)
 
@@ -65,6 +66,7 @@ class CallbackService:
         """Store the raw body durably; raises MalformedCallback (after storing it too)."""
         self._receiving += 1
         self._quiet.clear()
+        self._last_received = asyncio.get_running_loop().time()
         try:
             text = body.decode("utf-8", errors="replace")
             try:
@@ -155,13 +157,16 @@ class CallbackService:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            busy = not self._quiet.is_set()
-            pause = last_batch + BUSY_PAUSE - loop.time()
-            if busy and pause > 0:
+            now = loop.time()
+            pause = last_batch + BUSY_PAUSE - now
+            if not self._quiet.is_set() and pause > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._quiet.wait(), pause)
                 continue
-            last_batch = loop.time()
+            last_batch = now
+            # A lull between two waves of a burst gets a small batch too: on SQLite a batch
+            # holds the only connection, and arrivals wait for it.
+            busy = now - self._last_received < BUSY_PAUSE
             size = 1 if failures >= SOLO_AFTER else BUSY_BATCH if busy else SETTLE_BATCH
             ids = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
             try:
