@@ -25,7 +25,7 @@ from services.payments import PaymentService
 
 log = logging.getLogger(__name__)
 
-INSERT_BATCH = 500  # rows per insert (5 parameters each: far under SQLite's 32,766)
+INSERT_BATCH = 500  # rows per insert (4 parameters each: 2,000, far under SQLite's 32,766)
 SETTLE_BATCH = 50  # callbacks per settling transaction: short, so ingestion never waits long
 RETRY_FIRST = 0.2  # seconds before a failed batch is tried again; doubles up to RETRY_CAP
 RETRY_CAP = 10.0

@@ -1,9 +1,10 @@
 """Asking people for money by M-Pesa STK push, and learning what became of each request.
 
 A payment row is written (initiated) before the push, so a crash never loses a prompt
-that went out. A push is never resent automatically. Callbacks and STK queries settle a
-payment through one path (`_settle`), which locks the row so the same outcome, however
-often it arrives and from however many instances, changes the payment and the ledger once.
+that went out. A push is never resent automatically. Callbacks (in batches, see
+services/callbacks.py) and STK queries settle payments through one path (`_Settling`), on
+rows locked first, so the same outcome, however often it arrives and from however many
+instances, changes the payment and the ledger once.
 """
 
 from __future__ import annotations
@@ -385,8 +386,9 @@ class PaymentService:
 
         Each row is claimed first: only rows still received or unmatched are taken, and on
         PostgreSQL a row another instance holds is skipped (`skip_locked`, for workers and the
-        sweep) or waited for. `parsed` holds bodies already parsed on arrival. Payments are locked in id order, so two instances settling
-        overlapping batches wait for each other instead of deadlocking."""
+        sweep) or waited for. Payments are locked in id order, so two instances settling
+        overlapping batches wait for each other instead of deadlocking. `parsed` holds the
+        bodies already parsed on arrival."""
         now = self.clock.now()
         outcomes: dict[int, CallbackStatus] = {}
         async with in_transaction() as conn:
@@ -917,7 +919,8 @@ class _Settling:
     async def write(self) -> None:
         conn = self.conn
         if self.updates:
-            # In settling order: a late success follows the failure it overrides.
+            # In settling order: a late success follows the failure it overrides. The rows
+            # are locked (or SQLite has one writer), so the status condition always holds.
             await conn.execute_many(
                 _sql(
                     conn,
