@@ -42,12 +42,14 @@ async def _post_all(url: str, bodies: Sequence[bytes], concurrency: int) -> dict
             latencies.append(time.perf_counter() - started)
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started_at = time.time()  # wall clock, to compare with times the app records
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         wall = time.perf_counter() - started
     return {
         "latencies": latencies,
         "wall": wall,
+        "started_at": started_at,
         "statuses": dict(statuses),
         "errors": dict(errors),
     }

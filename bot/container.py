@@ -10,6 +10,7 @@ import httpx
 from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
 from services.batches import BatchService
+from services.callbacks import CallbackService
 from services.clock import Clock
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts
 from services.daraja_store import DbAuditSink, DbTokenStore
@@ -40,6 +41,7 @@ class Services:
     ledger: LedgerService
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
+    callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
 
 
 def build_email_sender(settings: Settings) -> EmailSender:
@@ -109,6 +111,7 @@ def build_services(
         ledger=LedgerService(clock),
         payments=payments,
         batches=batches,
+        callbacks=CallbackService(payments, clock) if payments is not None else None,
     )
 
 

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 SERVICES = web.AppKey("services", Services)
 APPLICATION = web.AppKey("application", Application)
 
+ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -107,8 +109,9 @@ async def daraja_callback(request: web.Request) -> web.Response:
     settings = services.settings
     expected = settings.daraja_callback_secret
     given = request.match_info["secret"]
+    callbacks = services.callbacks
     if (
-        services.payments is None
+        callbacks is None
         or expected is None
         or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
     ):
@@ -120,11 +123,11 @@ async def daraja_callback(request: web.Request) -> web.Response:
         return web.json_response({"ResultCode": 1, "ResultDesc": "Forbidden"}, status=403)
     body = await request.read()
     try:
-        status = await services.payments.receive_callback(body, ip)
+        await callbacks.receive(body, ip)  # stored and committed; settled right after
     except MalformedCallback as exc:
         log.warning("Daraja callback from %s is malformed (%s); stored", ip, exc.reason)
         return web.json_response({"ResultCode": 1, "ResultDesc": "Malformed callback"}, status=400)
-    return web.json_response({"ResultCode": 0, "ResultDesc": f"Accepted ({status.value})"})
+    return web.json_response(ACCEPTED)
 
 
 def build_web_app(services: Services, application: Application) -> web.Application:  # type: ignore[type-arg]

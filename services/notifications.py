@@ -85,6 +85,7 @@ class Renderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates do not change while we run: no stat() per message
         )
         self.env.filters["when"] = self.when
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
@@ -93,6 +94,20 @@ class Renderer:
         return format_when(value, self.tz)
 
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
+        return self.render_parts(kind, context, chat=True, email=True, page=True)
+
+    def render_parts(
+        self,
+        kind: str,
+        context: dict[str, Any],
+        *,
+        chat: bool,
+        email: bool,
+        page: bool,
+        subject: bool = False,
+    ) -> Rendered:
+        """Only the parts asked for (the others empty): a live chat edit needs no email, and
+        the HTML page (the costly part) only matters for a mail that is actually sent."""
         template = self.env.get_template(f"{kind}.j2")
         ctx = template.new_context(
             {"company": self.company_name, "bot_link": self.bot_link, **context}
@@ -101,14 +116,20 @@ class Renderer:
         def block(name: str) -> str:
             return "".join(template.blocks[name](ctx)).strip()
 
-        body = block("body")
-        layout = self.env.get_template("_email.html.j2")
-        subject = html.unescape(block("subject"))
-        page = layout.render(
-            subject=subject, body=body, company=self.company_name, bot_link=self.bot_link
-        )
+        title = html.unescape(block("subject")) if email or page or subject else ""
+        layout = ""
+        if page:
+            layout = self.env.get_template("_email.html.j2").render(
+                subject=title,
+                body=block("body"),
+                company=self.company_name,
+                bot_link=self.bot_link,
+            )
         return Rendered(
-            chat=block("chat"), subject=subject, text=html.unescape(block("text")), html=page
+            chat=block("chat") if chat else "",
+            subject=title,
+            text=html.unescape(block("text")) if email else "",
+            html=layout,
         )
 
 
@@ -129,7 +150,51 @@ class Notifier:
         channels: Iterable[Channel] = (Channel.TELEGRAM, Channel.EMAIL),
         using_db: BaseDBAsyncClient | None = None,
     ) -> list[OutboxMessage]:
-        """Queue `kind` for `person` on each channel they can be reached on.
+        """Queue `kind` for `person` on each channel they can be reached on (see `prepare`)."""
+        rows = self.prepare(
+            person,
+            kind,
+            context,
+            buttons=buttons,
+            dedupe_key=dedupe_key,
+            live_key=live_key,
+            channels=channels,
+        )
+        await self.supersede(rows, using_db)
+        for row in rows:
+            await row.save(using_db=using_db)
+        return [r for r in rows if r.status is not OutboxStatus.SKIPPED]
+
+    async def supersede(
+        self, rows: Sequence[OutboxMessage], using_db: BaseDBAsyncClient | None
+    ) -> None:
+        """Only the newest state of a live message matters: an older edit still waiting is
+        dropped before `rows` are saved, so a busy summary does not hold up the chat."""
+        keys = {r.live_key for r in rows if r.live_key and r.channel is Channel.TELEGRAM}
+        if keys:
+            await (
+                OutboxMessage.filter(
+                    live_key__in=sorted(keys),
+                    channel=Channel.TELEGRAM,
+                    status=OutboxStatus.PENDING,
+                )
+                .using_db(using_db)
+                .update(status=OutboxStatus.SKIPPED, last_error="replaced by a newer version")
+            )
+
+    def prepare(
+        self,
+        person: Person,
+        kind: NotificationKind,
+        context: dict[str, Any],
+        *,
+        buttons: Keyboard = (),
+        dedupe_key: str | None = None,
+        live_key: str | None = None,
+        channels: Iterable[Channel] = (Channel.TELEGRAM, Channel.EMAIL),
+    ) -> list[OutboxMessage]:
+        """The outbox rows for `kind` to `person`, not yet saved (the caller saves them, in
+        bulk if it likes, in the transaction of the change that caused them).
 
         A message meant for chat goes by email instead when the chat cannot take it (not
         linked, or blocked the bot); a chat row without an email twin carries that email, so
@@ -137,7 +202,6 @@ class Notifier:
         an inbox gets the outcome (a receipt, a failure), not each intermediate state.
         """
         wanted = set(channels)
-        rendered = self.renderer.render(kind.value, {"person": person, **context})
         now = self.clock.now()
         markup = [[b.as_json() for b in row] for row in buttons] if buttons else None
         chat_ok = bool(person.telegram_id) and person.chat_unreachable_at is None
@@ -147,9 +211,20 @@ class Notifier:
             and person.email is not None
             and (Channel.EMAIL in wanted or (Channel.TELEGRAM in wanted and not chat_ok))
         )
+        fallback = to_chat and not to_email and live_key is None
+        skipped = not to_chat and not to_email and live_key is None
+        # A skipped email is listed in the person's history by its subject alone.
+        skipped_mail = skipped and Channel.TELEGRAM not in wanted
+        rendered = self.renderer.render_parts(
+            kind.value,
+            {"person": person, **context},
+            chat=to_chat,
+            email=to_email or fallback or (skipped and not skipped_mail),
+            page=to_email or fallback,
+            subject=skipped_mail,
+        )
         rows: list[OutboxMessage] = []
         if to_chat:
-            fallback = not to_email and live_key is None
             rows.append(
                 OutboxMessage(
                     person=person,
@@ -180,7 +255,7 @@ class Notifier:
                     next_attempt_at=now,
                 )
             )
-        if not rows and live_key is None:
+        if skipped:
             # Kept so the person's history shows what they did not get, and why.
             reason = "no email address" if Channel.EMAIL in wanted else "no reachable chat"
             if Channel.TELEGRAM in wanted and not chat_ok:
@@ -197,21 +272,9 @@ class Notifier:
                     dedupe_key=f"{dedupe_key}:none" if dedupe_key else None,
                     status=OutboxStatus.SKIPPED,
                     subject=rendered.subject,
-                    text=rendered.text,
+                    text=rendered.subject if skipped_mail else rendered.text,
                     last_error=reason,
                     next_attempt_at=now,
                 )
             )
-        if to_chat and live_key is not None:
-            # Only the newest state of a live message matters: an older edit still waiting
-            # is dropped, so a busy summary does not hold up the rest of the chat.
-            await (
-                OutboxMessage.filter(
-                    live_key=live_key, channel=Channel.TELEGRAM, status=OutboxStatus.PENDING
-                )
-                .using_db(using_db)
-                .update(status=OutboxStatus.SKIPPED, last_error="replaced by a newer version")
-            )
-        for row in rows:
-            await row.save(using_db=using_db)
-        return [r for r in rows if r.status is not OutboxStatus.SKIPPED]
+        return rows

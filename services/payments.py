@@ -1,9 +1,10 @@
 """Asking people for money by M-Pesa STK push, and learning what became of each request.
 
 A payment row is written (initiated) before the push, so a crash never loses a prompt
-that went out. A push is never resent automatically. Callbacks and STK queries settle a
-payment through one path (`_settle`), which locks the row so the same outcome, however
-often it arrives and from however many instances, changes the payment and the ledger once.
+that went out. A push is never resent automatically. Callbacks (in batches, see
+services/callbacks.py) and STK queries settle payments through one path (`_Settling`), on
+rows locked first, so the same outcome, however often it arrives and from however many
+instances, changes the payment and the ledger once.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import BaseORMException
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models import (
     Access,
+    AuditLog,
     CallbackStatus,
     Channel,
     DarajaCallback,
@@ -65,6 +66,7 @@ SETTLED_UNPAID = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.T
 NEEDS_A_MANAGER = (*SETTLED_UNPAID, PaymentStatus.UNKNOWN)
 DUPLICATE_WINDOW = timedelta(minutes=2)
 STRANDED_AFTER = timedelta(seconds=30)  # a callback stored this long ago and never applied
+STRANDED_BATCH = 100
 PURPOSE_MAX = 100
 
 
@@ -421,64 +423,99 @@ class PaymentService:
         waiting = await DarajaCallback.filter(
             checkout_request_id=accepted.checkout_request_id,
             status__in=[CallbackStatus.RECEIVED, CallbackStatus.UNMATCHED],
-        ).order_by("id")
-        for row in waiting:
-            await self._apply_callback(row, parse_callback(row.body.encode()))
+        ).values_list("id", flat=True)
+        if waiting:
+            # Waits for a worker that holds the row (it may be marking it unmatched just now).
+            await self.apply_callbacks(list(waiting), skip_locked=False)  # type: ignore[arg-type]
 
     # callbacks
 
-    async def receive_callback(self, body: bytes, remote_ip: str | None) -> CallbackStatus:
-        """Store the raw body, then apply it. Raises MalformedCallback (stored too)."""
-        text = body.decode("utf-8", errors="replace")
-        try:
-            parsed = parse_callback(body)
-        except MalformedCallback:
-            await DarajaCallback.create(body=text, remote_ip=remote_ip)
-            raise
-        row = await DarajaCallback.create(
-            body=text, remote_ip=remote_ip, checkout_request_id=parsed.checkout_request_id
-        )
-        return await self._apply_callback(row, parsed)
+    async def apply_callbacks(
+        self,
+        ids: Sequence[int],
+        *,
+        skip_locked: bool = True,
+        parsed: Mapping[int, StkCallback] | None = None,
+    ) -> dict[int, CallbackStatus]:
+        """Apply stored callbacks (by row id) in one transaction; returns each one's outcome.
 
-    async def _apply_callback(self, row: DarajaCallback, parsed: StkCallback) -> CallbackStatus:
+        Each row is claimed first: only rows still received or unmatched are taken, and on
+        PostgreSQL a row another instance holds is skipped (`skip_locked`, for workers and the
+        sweep) or waited for. Payments are locked in id order, so two instances settling
+        overlapping batches wait for each other instead of deadlocking. `parsed` holds the
+        bodies already parsed on arrival."""
         now = self.clock.now()
+        outcomes: dict[int, CallbackStatus] = {}
         async with in_transaction() as conn:
-            payment = await _locked(conn, checkout_request_id=parsed.checkout_request_id)
-            if payment is None:
-                payment = await self._unknown_push_for(conn, parsed)
-            if payment is None:
-                await (
-                    DarajaCallback.filter(id=row.id)
-                    .using_db(conn)
-                    .update(status=CallbackStatus.UNMATCHED)
-                )
-                log.info("callback %s unmatched: %s", row.id, parsed.checkout_request_id)
-                return CallbackStatus.UNMATCHED
-            settlement = await self._receipt_unused(
-                conn, payment, self._from_callback(payment, parsed)
+            marks = ", ".join("?" for _ in ids)
+            claim = (
+                f"SELECT id, body FROM daraja_callback WHERE id IN ({marks})"
+                f" AND status IN ('{CallbackStatus.RECEIVED.value}',"
+                f" '{CallbackStatus.UNMATCHED.value}')"
+                " AND checkout_request_id IS NOT NULL ORDER BY id"
             )
-            applied = await self._settle(conn, payment, settlement)
-            if applied:
-                status = (
-                    CallbackStatus.FLAGGED if settlement.flag_reason else CallbackStatus.APPLIED
-                )
-                await (
-                    DarajaCallback.filter(id=row.id)
-                    .using_db(conn)
-                    .update(status=status, payment_id=payment.id, applied_at=now)
-                )
-            else:
-                status = CallbackStatus.DUPLICATE
-                await (
-                    DarajaCallback.filter(
-                        id=row.id, status__in=[CallbackStatus.RECEIVED, CallbackStatus.UNMATCHED]
+            if conn.capabilities.dialect == "postgres":
+                claim += " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
+            rows = [
+                (r["id"], r["body"])
+                for r in await conn.execute_query_dict(_sql(conn, claim), list(ids))
+            ]
+            known = parsed or {}
+            claimed: list[tuple[int, StkCallback]] = []
+            for row_id, body in rows:
+                try:
+                    claimed.append((row_id, known.get(row_id) or parse_callback(body.encode())))
+                except MalformedCallback:
+                    continue  # stored with an id, so it parsed once: never credit a guess
+            if not claimed:
+                return outcomes
+            checkouts = sorted({p.checkout_request_id for _, p in claimed})
+            found = (
+                await Payment.filter(checkout_request_id__in=checkouts)
+                .order_by("id")
+                .select_for_update()
+                .using_db(conn)
+            )
+            by_checkout = {p.checkout_request_id: p for p in found}
+            batch = _Settling(self, conn)
+            await batch.know_receipts([p.receipt for _, p in claimed if p.receipt])
+            await batch.load_people(found)
+            changes: list[list[Any]] = []
+            for row_id, callback in claimed:
+                payment = by_checkout.get(callback.checkout_request_id)
+                if payment is None:
+                    payment = await self._unknown_push_for(conn, callback)
+                    if payment is not None:
+                        by_checkout[callback.checkout_request_id] = payment
+                        await batch.load_people([payment])
+                if payment is None:
+                    outcomes[row_id] = CallbackStatus.UNMATCHED
+                    changes.append([CallbackStatus.UNMATCHED.value, None, None, row_id])
+                    log.info("callback %s unmatched: %s", row_id, callback.checkout_request_id)
+                    continue
+                settlement = batch.receipt_unused(payment, self._from_callback(payment, callback))
+                if await batch.settle(payment, settlement, source=f"callback {row_id}"):
+                    status = (
+                        CallbackStatus.FLAGGED if settlement.flag_reason else CallbackStatus.APPLIED
                     )
-                    .using_db(conn)
-                    .update(status=status, payment_id=payment.id)
-                )
+                    changes.append([status.value, payment.id, now, row_id])
+                else:
+                    status = CallbackStatus.DUPLICATE
+                    changes.append([status.value, payment.id, None, row_id])
+                outcomes[row_id] = status
+                if status is CallbackStatus.DUPLICATE:  # an applied one is in the payment's line
+                    log.info("callback %s for payment %s: %s", row_id, payment.id, status.value)
+            await batch.write()
+            await conn.execute_many(
+                _sql(
+                    conn,
+                    "UPDATE daraja_callback SET status = ?, payment_id = ?, applied_at = ?"
+                    " WHERE id = ?",
+                ),
+                changes,
+            )
         self.outbox.wake()
-        log.info("callback %s for payment %s: %s", row.id, payment.id, status.value)
-        return status
+        return outcomes
 
     async def _unknown_push_for(
         self, conn: BaseDBAsyncClient, parsed: StkCallback
@@ -514,25 +551,6 @@ class PaymentService:
             "payment %s matched to %s by phone and amount", payment.id, parsed.checkout_request_id
         )
         return payment
-
-    async def _receipt_unused(
-        self, conn: BaseDBAsyncClient, payment: Payment, settlement: Settlement
-    ) -> Settlement:
-        """A receipt already credited to another payment is a replay (or a forgery): flag it,
-        keep the receipt out of the unique column, credit nothing."""
-        if settlement.receipt is None:
-            return settlement
-        other = (
-            await Payment.filter(receipt=settlement.receipt)
-            .exclude(id=payment.id)
-            .using_db(conn)
-            .first()
-        )
-        if other is None:
-            return settlement
-        problem = f"M-Pesa receipt {settlement.receipt} was already used for payment #{other.id}"
-        flag = "; ".join(p for p in (settlement.flag_reason, problem) if p)
-        return replace(settlement, receipt=None, flag_reason=flag[:255])
 
     def _from_callback(self, payment: Payment, parsed: StkCallback) -> Settlement:
         if not parsed.succeeded:
@@ -579,80 +597,11 @@ class PaymentService:
         self, conn: BaseDBAsyncClient, payment: Payment, settlement: Settlement
     ) -> bool:
         """Move an open payment to its outcome, once; credit the ledger on a clean success."""
-        late_success = (
-            settlement.status is PaymentStatus.COMPLETED and payment.status in SETTLED_UNPAID
-        )
-        allowed = [*OPEN, *SETTLED_UNPAID] if late_success else list(OPEN)
-        if payment.status not in allowed:
-            return False
-        now = self.clock.now()
-        changes: dict[str, Any] = {
-            "status": settlement.status,
-            "result_code": settlement.result_code,
-            "result_desc": settlement.result_desc,
-            "resolved_at": now,
-            "error": None if settlement.status is PaymentStatus.COMPLETED else settlement.reason,
-        }
-        if settlement.status is PaymentStatus.COMPLETED:
-            changes.update(
-                receipt=settlement.receipt,
-                paid_amount=settlement.paid_amount,
-                paid_phone=settlement.paid_phone,
-                flag_reason=settlement.flag_reason,
-            )
-        # The status condition makes this the one writer even where rows cannot be locked.
-        updated = (
-            await Payment.filter(id=payment.id, status=payment.status)
-            .using_db(conn)
-            .update(**changes)
-        )
-        if not updated:
-            return False
-        fresh = await Payment.filter(id=payment.id).using_db(conn).get()
-        credited = (
-            fresh.status is PaymentStatus.COMPLETED
-            and fresh.flag_reason is None
-            and fresh.person_id is not None  # type: ignore[attr-defined]
-        )
-        if credited:
-            amount = fresh.paid_amount or fresh.amount
-            await LedgerEntry.create(
-                person_id=fresh.person_id,  # type: ignore[attr-defined]
-                kind=LedgerKind.PAYMENT,
-                amount=-amount,
-                description=f"M-Pesa {fresh.receipt or 'payment'} · {fresh.purpose}"[:200],
-                payment=fresh,
-                created_at=now,
-                using_db=conn,
-            )
-            payer_id = fresh.person_id  # type: ignore[attr-defined]
-            await Person.filter(id=payer_id).using_db(conn).update(balance=F("balance") - amount)
-        await audit.record(
-            f"payment.{fresh.status.value}",
-            "payment",
-            fresh.id,
-            actor_label="daraja",
-            details={
-                "reason": settlement.reason,
-                "receipt": fresh.receipt,
-                "flag": fresh.flag_reason,
-                "credited": credited,
-            },
-            using_db=conn,
-        )
-        await self._notify_status(fresh, conn)
-        if fresh.status is PaymentStatus.COMPLETED:
-            await self._notify_receipts(fresh, conn)
-        if fresh.flag_reason:
-            await self._alert_managers(fresh, fresh.flag_reason, conn)
-        log.info(
-            "payment %s %s (%s)%s",
-            fresh.id,
-            fresh.status.value,
-            settlement.reason,
-            f" flagged: {fresh.flag_reason}" if fresh.flag_reason else "",
-        )
-        return True
+        batch = _Settling(self, conn)
+        await batch.load_people([payment])
+        applied = await batch.settle(payment, settlement)
+        await batch.write()
+        return applied
 
     async def _mark_unknown(self, payment_id: int, reason: str) -> bool:
         async with in_transaction() as conn:
@@ -694,25 +643,26 @@ class PaymentService:
         return await Payment.get(id=payment.id)
 
     async def apply_stranded_callbacks(self, older_than: timedelta = STRANDED_AFTER) -> int:
-        """Callbacks stored but never applied (the process died in between): apply them now.
-
-        Applying is idempotent, so a row another process is applying at this moment is safe."""
+        """Callbacks stored but never applied (the process died before its worker got to
+        them): apply them now. A row another instance is applying is skipped, not doubled."""
         cutoff = self.clock.now() - older_than
         # Malformed bodies are stored without a CheckoutRequestID: kept for a person to read,
         # never re-parsed here round after round.
-        stranded = await DarajaCallback.filter(
-            status=CallbackStatus.RECEIVED,
-            received_at__lte=cutoff,
-            checkout_request_id__isnull=False,
-        ).order_by("id")
-        for row in stranded:
-            try:
-                parsed = parse_callback(row.body.encode())
-            except MalformedCallback:
-                continue  # cannot happen for a row with an id, but never credit a guess
-            status = await self._apply_callback(row, parsed)
-            log.warning("stranded callback %s applied late: %s", row.id, status.value)
-        return len(stranded)
+        stranded = (
+            await DarajaCallback.filter(
+                status=CallbackStatus.RECEIVED,
+                received_at__lte=cutoff,
+                checkout_request_id__isnull=False,
+            )
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        ids: list[int] = list(stranded)  # type: ignore[arg-type]
+        for start in range(0, len(ids), STRANDED_BATCH):
+            outcomes = await self.apply_callbacks(ids[start : start + STRANDED_BATCH])
+            for row_id, status in outcomes.items():
+                log.warning("stranded callback %s applied late: %s", row_id, status.value)
+        return len(ids)
 
     async def reconcile_due(self) -> int:
         """Query payments still pending after `query_after`; returns how many were asked about."""
@@ -810,54 +760,62 @@ class PaymentService:
     async def _notify_status(
         self, payment: Payment, conn: BaseDBAsyncClient, *, payer: bool = True
     ) -> None:
-        manager = await Person.filter(id=payment.requested_by_id).using_db(conn).get()  # type: ignore[attr-defined]
-        person = (
-            await Person.filter(id=payment.person_id).using_db(conn).first()  # type: ignore[attr-defined]
-            if payment.person_id  # type: ignore[attr-defined]
-            else None
-        )
-        context = {"payment": payment, "payer": person, "phone": display_phone(payment.phone)}
-        manager_key = f"pay:{payment.id}:mgr"
+        manager, person = await _people_of(payment, conn)
+        to_manager = await _manager_follows(payment, conn)
+        rows = self._status_rows(payment, manager, person, payer=payer, to_manager=to_manager)
+        await self.notifier.supersede(rows, conn)
+        await _save(rows, conn)
         batch_id = payment.batch_id  # type: ignore[attr-defined]
-        # In a batch the summary is the manager's view; a payment gets its own message (with
-        # Resend / Check status) only once it needs them, and keeps it from then on.
-        if (
-            batch_id is None
-            or payment.status in NEEDS_A_MANAGER
-            or await OutboxMessage.exists(live_key=manager_key, using_db=conn)
-        ):
-            await self.notifier.notify(
+        if batch_id is not None:
+            await batch_summary.refresh(self.notifier, batch_id, conn)
+
+    async def _alert_managers(self, payment: Payment, reason: str, conn: BaseDBAsyncClient) -> None:
+        _, person = await _people_of(payment, conn)
+        managers = await Person.filter(access=Access.MANAGER, active=True).using_db(conn)
+        await _save(self._alert_rows(payment, reason, person, managers), conn)
+
+    def _status_rows(
+        self,
+        payment: Payment,
+        manager: Person,
+        person: Person | None,
+        *,
+        payer: bool = True,
+        to_manager: bool = True,
+    ) -> list[OutboxMessage]:
+        context = {"payment": payment, "payer": person, "phone": display_phone(payment.phone)}
+        rows = (
+            self.notifier.prepare(
                 manager,
                 NotificationKind.PAYMENT_STATUS,
                 {**context, "for_manager": True},
                 buttons=_manager_buttons(payment),
-                live_key=manager_key,
+                live_key=f"pay:{payment.id}:mgr",
                 channels=(Channel.TELEGRAM,),
-                using_db=conn,
             )
-        if batch_id is not None:
-            await batch_summary.refresh(self.notifier, batch_id, conn)
+            if to_manager
+            else []
+        )
         if payer and person is not None and person.id != manager.id:
-            await self.notifier.notify(
+            rows += self.notifier.prepare(
                 person,
                 NotificationKind.PAYMENT_STATUS,
                 {**context, "for_manager": False},
                 buttons=_payer_buttons(payment),
                 live_key=f"pay:{payment.id}:payer",
                 channels=(Channel.TELEGRAM,),
-                using_db=conn,
             )
+        return rows
 
-    async def _notify_receipts(self, payment: Payment, conn: BaseDBAsyncClient) -> None:
-        manager = await Person.filter(id=payment.requested_by_id).using_db(conn).get()  # type: ignore[attr-defined]
-        person = (
-            await Person.filter(id=payment.person_id).using_db(conn).first()  # type: ignore[attr-defined]
-            if payment.person_id  # type: ignore[attr-defined]
-            else None
-        )
+    def _receipt_rows(
+        self, payment: Payment, manager: Person, person: Person | None
+    ) -> list[OutboxMessage]:
         recipients = [manager] if person is None or person.id == manager.id else [person, manager]
-        for recipient in recipients:
-            await self.notifier.notify(
+        rows: list[OutboxMessage] = []
+        # Someone without an email address has the receipt number in their chat message
+        # already: no row (not even a skipped one) for an email that cannot exist.
+        for recipient in (r for r in recipients if r.email):
+            rows += self.notifier.prepare(
                 recipient,
                 NotificationKind.PAYMENT_RECEIPT,
                 {
@@ -868,18 +826,15 @@ class PaymentService:
                 },
                 dedupe_key=f"pay:{payment.id}:receipt:{recipient.id}",
                 channels=(Channel.EMAIL,),
-                using_db=conn,
             )
+        return rows
 
-    async def _alert_managers(self, payment: Payment, reason: str, conn: BaseDBAsyncClient) -> None:
-        person = (
-            await Person.filter(id=payment.person_id).using_db(conn).first()  # type: ignore[attr-defined]
-            if payment.person_id  # type: ignore[attr-defined]
-            else None
-        )
-        managers = await Person.filter(access=Access.MANAGER, active=True).using_db(conn)
+    def _alert_rows(
+        self, payment: Payment, reason: str, person: Person | None, managers: Sequence[Person]
+    ) -> list[OutboxMessage]:
+        rows: list[OutboxMessage] = []
         for manager in managers:
-            await self.notifier.notify(
+            rows += self.notifier.prepare(
                 manager,
                 NotificationKind.PAYMENT_ALERT,
                 {
@@ -892,8 +847,217 @@ class PaymentService:
                 if payment.checkout_request_id
                 else (),
                 dedupe_key=f"pay:{payment.id}:alert:{payment.status.value}:{manager.id}",
-                using_db=conn,
             )
+        return rows
+
+
+class _Settling:
+    """The settlements of one transaction, written together: one statement per kind of row
+    for the whole batch rather than a dozen per payment. The caller holds the payments'
+    locks (PostgreSQL) or the only write transaction (SQLite), so the payments it passes are
+    current; each is changed in memory as it settles, so a second outcome for the same
+    payment in the batch sees the first."""
+
+    def __init__(self, service: PaymentService, conn: BaseDBAsyncClient) -> None:
+        self.service = service
+        self.conn = conn
+        self.now = service.clock.now()
+        self.people: dict[int, Person] = {}
+        self.managers: list[Person] | None = None
+        self.receipts: dict[str, int] = {}  # receipt → the payment that holds it
+        self.updates: list[list[Any]] = []
+        self.ledger: list[LedgerEntry] = []
+        self.balances: dict[int, int] = {}  # person id → shillings paid
+        self.audit: list[AuditLog] = []
+        self.messages: list[OutboxMessage] = []
+        self.batches: set[int] = set()  # payment requests whose summary must be rewritten
+
+    async def load_people(self, payments: Sequence[Payment]) -> None:
+        wanted = {p.requested_by_id for p in payments}  # type: ignore[attr-defined]
+        wanted |= {p.person_id for p in payments if p.person_id}  # type: ignore[attr-defined]
+        missing = wanted - self.people.keys()
+        if missing:
+            for person in await Person.filter(id__in=missing).using_db(self.conn):
+                self.people[person.id] = person
+
+    async def know_receipts(self, receipts: Sequence[str]) -> None:
+        if receipts:
+            found = (
+                await Payment.filter(receipt__in=list(receipts))
+                .using_db(self.conn)
+                .values_list("receipt", "id")
+            )
+            self.receipts.update(found)
+
+    def receipt_unused(self, payment: Payment, settlement: Settlement) -> Settlement:
+        """A receipt already credited to another payment is a replay (or a forgery): flag it,
+        keep the receipt out of the unique column, credit nothing."""
+        if settlement.receipt is None:
+            return settlement
+        other = self.receipts.get(settlement.receipt)
+        if other is None or other == payment.id:
+            return settlement
+        problem = f"M-Pesa receipt {settlement.receipt} was already used for payment #{other}"
+        flag = "; ".join(p for p in (settlement.flag_reason, problem) if p)
+        return replace(settlement, receipt=None, flag_reason=flag[:255])
+
+    async def settle(self, payment: Payment, settlement: Settlement, source: str = "") -> bool:
+        """Move an open payment to its outcome, once; credit the ledger on a clean success."""
+        completed = settlement.status is PaymentStatus.COMPLETED
+        late_success = completed and payment.status in SETTLED_UNPAID
+        allowed = [*OPEN, *SETTLED_UNPAID] if late_success else list(OPEN)
+        if payment.status not in allowed:
+            return False
+        was = payment.status
+        payment.status = settlement.status
+        payment.result_code = settlement.result_code
+        payment.result_desc = settlement.result_desc
+        payment.resolved_at = self.now
+        payment.error = None if completed else settlement.reason
+        if completed:
+            payment.receipt = settlement.receipt
+            payment.paid_amount = settlement.paid_amount
+            payment.paid_phone = settlement.paid_phone
+            payment.flag_reason = settlement.flag_reason
+            if payment.receipt:
+                self.receipts[payment.receipt] = payment.id
+        self.updates.append(
+            [
+                payment.status.value,
+                payment.result_code,
+                payment.result_desc,
+                payment.resolved_at,
+                payment.error,
+                payment.receipt,
+                payment.paid_amount,
+                payment.paid_phone,
+                payment.flag_reason,
+                payment.id,
+                was.value,
+            ]
+        )
+        payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
+        credited = completed and payment.flag_reason is None and payer_id is not None
+        if credited:
+            assert payer_id is not None
+            amount = payment.paid_amount or payment.amount
+            self.ledger.append(
+                LedgerEntry(
+                    person_id=payer_id,
+                    kind=LedgerKind.PAYMENT,
+                    amount=-amount,
+                    description=f"M-Pesa {payment.receipt or 'payment'} · {payment.purpose}"[:200],
+                    payment_id=payment.id,
+                    created_at=self.now,
+                )
+            )
+            self.balances[payer_id] = self.balances.get(payer_id, 0) + amount
+        self.audit.append(
+            AuditLog(
+                action=f"payment.{payment.status.value}",
+                subject_type="payment",
+                subject_id=payment.id,
+                actor_label="daraja",
+                details={
+                    "reason": settlement.reason,
+                    "receipt": payment.receipt,
+                    "flag": payment.flag_reason,
+                    "credited": credited,
+                },
+            )
+        )
+        manager = self.people[payment.requested_by_id]  # type: ignore[attr-defined]
+        person = self.people.get(payer_id) if payer_id else None
+        to_manager = await _manager_follows(payment, self.conn)
+        self.messages += self.service._status_rows(payment, manager, person, to_manager=to_manager)
+        batch_id: int | None = payment.batch_id  # type: ignore[attr-defined]
+        if batch_id is not None:
+            self.batches.add(batch_id)
+        if completed:
+            self.messages += self.service._receipt_rows(payment, manager, person)
+        if payment.flag_reason:
+            if self.managers is None:
+                managers = Person.filter(access=Access.MANAGER, active=True).using_db(self.conn)
+                self.managers = list(await managers)
+            self.messages += self.service._alert_rows(
+                payment, payment.flag_reason, person, self.managers
+            )
+        log.info(
+            "payment %s %s (%s)%s%s",
+            payment.id,
+            payment.status.value,
+            settlement.reason,
+            f" from {source}" if source else "",
+            f" flagged: {payment.flag_reason}" if payment.flag_reason else "",
+        )
+        return True
+
+    async def write(self) -> None:
+        conn = self.conn
+        if self.updates:
+            # In settling order: a late success follows the failure it overrides. The rows
+            # are locked (or SQLite has one writer), so the status condition always holds.
+            await conn.execute_many(
+                _sql(
+                    conn,
+                    "UPDATE payment SET status = ?, result_code = ?, result_desc = ?,"
+                    " resolved_at = ?, error = ?, receipt = ?, paid_amount = ?, paid_phone = ?,"
+                    " flag_reason = ? WHERE id = ? AND status = ?",
+                ),
+                self.updates,
+            )
+        if self.ledger:
+            await LedgerEntry.bulk_create(self.ledger, using_db=conn)
+        if self.balances:
+            # In id order, so that two instances' batches never wait for each other in a ring.
+            await conn.execute_many(
+                _sql(conn, "UPDATE person SET balance = balance - ? WHERE id = ?"),
+                [[amount, pid] for pid, amount in sorted(self.balances.items())],
+            )
+        if self.audit:
+            await AuditLog.bulk_create(self.audit, using_db=conn)
+        if self.messages:
+            await self.service.notifier.supersede(self.messages, conn)
+            await OutboxMessage.bulk_create(self.messages, using_db=conn)
+        # After the payments are written (the summary reads them), in id order: the payments
+        # are all locked already, so two settlers cannot wait for each other in a ring.
+        for batch_id in sorted(self.batches):
+            await batch_summary.refresh(self.service.notifier, batch_id, conn)
+
+
+async def _people_of(payment: Payment, conn: BaseDBAsyncClient) -> tuple[Person, Person | None]:
+    """The manager who asked and the payer (None for a phone nobody on the list has)."""
+    manager = await Person.filter(id=payment.requested_by_id).using_db(conn).get()  # type: ignore[attr-defined]
+    person = (
+        await Person.filter(id=payment.person_id).using_db(conn).first()  # type: ignore[attr-defined]
+        if payment.person_id  # type: ignore[attr-defined]
+        else None
+    )
+    return manager, person
+
+
+async def _manager_follows(payment: Payment, conn: BaseDBAsyncClient) -> bool:
+    """Whether the manager's own status message for this payment is written. In a batch the
+    summary is the manager's view; a payment gets its own message (with Resend / Check
+    status) only once it needs them, and keeps it from then on."""
+    return (
+        payment.batch_id is None  # type: ignore[attr-defined]
+        or payment.status in NEEDS_A_MANAGER
+        or await OutboxMessage.exists(live_key=f"pay:{payment.id}:mgr", using_db=conn)
+    )
+
+
+async def _save(rows: Sequence[OutboxMessage], conn: BaseDBAsyncClient) -> None:
+    if rows:
+        await OutboxMessage.bulk_create(list(rows), using_db=conn)
+
+
+def _sql(conn: BaseDBAsyncClient, sql: str) -> str:
+    """`?` placeholders as the connection's driver wants them (asyncpg: $1, $2, …)."""
+    if conn.capabilities.dialect != "postgres":
+        return sql
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
 
 
 async def _locked(conn: BaseDBAsyncClient, **where: Any) -> Payment | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -29,6 +30,7 @@ _E164_MOBILE = re.compile(r"\+254[17][0-9]{8}")
 _KENYA = 254
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and phonenumbers is slow: callbacks repeat payers
 def normalise_phone(text: str) -> str:
     """Return `+2547XXXXXXXX` / `+2541XXXXXXXX`, or raise InvalidPhone saying what is wrong."""
     compact = _SEPARATORS.sub("", text)

@@ -190,10 +190,13 @@ async def test_instances_sharing_a_store_never_fetch_two_tokens_at_once(
         DarajaClient(http, config(sandbox, receiver), store, audit, clock) for _ in range(3)
     ]
     phones = ["+254712000001", "+254712000002", "+254712000003"]
-    await asyncio.gather(
+    first = await asyncio.gather(
         *(c.stk_push(p, 10, "EV", "Dep") for c, p in zip(instances, phones, strict=True))
     )
     assert sandbox.stats.tokens_issued == 1
+    # Each payer has answered before the next prompt (Daraja refuses one while one is open).
+    for accepted in first:
+        await sandbox.wait_for_result(accepted.checkout_request_id)
     # Daraja drops the token; every instance is refused, only one fetches.
     sandbox.expire_tokens()
     await asyncio.gather(

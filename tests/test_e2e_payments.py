@@ -22,6 +22,7 @@ from models import (
     DarajaExchange,
     LedgerEntry,
     LedgerKind,
+    OutboxMessage,
     Payment,
     PaymentStatus,
     Person,
@@ -153,6 +154,12 @@ def success_body(payment: Payment, receipt: str, amount: float = 1500.0) -> dict
             }
         }
     }
+
+
+async def settled(app: Callsheet) -> None:
+    """Until every callback the app has answered is settled (it answers once it is stored)."""
+    assert app.services is not None and app.services.callbacks is not None
+    await app.services.callbacks.settled()
 
 
 async def only_payment() -> Payment:
@@ -487,6 +494,7 @@ async def test_a_duplicate_callback_credits_once(
     payment = await tg.wait_for(lambda: daraja.pushes and daraja.pushes[0].checkout_id)
     delivered = await daraja.wait_for_callback(payment, count=2)
     assert [d.status for d in delivered] == [200, 200]
+    await settled(app)
     statuses = sorted(c.status.value for c in await DarajaCallback.all())
     assert statuses == ["applied", "duplicate"]
     assert await LedgerEntry.all().count() == 1
@@ -514,6 +522,7 @@ async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
             *(http.post(callback_url(app), json=body) for _ in range(20))
         )
     assert [r.status_code for r in replies] == [200] * 20
+    await settled(app)
     statuses = [c.status for c in await DarajaCallback.all()]
     assert statuses.count(CallbackStatus.APPLIED) == 1
     assert statuses.count(CallbackStatus.DUPLICATE) == 19
@@ -523,6 +532,73 @@ async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
     await mail.wait_for("jane@example.com", "QJK3ABCDEF")
     receipts = [m for m in mail.to("jane@example.com") if "receipt" in str(m["Subject"])]
     assert len(receipts) == 1  # one receipt, not twenty
+
+
+async def test_a_burst_of_callbacks_settles_each_payment_once(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    mail: Mailbox,
+    people: People,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    """Callbacks for many payments at once (stored together, settled in batches), with a
+    redelivery and another payment's receipt among them; a payer without an email gets the
+    receipt number in chat and no email row at all."""
+    boss, boss_user, jane, _ = crew
+    otieno, otieno_user = await people.add("Otieno Kamau", "0722 111 222")  # no email
+    payers = [jane, otieno]
+    payments = [
+        await Payment.create(
+            person=payers[n % 2],
+            requested_by=boss,
+            phone=payers[n % 2].phone,
+            amount=100 + n,
+            purpose=f"Load {n}",
+            account_reference="Load",
+            transaction_desc="Load",
+            status=PaymentStatus.PENDING,
+            checkout_request_id=f"ws_CO_burst_{n}",
+            merchant_request_id=f"burst-{n}",
+        )
+        for n in range(12)
+    ]
+
+    def body(payment: Payment, receipt: str) -> dict[str, Any]:
+        callback = success_body(payment, receipt, amount=float(payment.amount))
+        items = callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
+        items[-1]["Value"] = int(payment.phone.lstrip("+"))
+        return callback
+
+    async with httpx.AsyncClient() as http:
+        first = await http.post(callback_url(app), json=body(payments[0], "QBU0000000"))
+        assert first.status_code == 200
+        bodies = [body(p, f"QBU000000{n}") for n, p in enumerate(payments[1:11], 1)]
+        bodies += [body(payments[0], "QBU0000000"), body(payments[11], "QBU0000000")]
+        replies = await asyncio.gather(*(http.post(callback_url(app), json=b) for b in bodies))
+    assert [r.status_code for r in replies] == [200] * len(bodies)
+    await settled(app)
+
+    settled_payments = {p.id: p for p in await Payment.all()}
+    assert {settled_payments[p.id].status for p in payments} == {PaymentStatus.COMPLETED}
+    replayed = settled_payments[payments[11].id]
+    assert replayed.receipt is None and replayed.flag_reason is not None
+    assert f"already used for payment #{payments[0].id}" in replayed.flag_reason
+    statuses = [c.status for c in await DarajaCallback.all()]
+    assert statuses.count(CallbackStatus.APPLIED) == 11
+    assert statuses.count(CallbackStatus.DUPLICATE) == 1
+    assert statuses.count(CallbackStatus.FLAGGED) == 1
+    assert await LedgerEntry.all().count() == 11
+    for payer in payers:
+        credited = sum(p.amount for p in payments[:11] if p.person_id == payer.id)  # type: ignore[attr-defined]
+        assert (await Person.get(id=payer.id)).balance == -credited
+
+    await tg.wait_for_bot_message(otieno_user.id, "✅ Paid KES 101 · receipt QBU0000001")
+    await tg.wait_for_bot_message(boss_user.id, "Otieno Kamau paid, but it was not credited")
+    await mail.wait_for("jane@example.com", "QBU0000000")
+    receipts = await OutboxMessage.filter(kind="payment_receipt").values_list(
+        "person_id", flat=True
+    )
+    assert otieno.id not in receipts and jane.id in receipts and boss.id in receipts
 
 
 async def test_a_callback_that_beats_the_push_response_is_applied(
@@ -586,6 +662,7 @@ async def test_unknown_and_malformed_callbacks_are_stored(
         bad = await http.post(callback_url(app), content=b'{"Body": {}}')
         not_json = await http.post(callback_url(app), content=b"<xml/>")
     assert (ok.status_code, bad.status_code, not_json.status_code) == (200, 400, 400)
+    await settled(app)
     rows = await DarajaCallback.all().order_by("id")
     assert [r.status for r in rows] == [
         CallbackStatus.UNMATCHED,
