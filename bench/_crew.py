@@ -68,10 +68,12 @@ async def seed_crew(count: int, *, emails: bool) -> tuple[Person, list[Person]]:
     return manager, crew
 
 
-async def create_event(manager: Person, *, days_ahead: int = 7) -> Event:
+async def create_event(
+    manager: Person, *, days_ahead: int = 7, title: str = "Bench Festival"
+) -> Event:
     call = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days_ahead)
     return await Event.create(
-        title="Bench Festival",
+        title=title,
         venue="Uhuru Gardens",
         call_at=call,
         starts_at=call + timedelta(hours=2),
