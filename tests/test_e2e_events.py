@@ -403,3 +403,53 @@ async def test_remind_now_reaches_confirmed_crew_only(
     # Otieno has not confirmed: he gets no reminder.
     assert not any("Reminder" in (m.get("text") or "") for m in tg.bot_messages(otieno.id))
     await said(tg, jane, "/remind 1", "Only managers")
+
+
+async def test_events_list_is_paged_so_each_page_fits_in_one_message(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    from services.events import EventDraft
+
+    assert app.services is not None
+    boss_person, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    jane_person, _ = await people.add("Jane Wanjiku", "0712345678")
+    for n in range(1, 21):  # the longest titles and venues there can be
+        starts = clock.now() + timedelta(days=n)
+        await app.services.events.create(
+            EventDraft(
+                title=f"Show {n:02d} " + "T" * 112,
+                venue=f"Venue {n:02d} " + "V" * 191,
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=5),
+                crew_target=3,
+            ),
+            actor=boss_person,
+            chat_id=None,
+        )
+    await app.services.assignments.assign(
+        1, jane_person.id, "usher", actor=boss_person, chat_id=None
+    )
+
+    listing = await said(tg, boss, "/events", "Upcoming events")
+    assert "Upcoming events (20, page 1 of 3)" in listing["text"]
+    assert len(listing["text"]) <= 4096
+    assert [n for n in range(1, 21) if f"Show {n:02d} " in listing["text"]] == list(range(1, 9))
+    assert "✅ 0 confirmed · ⏳ 1 invited · ❌ 0 declined · needs 3 more" in listing["text"]
+    labels = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[-1] == "Later »" and "« Earlier" not in labels
+
+    seen = []
+    for page in (2, 3):
+        await tg.press(boss, listing["message_id"], "Later »")
+        listing = await tg.wait_for_bot_message(
+            boss.id, f"page {page} of 3", message_id=listing["message_id"]
+        )
+        assert len(listing["text"]) <= 4096
+        seen += [n for n in range(1, 21) if f"Show {n:02d} " in listing["text"]]
+    assert seen == list(range(9, 21))
+    labels = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
+    assert "« Earlier" in labels and "Later »" not in labels
+    await tg.press(boss, listing["message_id"], "« Earlier")
+    await tg.wait_for_bot_message(boss.id, "page 2 of 3", message_id=listing["message_id"])
