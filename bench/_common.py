@@ -389,6 +389,7 @@ class AppProcess:
         default_factory=lambda: Path(tempfile.mkstemp(prefix="callsheet-bench-", suffix=".log")[1])
     )
     process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. SMTP settings
 
     @property
     def base_url(self) -> str:
@@ -427,6 +428,7 @@ class AppProcess:
                 DARAJA_CALLBACK_SECRET=CALLBACK_SECRET,
                 PUBLIC_BASE_URL=self.base_url,
             )
+        env.update(self.extra_env)
         return env
 
     async def start(self) -> None:

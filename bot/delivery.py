@@ -27,6 +27,14 @@ from services.outbox import ChatUnreachable, MessageGone, Permanent, RetryLater,
 
 OUTBOX = -1  # `rate_limit_args` of the outbox's requests: no retries inside PTB
 
+# Telegram's limit for one bot: about 30 messages a second overall. PTB's default limiter
+# lets 30 go at once and then 30 a second; Telegram counts on its own clock, so when the
+# first of those 30 reached it late (a new connection) and a later one early, the 31st met
+# a 429 (benchmark 1 saw one in every fan-out). A burst of 5 keeps the same 30 a second and
+# leaves most of Telegram's allowance unused as a margin for such jitter.
+MESSAGES_PER_SECOND = 30
+BURST = 5
+
 
 class _Throttled(Exception):
     """Carries a RetryAfter past AIORateLimiter's retry loop."""
@@ -37,7 +45,15 @@ class _Throttled(Exception):
 
 
 class RateLimiter(AIORateLimiter):
-    """PTB's AIORateLimiter (≈30 requests/s overall); the outbox's requests are not retried."""
+    """PTB's AIORateLimiter at 30 requests/s overall with a burst of at most `BURST`; the
+    outbox's requests are not retried."""
+
+    def __init__(self, max_retries: int = 0) -> None:
+        super().__init__(
+            overall_max_rate=BURST,
+            overall_time_period=BURST / MESSAGES_PER_SECOND,
+            max_retries=max_retries,
+        )
 
     async def process_request(
         self,

@@ -13,7 +13,7 @@ from bot.context import CallsheetContext
 from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command, current_person
 from handlers.events import args_text, chat_id, manager, parts, pick_event, reply
 from models import Assignment
-from services.assignments import ASSIGN_FORMAT, Answer, MyAssignments, Overlap
+from services.assignments import ASSIGN_FORMAT, Answer, MyPage, MySection, Overlap
 from services.clock import format_when
 from services.errors import CallsheetError
 
@@ -238,7 +238,7 @@ async def answer_pressed(update: Update, context: CallsheetContext) -> None:
         await query.answer("❌ Declined.")
     if from_my and isinstance(query.message, Message):
         text, markup = render_my(
-            await service.my(person), int(data[4]) if len(data) > 4 else 0, context
+            await service.my(person, int(data[4]) if len(data) > 4 else 0, PAGE_SIZE), context
         )
         await query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     if result.changed and answer is Answer.DECLINE:
@@ -335,34 +335,32 @@ async def noop(update: Update, context: CallsheetContext) -> None:
 # --- /my ---------------------------------------------------------------------------------
 
 
-def render_my(
-    mine: MyAssignments, page: int, context: CallsheetContext
-) -> tuple[str, InlineKeyboardMarkup | None]:
+SECTION_TITLES = {
+    MySection.PENDING: "⏳ Waiting for your answer",
+    MySection.UPCOMING: "✅ Coming up",
+    MySection.PAST: "Past",
+    MySection.DECLINED: "❌ Declined",
+}
+
+
+def render_my(mine: MyPage, context: CallsheetContext) -> tuple[str, InlineKeyboardMarkup | None]:
     tz = context.services.settings.tz
-    entries: list[tuple[str, Assignment]] = (
-        [("⏳ Waiting for your answer", a) for a in mine.pending]
-        + [("✅ Coming up", a) for a in mine.upcoming]
-        + [("Past", a) for a in mine.past]
-        + [("❌ Declined", a) for a in mine.declined]
-    )
-    if not entries:
+    if not mine.entries:
         return "You have no invitations or assignments yet.", None
-    pages = (len(entries) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = max(0, min(page, pages - 1))
-    shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    page = mine.page
     lines: list[str] = []
     rows: list[list[InlineKeyboardButton]] = []
-    section = None
-    for title, a in shown:
-        if title != section:
-            lines.append(f"\n<b>{title}</b>")
-            section = title
+    current = None
+    for section, a in mine.entries:
+        if section != current:
+            lines.append(f"\n<b>{SECTION_TITLES[section]}</b>")
+            current = section
         ev = a.event
         line = f"#{a.id} {e(ev.title)} — {e(format_when(ev.starts_at, tz))}, {e(ev.venue)}, as {e(a.role)}"
-        if title.startswith("✅") or title.startswith("⏳"):
+        if section in (MySection.PENDING, MySection.UPCOMING):
             line += f" (call {e(format_when(ev.call_at, tz))})"
         lines.append(line)
-        if a in mine.pending:
+        if section is MySection.PENDING:
             rows.append(
                 [
                     InlineKeyboardButton(
@@ -373,14 +371,14 @@ def render_my(
                     ),
                 ]
             )
-    if pages > 1:
+    if mine.pages > 1:
         nav = []
         if page > 0:
             nav.append(InlineKeyboardButton("◀ Newer", callback_data=f"asg:my:{page - 1}"))
-        if page < pages - 1:
+        if page < mine.pages - 1:
             nav.append(InlineKeyboardButton("Older ▶", callback_data=f"asg:my:{page + 1}"))
         rows.append(nav)
-        lines.append(f"\nPage {page + 1} of {pages}")
+        lines.append(f"\nPage {page + 1} of {mine.pages}")
     return "<b>Your assignments</b>\n" + "\n".join(lines), InlineKeyboardMarkup(
         rows
     ) if rows else None
@@ -389,7 +387,7 @@ def render_my(
 async def my_command(update: Update, context: CallsheetContext) -> None:
     person = await current_person(update, context)
     assert person is not None
-    text, markup = render_my(await context.services.assignments.my(person), 0, context)
+    text, markup = render_my(await context.services.assignments.my(person, 0, PAGE_SIZE), context)
     await reply(update, text, markup)
 
 
@@ -400,7 +398,7 @@ async def my_page(update: Update, context: CallsheetContext) -> None:
     assert person is not None
     await query.answer()
     text, markup = render_my(
-        await context.services.assignments.my(person), int(parts(update)[2]), context
+        await context.services.assignments.my(person, int(parts(update)[2]), PAGE_SIZE), context
     )
     if isinstance(query.message, Message):
         await query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from enum import IntEnum
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -263,16 +263,45 @@ async def stop(update: Update, context: CallsheetContext) -> int:
 # --- /events, /event and the card --------------------------------------------------------
 
 
+EVENTS_PAGE = 8  # lines of up to ~430 characters each: a page stays under Telegram's 4,096
+
+
 async def events_list(update: Update, context: CallsheetContext) -> None:
     actor = await manager(update, context)
     if actor is None:
         return
-    summaries = await context.services.events.upcoming(actor)
-    if not summaries:
-        await reply(update, "No upcoming events. Create one with /newevent.")
+    text, markup = await render_events(context, actor, 0)
+    await reply(update, text, markup)
+
+
+async def events_page_button(update: Update, context: CallsheetContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = await manager(update, context)
+    if actor is None:
         return
+    await query.answer()
+    text, markup = await render_events(context, actor, int(parts(update)[2]))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def render_events(
+    context: CallsheetContext, actor: Person, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of upcoming events, soonest first, with « Earlier / Later » to move."""
+    service = context.services.events
+    total = await service.count_upcoming(actor)
+    if not total:
+        return "No upcoming events. Create one with /newevent.", None
+    pages = (total + EVENTS_PAGE - 1) // EVENTS_PAGE
+    page = max(0, min(page, pages - 1))
+    summaries = await service.upcoming(actor, offset=page * EVENTS_PAGE, limit=EVENTS_PAGE)
     tz = context.services.settings.tz
-    lines = ["<b>Upcoming events</b>", ""]
+    header = "<b>Upcoming events</b>"
+    if pages > 1:
+        header += f" ({total}, page {page + 1} of {pages})"
+    lines = [header, ""]
     buttons = []
     for s in summaries:
         c = s.counts
@@ -291,7 +320,14 @@ async def events_list(update: Update, context: CallsheetContext) -> None:
                 )
             ]
         )
-    await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons[:30]))
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("« Earlier", callback_data=f"evt:list:{page - 1}"))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("Later »", callback_data=f"evt:list:{page + 1}"))
+    if nav:
+        buttons.append(nav)
+    return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
 def render_card(
@@ -493,7 +529,7 @@ async def pick_event(update: Update, context: CallsheetContext, action: str, que
     actor = await manager(update, context)
     if actor is None:
         return
-    summaries = await context.services.events.upcoming(actor)
+    summaries = await context.services.events.upcoming(actor, limit=30)
     if not summaries:
         await reply(update, "No upcoming events. Create one with /newevent.")
         return
@@ -846,6 +882,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("editevent", managers_only(editevent_command)))
     application.add_handler(CommandHandler("remind", managers_only(remind_command)))
     application.add_handler(CallbackQueryHandler(card_button, pattern=r"^evt:card:\d+$"))
+    application.add_handler(CallbackQueryHandler(events_page_button, pattern=r"^evt:list:\d{1,6}$"))
     application.add_handler(CallbackQueryHandler(history_button, pattern=r"^evt:history:\d+$"))
     application.add_handler(CallbackQueryHandler(remind_button, pattern=r"^evt:remind:\d+$"))
     application.add_handler(CallbackQueryHandler(complete_button, pattern=r"^evt:complete:\d+$"))

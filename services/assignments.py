@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import Assignment, AssignmentStatus, Briefing, Channel, Event, EventStatus, Person
@@ -73,12 +74,22 @@ class Response:
     changed: bool
 
 
+class MySection(StrEnum):
+    """The parts of `/my`, in the order they are shown."""
+
+    PENDING = "pending"  # waiting for the person's answer
+    UPCOMING = "upcoming"  # confirmed, not over yet
+    PAST = "past"
+    DECLINED = "declined"
+
+
 @dataclass
-class MyAssignments:
-    pending: list[Assignment] = field(default_factory=list)
-    upcoming: list[Assignment] = field(default_factory=list)
-    past: list[Assignment] = field(default_factory=list)
-    declined: list[Assignment] = field(default_factory=list)
+class MyPage:
+    """One page of a person's assignments, each with its event loaded."""
+
+    entries: list[tuple[MySection, Assignment]] = field(default_factory=list)
+    page: int = 0
+    pages: int = 0
 
 
 class AssignmentService:
@@ -414,31 +425,61 @@ class AssignmentService:
 
     # --- crew's own view ---------------------------------------------------------------
 
-    async def my(self, person: Person) -> MyAssignments:
+    def _my_sections(self) -> dict[MySection, tuple[Q, tuple[str, ...]]]:
+        """Each part of `/my` as a filter on assignments, and its order."""
         now = self.clock.now()
-        rows = (
-            await Assignment.filter(person_id=person.id)
-            .prefetch_related("event")
-            .order_by("-invited_at")
-        )
-        mine = MyAssignments()
-        for a in sorted(rows, key=lambda a: a.event.starts_at):
-            ev = a.event
-            finished = ev.status is EventStatus.COMPLETED or ev.ends_at <= now
-            if a.status is AssignmentStatus.DECLINED:
-                mine.declined.append(a)
-            elif a.status is AssignmentStatus.CANCELLED:
-                continue
-            elif finished or a.status is AssignmentStatus.COMPLETED:
-                if a.status is not AssignmentStatus.INVITED:
-                    mine.past.append(a)
-            elif ev.status is EventStatus.SCHEDULED and a.status is AssignmentStatus.INVITED:
-                if ev.call_at > now:
-                    mine.pending.append(a)
-            elif a.status is AssignmentStatus.CONFIRMED:
-                mine.upcoming.append(a)
-        mine.past.reverse()
-        return mine
+        finished = Q(event__status=EventStatus.COMPLETED) | Q(event__ends_at__lte=now)
+        soonest = ("event__starts_at", "-invited_at", "id")
+        return {
+            MySection.PENDING: (
+                Q(status=AssignmentStatus.INVITED)
+                & Q(event__status=EventStatus.SCHEDULED)
+                & Q(event__ends_at__gt=now)
+                & Q(event__call_at__gt=now),
+                soonest,
+            ),
+            MySection.UPCOMING: (
+                Q(status=AssignmentStatus.CONFIRMED)
+                & ~Q(event__status=EventStatus.COMPLETED)
+                & Q(event__ends_at__gt=now),
+                soonest,
+            ),
+            MySection.PAST: (
+                Q(status=AssignmentStatus.COMPLETED)
+                | (Q(status=AssignmentStatus.CONFIRMED) & finished),
+                ("-event__starts_at", "invited_at", "-id"),
+            ),
+            MySection.DECLINED: (Q(status=AssignmentStatus.DECLINED), soonest),
+        }
+
+    async def my(self, person: Person, page: int = 0, per_page: int = 8) -> MyPage:
+        """Page `page` of the person's assignments: waiting for an answer, coming up, past
+        (newest first), declined. The database counts each part and returns only the
+        page's rows, so a person with 1,000 assignments costs no more than one with 10."""
+        sections = self._my_sections()
+        mine = Assignment.filter(person_id=person.id)
+        counts = {s: await mine.filter(q).count() for s, (q, _) in sections.items()}
+        total = sum(counts.values())
+        if not total:
+            return MyPage()
+        pages = (total + per_page - 1) // per_page
+        page = max(0, min(page, pages - 1))
+        start, end = page * per_page, (page + 1) * per_page
+        entries: list[tuple[MySection, Assignment]] = []
+        before = 0  # rows in the sections before this one
+        for section, (q, order) in sections.items():
+            first, last = max(start - before, 0), min(end - before, counts[section])
+            if first < last:
+                rows = (
+                    await mine.filter(q)
+                    .order_by(*order)
+                    .offset(first)
+                    .limit(last - first)
+                    .prefetch_related("event")
+                )
+                entries += [(section, a) for a in rows]
+            before += counts[section]
+        return MyPage(entries, page, pages)
 
     # --- reminders and briefings -------------------------------------------------------
 

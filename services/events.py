@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -10,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -122,12 +126,18 @@ def require_manager(actor: Person) -> None:
         raise NotAllowed("Only managers can do that.")
 
 
-def counts_of(assignments: list[Assignment], target: int | None) -> Counts:
-    def n(status: AssignmentStatus) -> int:
-        return sum(1 for a in assignments if a.status is status)
+def counts_from(tally: Mapping[AssignmentStatus, int], target: int | None) -> Counts:
+    confirmed = tally.get(AssignmentStatus.CONFIRMED, 0) + tally.get(AssignmentStatus.COMPLETED, 0)
+    return Counts(
+        confirmed,
+        tally.get(AssignmentStatus.INVITED, 0),
+        tally.get(AssignmentStatus.DECLINED, 0),
+        target,
+    )
 
-    confirmed = n(AssignmentStatus.CONFIRMED) + n(AssignmentStatus.COMPLETED)
-    return Counts(confirmed, n(AssignmentStatus.INVITED), n(AssignmentStatus.DECLINED), target)
+
+def counts_of(assignments: list[Assignment], target: int | None) -> Counts:
+    return counts_from(Counter(a.status for a in assignments), target)
 
 
 class EventService:
@@ -291,16 +301,36 @@ class EventService:
             raise EventClosed(f"{event.title} is {event.status.value}; it can no longer change.")
         return event
 
-    async def upcoming(self, actor: Person) -> list[EventSummary]:
+    def _upcoming(self) -> QuerySet[Event]:
+        return Event.filter(status=EventStatus.SCHEDULED, ends_at__gt=self.clock.now())
+
+    async def count_upcoming(self, actor: Person) -> int:
         require_manager(actor)
-        events = await Event.filter(
-            status=EventStatus.SCHEDULED, ends_at__gt=self.clock.now()
-        ).order_by("starts_at")
-        rows = await Assignment.filter(event_id__in=[e.id for e in events])
-        by_event: dict[int, list[Assignment]] = {}
-        for a in rows:
-            by_event.setdefault(a.event_id, []).append(a)  # type: ignore[attr-defined]
-        return [EventSummary(e, counts_of(by_event.get(e.id, []), e.crew_target)) for e in events]
+        return await self._upcoming().count()
+
+    async def upcoming(
+        self, actor: Person, *, offset: int = 0, limit: int | None = None
+    ) -> list[EventSummary]:
+        """Scheduled events not yet over, soonest first (`limit` of them from `offset`),
+        with their crew counts counted by the database."""
+        require_manager(actor)
+        query = self._upcoming().order_by("starts_at", "id")
+        if limit is not None:
+            query = query.offset(max(offset, 0)).limit(limit)
+        events = await query
+        tallies: dict[int, Counter[AssignmentStatus]] = {}
+        if events:
+            rows = (
+                await Assignment.filter(event_id__in=[e.id for e in events])
+                .annotate(n=Count("id"))
+                .group_by("event_id", "status")
+                .values("event_id", "status", "n")
+            )
+            for row in rows:
+                tallies.setdefault(row["event_id"], Counter())[AssignmentStatus(row["status"])] = (
+                    row["n"]
+                )
+        return [EventSummary(e, counts_from(tallies.get(e.id, {}), e.crew_target)) for e in events]
 
     async def card(self, event_id: int, *, actor: Person) -> EventCard:
         require_manager(actor)

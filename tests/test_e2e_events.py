@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -403,3 +404,135 @@ async def test_remind_now_reaches_confirmed_crew_only(
     # Otieno has not confirmed: he gets no reminder.
     assert not any("Reminder" in (m.get("text") or "") for m in tg.bot_messages(otieno.id))
     await said(tg, jane, "/remind 1", "Only managers")
+
+
+async def test_events_list_is_paged_so_each_page_fits_in_one_message(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    from services.events import EventDraft
+
+    assert app.services is not None
+    boss_person, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    jane_person, _ = await people.add("Jane Wanjiku", "0712345678")
+    for n in range(1, 21):  # the longest titles and venues there can be
+        starts = clock.now() + timedelta(days=n)
+        await app.services.events.create(
+            EventDraft(
+                title=f"Show {n:02d} " + "T" * 112,
+                venue=f"Venue {n:02d} " + "V" * 191,
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=5),
+                crew_target=3,
+            ),
+            actor=boss_person,
+            chat_id=None,
+        )
+    await app.services.assignments.assign(
+        1, jane_person.id, "usher", actor=boss_person, chat_id=None
+    )
+
+    listing = await said(tg, boss, "/events", "Upcoming events")
+    assert "Upcoming events (20, page 1 of 3)" in listing["text"]
+    assert len(listing["text"]) <= 4096
+    assert [n for n in range(1, 21) if f"Show {n:02d} " in listing["text"]] == list(range(1, 9))
+    assert "✅ 0 confirmed · ⏳ 1 invited · ❌ 0 declined · needs 3 more" in listing["text"]
+    labels = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[-1] == "Later »" and "« Earlier" not in labels
+
+    seen = []
+    for page in (2, 3):
+        await tg.press(boss, listing["message_id"], "Later »")
+        listing = await tg.wait_for_bot_message(
+            boss.id, f"page {page} of 3", message_id=listing["message_id"]
+        )
+        assert len(listing["text"]) <= 4096
+        seen += [n for n in range(1, 21) if f"Show {n:02d} " in listing["text"]]
+    assert seen == list(range(9, 21))
+    labels = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
+    assert "« Earlier" in labels and "Later »" not in labels
+    await tg.press(boss, listing["message_id"], "« Earlier")
+    await tg.wait_for_bot_message(boss.id, "page 2 of 3", message_id=listing["message_id"])
+
+
+async def test_my_pages_through_every_part_in_order(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    from services.assignments import Answer
+    from services.events import EventDraft
+
+    assert app.services is not None
+    services = app.services
+    boss, _ = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    jane, jane_tg = await people.add("Jane Wanjiku", "0712345678")
+    # 5 waiting for her answer, 4 confirmed, 6 worked in the past, 3 declined: 18, 3 pages.
+    plan = ["wait"] * 5 + ["yes"] * 4 + ["past"] * 6 + ["no"] * 3
+    for n, what in enumerate(plan, start=1):
+        starts = clock.now() + timedelta(days=n)
+        event = await services.events.create(
+            EventDraft(
+                title=f"{what.title()} {n:02d}",
+                venue="KICC",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=4),
+            ),
+            actor=boss,
+            chat_id=None,
+        )
+        assignment = await services.assignments.assign(
+            event.id, jane.id, "rigger", actor=boss, chat_id=None
+        )
+        if what in ("yes", "past", "no"):
+            answer = Answer.DECLINE if what == "no" else Answer.CONFIRM
+            await services.assignments.respond(assignment.id, answer, person=jane, chat_id=None)
+        if what == "past":  # held last month (set straight in the database)
+            back = timedelta(days=60)
+            await Event.filter(id=event.id).update(
+                starts_at=event.starts_at - back,
+                ends_at=event.ends_at - back,
+                call_at=event.call_at - back,
+            )
+
+    my = await said(tg, jane_tg, "/my", "Your assignments")
+    pages = [my["text"]]
+    for page in (2, 3):
+        await tg.press(jane_tg, my["message_id"], "Older ▶")
+        my = await tg.wait_for_bot_message(
+            jane_tg.id, f"Page {page} of 3", message_id=my["message_id"]
+        )
+        pages.append(my["text"])
+    assert "Page 1 of 3" in pages[0]
+
+    def titles(text: str) -> list[str]:
+        return re.findall(r"(?:Wait|Yes|Past|No) \d\d", text)
+
+    # Waiting (soonest first), coming up (soonest first), past (newest first), declined.
+    assert [t for page in pages for t in titles(page)] == (
+        [f"Wait {n:02d}" for n in range(1, 6)]
+        + [f"Yes {n:02d}" for n in range(6, 10)]
+        + [f"Past {n:02d}" for n in range(15, 9, -1)]
+        + [f"No {n:02d}" for n in range(16, 19)]
+    )
+    assert [len(titles(page)) for page in pages] == [8, 8, 2]
+    assert "⏳ Waiting for your answer" in pages[0] and "❌ Declined" in pages[2]
+    # Confirm from page 1: the page is shown again, with that one now coming up.
+    await tg.press(jane_tg, my["message_id"], "◀ Newer")
+    my = await tg.wait_for_bot_message(jane_tg.id, "Page 2 of 3", message_id=my["message_id"])
+    await tg.press(jane_tg, my["message_id"], "◀ Newer")
+    my = await tg.wait_for_bot_message(jane_tg.id, "Page 1 of 3", message_id=my["message_id"])
+    labels = [b["text"] for row in my["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[:2] == ["✅ Confirm #1", "❌ Decline #1"] and labels[-1] == "Older ▶"
+    await tg.press(jane_tg, my["message_id"], "Confirm #1")
+    shown = my["message_id"]
+
+    def confirmed_one() -> dict[str, Any] | None:
+        for m in tg.bot_messages(jane_tg.id):
+            if m["message_id"] == shown and "Confirm #1" not in str(m["reply_markup"]):
+                return m
+        return None
+
+    my = await tg.wait_for(confirmed_one)
+    assert titles(my["text"])[:5] == ["Wait 02", "Wait 03", "Wait 04", "Wait 05", "Wait 01"]

@@ -14,9 +14,10 @@ from aiohttp import web
 
 from bot import db
 from bot.app import Callsheet
-from models import Channel, OutboxMessage, OutboxStatus, Person
+from models import Access, Channel, OutboxMessage, OutboxStatus, Person
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
+from services.events import EventDraft
 from services.notifications import NotificationKind
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, Mailbox, People, app_settings, text_part
 
@@ -145,6 +146,67 @@ async def test_throttled_and_failing_telegram_gets_every_message_once_in_order(
         assert len(waits) == len(throttled)
         # …and a 429 is not a failed attempt; only the 502s count.
         await app_db_check(database_url, expected_attempts=8 + 3)
+
+
+async def test_invitations_to_many_chats_go_out_without_one_429(
+    database_url: str, smtp_server: tuple[Mailbox, int], clock: ManualClock
+) -> None:
+    # Telegram's own limits: 30 messages a second for the bot, 1 a second per chat.
+    async with TelegramSandbox() as tg:
+        tg.add_bot(BOT_TOKEN, BOT_USERNAME, first_name="Sauti Crew")
+        crew_users = [tg.user(5000 + n, f"Crew{n}") for n in range(90)]
+        for user in crew_users:
+            await tg.send_text(user, "hello")  # each has started the bot
+        # …and those updates are done with, as deleteWebhook(drop_pending_updates) does.
+        drop = f"{tg.base_url}{BOT_TOKEN}/deleteWebhook"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(drop, json={"drop_pending_updates": True}) as reply,
+        ):
+            assert reply.status == 200
+        app = Callsheet(app_settings(tg, database_url, smtp_server[1]), clock=clock)
+        await app.start()
+        try:
+            assert app.services is not None
+            people, services = [], app.services
+            boss = (
+                await services.people.add_person(
+                    name="Achieng Otieno", phone="0700000001", access=Access.MANAGER
+                )
+            ).person
+            for n, user in enumerate(crew_users):
+                invite = await services.people.add_person(
+                    name=f"Crew Member {n}", phone=f"07{n + 10000000:08d}", telegram_id=user.id
+                )
+                people.append(invite.person)
+            event = await services.events.create(
+                EventDraft(
+                    title="Safari Sevens",
+                    venue="Nyayo Stadium",
+                    starts_at=clock.now() + timedelta(days=5),
+                    ends_at=clock.now() + timedelta(days=5, hours=8),
+                ),
+                actor=boss,
+                chat_id=None,
+            )
+            for person in people:
+                await services.assignments.assign(
+                    event.id, person.id, "usher", actor=boss, chat_id=None
+                )
+            # The outbox retries a 429 on our clock: let it run, so a 429 would not stall.
+            async with ticking(app, clock, timedelta(milliseconds=200)):
+                for user in crew_users:
+                    await tg.wait_for_bot_message(user.id, "Safari Sevens", timeout=20)
+        finally:
+            await app.stop()
+
+    for user in crew_users:
+        invitations = [m for m in tg.bot_messages(user.id) if "Safari Sevens" in m["text"]]
+        assert len(invitations) == 1
+        assert "Confirm" in str(invitations[0]["reply_markup"])
+    # Telegram never had to turn one away: the app kept under the limit by itself.
+    assert tg.stats.too_many_requests == 0
+    assert [r.method for r in tg.requests if r.status == 429] == []
 
 
 async def app_db_check(database_url: str, expected_attempts: int) -> None:
