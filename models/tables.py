@@ -231,6 +231,9 @@ class DarajaCallback(Model):
 
     class Meta:
         table = "daraja_callback"
+        # The reconciler's sweep looks for rows still RECEIVED, every round: without this
+        # it reads the whole (ever-growing) table.
+        indexes = (("status", "received_at"),)
 
 
 class LedgerEntry(Model):
