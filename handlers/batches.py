@@ -25,7 +25,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import CallsheetContext
 from handlers.common import current_person
-from models import Person
+from handlers.events import manager
 from services.batches import (
     BatchDraft,
     BatchError,
@@ -87,18 +87,6 @@ def _choice(context: CallsheetContext) -> Choice | None:
     return found if isinstance(found, Choice) else None
 
 
-async def _manager(update: Update, context: CallsheetContext) -> Person | None:
-    person = await current_person(update, context)
-    if person is not None and person.is_manager:
-        return person
-    text = "Only managers can do that. Send /help to see what you can do."
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
-    return None
-
-
 # --- picking ---------------------------------------------------------------------------------
 
 
@@ -135,7 +123,7 @@ def pick_view(choice: Choice) -> tuple[str, InlineKeyboardMarkup]:
 async def begin(update: Update, context: CallsheetContext) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None and context.user_data is not None
-    actor = await _manager(update, context)
+    actor = await manager(update, context)
     if actor is None:
         return ConversationHandler.END
     service = _service(context)
@@ -172,7 +160,7 @@ async def pick(update: Update, context: CallsheetContext) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None
     choice = _choice(context)
-    if choice is None or await _manager(update, context) is None:
+    if choice is None or await manager(update, context) is None:
         return ConversationHandler.END
     _, action, ref = query.data.split(":", 2)
     if action == "tog":
@@ -240,7 +228,7 @@ async def _confirm(
     update: Update, context: CallsheetContext, choice: Choice, chosen: Details
 ) -> int:
     assert update.message is not None and context.user_data is not None
-    actor = await _manager(update, context)
+    actor = await manager(update, context)
     service = _service(context)
     if actor is None or service is None:
         context.user_data.pop(KEY, None)
@@ -278,7 +266,7 @@ async def _confirm(
 async def send(update: Update, context: CallsheetContext) -> int:
     query = update.callback_query
     assert query is not None and context.user_data is not None
-    actor = await _manager(update, context)
+    actor = await manager(update, context)
     service = _service(context)
     choice = context.user_data.pop(KEY, None)  # taken at once: a second Send finds nothing
     if actor is None or service is None:

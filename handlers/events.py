@@ -77,10 +77,7 @@ def e(text: object) -> str:
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     message = update.effective_message
     assert message is not None
-    if update.callback_query is not None:
-        await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-    else:
-        await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
 async def manager(update: Update, context: CallsheetContext) -> Person | None:
