@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api.migrate import migrate as migrate_api
 from tortoise.migrations.executor import MigrationExecutor
+
+from bot.sqlite import sqlite_credentials
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,7 @@ class NotMigrated(Exception):
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": _normalise_url(database_url)},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             APP: {
                 "models": ["models.tables"],
@@ -32,6 +35,17 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _connection(database_url: str) -> str | dict[str, Any]:
+    """PostgreSQL: the URL as it is. SQLite: tortoise's settings for the URL with bot.sqlite
+    as the engine (write transactions begin IMMEDIATE) and busy_timeout for every connection
+    it opens (the app's, `callsheet migrate`'s, the tests')."""
+    url = _normalise_url(database_url)
+    if not url.startswith("sqlite://"):
+        return url
+    settings = expand_db_url(url)
+    return {"engine": "bot.sqlite", "credentials": sqlite_credentials(settings["credentials"])}
 
 
 def _normalise_url(url: str) -> str:
@@ -47,11 +61,10 @@ def _normalise_url(url: str) -> str:
 async def open_db(database_url: str) -> None:
     # Note: Tortoise.init sets os.environ["TIMEZONE"] (to "UTC" here), the very name of our
     # TIMEZONE setting: load Settings once, before the first open_db, as the CLI does.
+    # On SQLite, each connection is opened with journal_mode=WAL (readers go on while one
+    # writer commits) and busy_timeout (wait for another process's write lock instead of
+    # failing): see bot/sqlite.py.
     await Tortoise.init(config=tortoise_config(database_url))
-    if database_url.startswith("sqlite"):
-        conn = connections.get("default")
-        # WAL lets readers go on while one writer commits; busy_timeout waits instead of failing.
-        await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
 
 
 async def close_db() -> None:

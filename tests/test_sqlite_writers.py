@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from tortoise import connections
+from tortoise.exceptions import OperationalError
+from tortoise.transactions import in_transaction
 
 from bot import db
 from bot.container import build_services
@@ -24,7 +28,7 @@ from models import Event, OutboxMessage, OutboxStatus, Person
 from models.enums import Access
 from sandbox.telegram import TelegramSandbox
 from services.clock import SystemClock
-from tests.conftest import BOT_TOKEN, BOT_USERNAME, free_port
+from tests.conftest import BOT_TOKEN, BOT_USERNAME, Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CREW = 20
@@ -41,7 +45,7 @@ async def tg() -> AsyncIterator[TelegramSandbox]:
         yield sandbox
 
 
-def _env(database_url: str, tg: TelegramSandbox, port: int) -> dict[str, str]:
+def _env(database_url: str, tg: TelegramSandbox, port: int, smtp_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -50,7 +54,11 @@ def _env(database_url: str, tg: TelegramSandbox, port: int) -> dict[str, str]:
         TELEGRAM_API_BASE_URL=tg.base_url,
         DATABASE_URL=database_url,
         HTTP_PORT=str(port),
-        EMAIL_BACKEND="console",
+        EMAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_port),
+        SMTP_TLS="none",
+        EMAIL_FROM="Sauti Sound <crew@sauti.example>",
     )
     return env
 
@@ -66,7 +74,7 @@ async def _add_manager(env: dict[str, str], n: int) -> tuple[int, str]:
         "--phone",
         f"07220000{n:02d}",
         "--email",
-        f"operator{n}@example.com",
+        _operator_email(n),
         env=env,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
@@ -75,6 +83,10 @@ async def _add_manager(env: dict[str, str], n: int) -> tuple[int, str]:
     out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
     return process.returncode, out.decode()
+
+
+def _operator_email(n: int) -> str:
+    return f"operator{n}@example.com"
 
 
 async def _ready(port: int) -> None:
@@ -89,11 +101,12 @@ async def _ready(port: int) -> None:
 
 
 async def test_operator_commands_while_the_app_delivers_on_one_sqlite_file(
-    tg: TelegramSandbox, tmp_path: Path
+    tg: TelegramSandbox, smtp_server: tuple[Mailbox, int], tmp_path: Path
 ) -> None:
+    mail, smtp_port = smtp_server
     database_url = f"sqlite://{tmp_path / 'callsheet.sqlite3'}"
     port = free_port()
-    env = _env(database_url, tg, port)
+    env = _env(database_url, tg, port, smtp_port)
     # Before the first database open (Tortoise.init overwrites os.environ["TIMEZONE"]).
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
@@ -168,6 +181,9 @@ async def test_operator_commands_while_the_app_delivers_on_one_sqlite_file(
             timeout=60,
             description=f"{ROUNDS} invitations in each crew chat",
         )
+        # And every manager added is owed the email with their link.
+        for n in range(ROUNDS * OPERATORS):
+            await mail.wait_count(_operator_email(n), 1, timeout=30)
     finally:
         app.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(app.communicate(), timeout=30)
@@ -190,7 +206,33 @@ async def test_operator_commands_while_the_app_delivers_on_one_sqlite_file(
     for user in users:  # once each: none doubled
         shown = sorted(m["text"].split("\n")[0] for m in _invitations(tg, user.id))
         assert len(shown) == ROUNDS, shown
+    for n in range(ROUNDS * OPERATORS):
+        assert len(mail.to(_operator_email(n))) == 1
 
 
 def _invitations(tg: TelegramSandbox, chat_id: int) -> list[dict[str, Any]]:
     return [m for m in tg.bot_messages(chat_id) if "Festival" in (m.get("text") or "")]
+
+
+async def test_a_transaction_that_cannot_get_the_write_lock_fails_cleanly(tmp_path: Path) -> None:
+    """Another process holds the SQLite write lock past busy_timeout: the transaction fails
+    with "database is locked" before doing anything, and the next one works once it is free."""
+    path = tmp_path / "callsheet.sqlite3"
+    database_url = f"sqlite://{path}?busy_timeout=200"  # not the 5 s default, to be quick
+    await db.migrate(database_url)
+    other = sqlite3.connect(path, isolation_level=None)
+    await db.open_db(database_url)
+    try:
+        rows = await connections.get("default").execute_query_dict("PRAGMA busy_timeout")
+        assert rows == [{"timeout": 200}]
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with in_transaction() as conn:
+                await Person.create(name="Never Saved", phone="+254700000009", using_db=conn)
+        other.execute("ROLLBACK")
+        async with asyncio.timeout(10), in_transaction() as conn:
+            await Person.create(name="Achieng Otieno", phone="+254700000001", using_db=conn)
+        assert [p.name for p in await Person.all()] == ["Achieng Otieno"]
+    finally:
+        await db.close_db()
+        other.close()
