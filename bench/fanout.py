@@ -7,8 +7,10 @@ against the Telegram stand-in ENFORCING Telegram's limits (30 messages a second 
 starts, a separate process invites everyone through `AssignmentService.assign`, the service
 the `/assign` handler calls, one invitation after another (each in its own transaction, as
 one `/assign` each): the real Notifier writes a chat row and an email row per person. (Not
-while the app runs: on SQLite a second writing process makes the app's outbox claims fail
-with "database is locked", which production, one process per SQLite file, never sees.)
+while the app runs, so that the time is of delivery alone. It once had to be so on SQLite
+too, where a second writing process made the app's outbox claims fail with "database is
+locked"; write transactions now begin IMMEDIATE and wait instead, see bot/sqlite.py and
+tests/test_sqlite_writers.py.)
 Timed: from the app being ready (its dispatchers running; or its first invitation sent, if
 earlier) to the last invitation reaching its chat in the stand-in, and to the last email
 reaching the SMTP server.
