@@ -7,6 +7,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.container import Services
+from models import Person
 
 
 class BotData:
@@ -32,6 +33,9 @@ class CallsheetContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, A
         user_id: int | None = None,
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        # The sender, once `require_known_person` has loaded it for this update (PTB makes
+        # one context per update and hands it to every handler group).
+        self.person: Person | None = None
 
     @property
     def services(self) -> Services:

@@ -226,16 +226,23 @@ async def answer_pressed(update: Update, context: CallsheetContext) -> None:
     from_my = len(data) > 3 and data[3] == "my"
     service = context.services.assignments
     try:
-        result = await service.respond(int(data[2]), answer, person=person, chat_id=chat_id(update))
+        result = await service.respond(
+            int(data[2]), answer, person=person, chat_id=chat_id(update), wake_outbox=False
+        )
     except CallsheetError as exc:
         await query.answer(str(exc)[:200], show_alert=True)
         return
-    if not result.changed:
-        await query.answer(f"You already {result.assignment.status.value} this one.")
-    elif answer is Answer.CONFIRM:
-        await query.answer("✅ Confirmed. Thank you!")
-    else:
-        await query.answer("❌ Declined.")
+    # The answer is committed: the person's spinner stops first, then the outbox delivers
+    # the invitation's edit and the manager's message (they would compete with it).
+    try:
+        if not result.changed:
+            await query.answer(f"You already {result.assignment.status.value} this one.")
+        elif answer is Answer.CONFIRM:
+            await query.answer("✅ Confirmed. Thank you!")
+        else:
+            await query.answer("❌ Declined.")
+    finally:
+        service.outbox.wake()
     if from_my and isinstance(query.message, Message):
         text, markup = render_my(
             await service.my(person, int(data[4]) if len(data) > 4 else 0, PAGE_SIZE), context

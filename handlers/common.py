@@ -96,10 +96,13 @@ def help_text(person: Person | None) -> str:
 
 
 async def current_person(update: Update, context: CallsheetContext) -> Person | None:
-    """The active Person behind this update, looked up in the database every time."""
+    """The active Person behind this update, looked up in the database once per update:
+    `require_known_person` keeps what it loaded for the feature handler that follows."""
     user = update.effective_user
     if user is None:
         return None
+    if context.person is not None and context.person.telegram_id == user.id:
+        return context.person
     return await context.services.people.by_telegram_id(user.id)
 
 
@@ -223,7 +226,9 @@ async def require_known_person(update: Update, context: CallsheetContext) -> Non
     """Everything past /start, /help and contacts needs a linked, active person."""
     if update.effective_user is None:
         raise ApplicationHandlerStop
-    if await current_person(update, context) is not None:
+    person = await current_person(update, context)
+    if person is not None:
+        context.person = person
         return
     if update.callback_query is not None:
         await update.callback_query.answer(

@@ -13,7 +13,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import Assignment, AssignmentStatus, Briefing, Channel, Event, EventStatus, Person
+from models import (
+    Assignment,
+    AssignmentStatus,
+    Briefing,
+    Channel,
+    Event,
+    EventStatus,
+    OutboxMessage,
+    Person,
+)
 from services import audit
 from services.clock import Clock, format_when
 from services.errors import CallsheetError
@@ -269,30 +278,45 @@ class AssignmentService:
 
     async def _load_for(
         self, assignment_id: int, person: Person, conn: BaseDBAsyncClient
-    ) -> tuple[Assignment, Event]:
-        query = Assignment.filter(id=assignment_id).using_db(conn)
+    ) -> tuple[Assignment, Event, Person]:
+        """The assignment (locked on PostgreSQL), its event and the event's manager, in one
+        query; refused if it is not `person`'s or can no longer be answered."""
+        query = (
+            Assignment.filter(id=assignment_id)
+            .select_related("event", "event__manager")
+            .using_db(conn)
+        )
         if conn.capabilities.dialect == "postgres":
-            query = query.select_for_update()
+            # Only the assignment: every answer to one event joins the same event row.
+            query = query.select_for_update(of=(Assignment._meta.db_table,))
         assignment = await query.first()
         if assignment is None:
             raise AnswerRefused("This invitation no longer exists. Nothing was changed.")
         if assignment.person_id != person.id:  # type: ignore[attr-defined]
             raise NotAllowed("This invitation is not yours. Nothing was changed.")
-        event = await Event.get(id=assignment.event_id, using_db=conn)  # type: ignore[attr-defined]
+        event = assignment.event
         if event.status is EventStatus.CANCELLED or assignment.status is AssignmentStatus.CANCELLED:
             raise AnswerRefused(f"{event.title} was cancelled, so there is nothing to answer.")
         if event.status is EventStatus.COMPLETED or assignment.status is AssignmentStatus.COMPLETED:
             raise AnswerRefused(f"{event.title} is finished, so answers are closed.")
         assignment.person = person
-        return assignment, event
+        return assignment, event, event.manager
 
     async def respond(
-        self, assignment_id: int, answer: Answer, *, person: Person, chat_id: int | None
+        self,
+        assignment_id: int,
+        answer: Answer,
+        *,
+        person: Person,
+        chat_id: int | None,
+        wake_outbox: bool = True,
     ) -> Response:
+        """Record the answer with its time, and queue the invitation's edit and the
+        manager's message in the same transaction. `wake_outbox=False`: the caller wakes
+        the dispatchers itself (the button handler answers the press first)."""
         now = self.clock.now()
         async with in_transaction() as conn:
-            assignment, event = await self._load_for(assignment_id, person, conn)
-            manager = await Person.get(id=event.manager_id, using_db=conn)  # type: ignore[attr-defined]
+            assignment, event, manager = await self._load_for(assignment_id, person, conn)
             if now >= event.call_at:
                 raise AnswerRefused(
                     f"The call time for {event.title} ({self.when(event.call_at)}) has passed, "
@@ -326,8 +350,8 @@ class AssignmentService:
                 details={"event_id": event.id, "from": previous.value, "role": assignment.role},
                 using_db=conn,
             )
-            await self._show_invitation(assignment, event, manager, conn)
-            await self.notifier.notify(
+            rows = self._invitation_rows(assignment, event, manager)
+            rows += self.notifier.prepare(
                 manager,
                 NotificationKind.ANSWER,
                 {
@@ -337,42 +361,49 @@ class AssignmentService:
                     "previous": previous.value,
                     "dropped_out": previous is AssignmentStatus.CONFIRMED,
                 },
-                using_db=conn,
             )
+            await self.notifier.supersede(rows, conn)
+            await OutboxMessage.bulk_create(rows, using_db=conn)
             await self.scheduler.plan_assignment(assignment, event, conn)
-        self.outbox.wake()
+        if wake_outbox:
+            self.outbox.wake()
         return Response(assignment, event, previous, changed=True)
 
-    async def _show_invitation(
-        self, assignment: Assignment, event: Event, manager: Person, conn: BaseDBAsyncClient
-    ) -> None:
-        """Edit the invitation in the person's chat to show where things stand."""
+    def _invitation_rows(
+        self, assignment: Assignment, event: Event, manager: Person
+    ) -> list[OutboxMessage]:
+        """The edit of the invitation in the person's chat that shows where things stand."""
         buttons: Keyboard = ()
         if event.status is EventStatus.SCHEDULED and self.clock.now() < event.call_at:
             if assignment.status is AssignmentStatus.INVITED:
                 buttons = answer_buttons(assignment.id)
             elif assignment.status in (AssignmentStatus.CONFIRMED, AssignmentStatus.DECLINED):
                 buttons = change_button(assignment.id)
-        await self.notifier.notify(
+        return self.notifier.prepare(
             assignment.person,
             NotificationKind.INVITATION,
             self._context(assignment, event, manager),
             buttons=buttons,
             live_key=f"asg:{assignment.id}",
             channels=(Channel.TELEGRAM,),
-            using_db=conn,
         )
+
+    async def _show_invitation(
+        self, assignment: Assignment, event: Event, manager: Person, conn: BaseDBAsyncClient
+    ) -> None:
+        rows = self._invitation_rows(assignment, event, manager)
+        await self.notifier.supersede(rows, conn)
+        await OutboxMessage.bulk_create(rows, using_db=conn)
 
     async def reopen(self, assignment_id: int, *, person: Person) -> Assignment:
         """'Change my answer': show Confirm / Decline again; nothing changes until one is pressed."""
         async with in_transaction() as conn:
-            assignment, event = await self._load_for(assignment_id, person, conn)
+            assignment, event, manager = await self._load_for(assignment_id, person, conn)
             if self.clock.now() >= event.call_at:
                 raise AnswerRefused(
                     f"The call time for {event.title} ({self.when(event.call_at)}) has passed, "
                     "so answers are closed."
                 )
-            manager = await Person.get(id=event.manager_id, using_db=conn)  # type: ignore[attr-defined]
             await self.notifier.notify(
                 person,
                 NotificationKind.INVITATION,
@@ -390,7 +421,7 @@ class AssignmentService:
     ) -> Assignment:
         text = " ".join(reason.split())[:500]
         async with in_transaction() as conn:
-            assignment, event = await self._load_for(assignment_id, person, conn)
+            assignment, event, manager = await self._load_for(assignment_id, person, conn)
             if assignment.status is not AssignmentStatus.DECLINED:
                 raise AnswerRefused(
                     "You have not declined this invitation, so no reason is needed."
@@ -406,7 +437,6 @@ class AssignmentService:
                 details={"reason": text},
                 using_db=conn,
             )
-            manager = await Person.get(id=event.manager_id, using_db=conn)  # type: ignore[attr-defined]
             await self.notifier.notify(
                 manager,
                 NotificationKind.ANSWER,
@@ -572,7 +602,7 @@ class AssignmentService:
         self, assignment_id: int, *, person: Person, chat_id: int | None
     ) -> Assignment:
         async with in_transaction() as conn:
-            assignment, event = await self._load_for(assignment_id, person, conn)
+            assignment, event, _ = await self._load_for(assignment_id, person, conn)
             if assignment.status is not AssignmentStatus.CONFIRMED:
                 raise AnswerRefused("You are not confirmed on this event any more.")
             if assignment.briefing_read_at is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
@@ -131,16 +132,27 @@ class LedgerService:
         return label, list(await rows.order_by("-id").limit(LIST_LIMIT))
 
     async def audit(self) -> list[Mismatch]:
-        """Every balance equals its ledger; every credited payment has exactly one entry."""
+        """Every balance equals its ledger; every credited payment has exactly one entry.
+
+        All reads see one snapshot: a payment settled between reading the ledger and
+        reading the balances would otherwise show as a mismatch on a running system."""
+        async with in_transaction() as conn:
+            if conn.capabilities.dialect == "postgres":
+                # READ COMMITTED takes a new snapshot per statement.
+                await conn.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return await self._audit(conn)
+
+    async def _audit(self, conn: BaseDBAsyncClient) -> list[Mismatch]:
         problems: list[Mismatch] = []
         sums = {
             row["person_id"]: int(row["total"] or 0)
             for row in await LedgerEntry.all()
+            .using_db(conn)
             .group_by("person_id")
             .annotate(total=Sum("amount"))
             .values("person_id", "total")
         }
-        for person in await Person.all().order_by("id"):
+        for person in await Person.all().using_db(conn).order_by("id"):
             total = sums.get(person.id, 0)
             if person.balance != total:
                 problems.append(
@@ -153,11 +165,12 @@ class LedgerService:
         entries = {
             row["payment_id"]: row["n"]
             for row in await LedgerEntry.filter(payment_id__isnull=False)
+            .using_db(conn)
             .group_by("payment_id")
             .annotate(n=Count("id"))
             .values("payment_id", "n")
         }
-        for payment in await Payment.all().order_by("id"):
+        for payment in await Payment.all().using_db(conn).order_by("id"):
             should = (
                 payment.status is PaymentStatus.COMPLETED
                 and payment.flag_reason is None

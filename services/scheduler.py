@@ -155,18 +155,28 @@ class Scheduler:
         if keys:
             query = query.exclude(dedupe_key__in=keys)
         await query.using_db(conn).update(status=JobStatus.CANCELLED)
+        if not wanted:
+            return
+        found = await ScheduledJob.filter(dedupe_key__in=sorted(keys)).using_db(conn)
+        known = {job.dedupe_key: job for job in found}
+        missing = [item for item in wanted if item.key not in known]
+        if missing:  # one statement for all of them (a confirmation plans two reminders)
+            await ScheduledJob.bulk_create(
+                [
+                    ScheduledJob(
+                        kind=item.kind,
+                        due_at=item.due_at,
+                        dedupe_key=item.key,
+                        event_id=event_id,
+                        assignment_id=assignment_id,
+                    )
+                    for item in missing
+                ],
+                using_db=conn,
+            )
         for item in wanted:
-            existing = await ScheduledJob.filter(dedupe_key=item.key).using_db(conn).first()
-            if existing is None:
-                await ScheduledJob.create(
-                    kind=item.kind,
-                    due_at=item.due_at,
-                    dedupe_key=item.key,
-                    event_id=event_id,
-                    assignment_id=assignment_id,
-                    using_db=conn,
-                )
-            elif existing.status is JobStatus.CANCELLED:
+            existing = known.get(item.key)
+            if existing is not None and existing.status is JobStatus.CANCELLED:
                 await (
                     ScheduledJob.filter(id=existing.id, status=JobStatus.CANCELLED)
                     .using_db(conn)
