@@ -101,6 +101,50 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+async def command_time(tg: TelegramSandbox, user: SandboxUser, text: str) -> tuple[float, str]:
+    """Seconds from the update to the bot's first reply in that chat, and what it was."""
+    sent = await tg.send_text(user, text)
+    first = len(tg.requests)
+    started = time.monotonic()
+    try:
+        reply = await tg.wait_for_bot_message(user.id, after=sent["message_id"], timeout=10)
+        shown = str(reply.get("text", ""))
+        elapsed = time.monotonic() - started
+        note = f"{len(shown)} chars: {shown.splitlines()[0][:50]}"
+    except TimeoutError:
+        elapsed = time.monotonic() - started
+        note = "NO REPLY within 10 s"
+    refused = [
+        r.description
+        for r in tg.requests[first:]
+        if not r.ok and int(r.params.get("chat_id", 0) or 0) == user.id
+    ]
+    if refused:
+        note += f" (after Telegram refused: {refused[0]})"
+    return elapsed, note
+
+
+async def time_commands(
+    tg: TelegramSandbox, users: dict[str, SandboxUser], repeat: int
+) -> list[tuple[str, str]]:
+    """Send each command `repeat` times from its user; table rows of the times and replies."""
+    rows: list[tuple[str, str]] = []
+    for command, user in users.items():
+        times = []
+        note = ""
+        for _ in range(repeat):
+            elapsed, note = await command_time(tg, user, command)
+            times.append(elapsed)
+        rows.append(
+            (
+                f"{command}: first / p50 / max of {repeat}",
+                f"{ms(times[0])} / {ms(percentile(times, 50))} / {ms(max(times))}",
+            )
+        )
+        rows.append((f"{command}: reply", note))
+    return rows
+
+
 # --- databases ----------------------------------------------------------------------------
 
 

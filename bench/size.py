@@ -21,39 +21,15 @@ from bench._common import (
     AppProcess,
     database,
     environment,
-    ms,
     opened,
-    percentile,
     print_table,
     seed_history,
     seed_people,
     telegram_sandbox,
+    time_commands,
 )
 from models import LedgerEntry, Payment, Person
 from sandbox.daraja import DarajaSandbox
-from sandbox.telegram import SandboxUser, TelegramSandbox
-
-
-async def command_time(tg: TelegramSandbox, user: SandboxUser, text: str) -> tuple[float, str]:
-    """Seconds from the update to the bot's first reply, and the reply (or the refusal)."""
-    sent = await tg.send_text(user, text)
-    first = len(tg.requests)
-    started = time.monotonic()
-    try:
-        reply = await tg.wait_for_bot_message(MANAGER_TG, after=sent["message_id"], timeout=10)
-    except TimeoutError:
-        reply = {"text": "NO REPLY within 10 s"}
-    elapsed = time.monotonic() - started
-    refused = [
-        r.description
-        for r in tg.requests[first:]
-        if not r.ok and int(r.params.get("chat_id", 0) or 0) == MANAGER_TG
-    ]
-    shown = str(reply.get("text", ""))
-    note = f"{len(shown)} chars: {shown.splitlines()[0][:60]}"
-    if refused:
-        note += f" (after Telegram refused: {refused[0]})"
-    return elapsed, note
 
 
 async def run(db_kind: str, people: int, payments: int, owing_every: int, repeat: int) -> None:
@@ -78,15 +54,7 @@ async def run(db_kind: str, people: int, payments: int, owing_every: int, repeat
             try:
                 await asyncio.sleep(1.0)  # let start-up work (setMyCommands, first poll) settle
                 rss_start = app.rss_mb()
-                results: dict[str, list[float]] = {}
-                notes: dict[str, str] = {}
-                for command in ("/balances", "/payments"):
-                    times = []
-                    for _ in range(repeat):
-                        elapsed, note = await command_time(tg, user, command)
-                        times.append(elapsed)
-                        notes[command] = note
-                    results[command] = times
+                timed = await time_commands(tg, {"/balances": user, "/payments": user}, repeat)
                 rss_end = app.rss_mb()
             finally:
                 await app.stop()
@@ -99,14 +67,7 @@ async def run(db_kind: str, people: int, payments: int, owing_every: int, repeat
         ("RSS after start-up", f"{rss_start:.0f} MB"),
         ("RSS after the commands", f"{rss_end:.0f} MB"),
     ]
-    for command, times in results.items():
-        rows.append(
-            (
-                f"{command}: first / p50 / max of {repeat}",
-                f"{ms(times[0])} / {ms(percentile(times, 50))} / {ms(max(times))}",
-            )
-        )
-        rows.append((f"{command}: reply", notes[command]))
+    rows += timed
     rows += [
         ("errors in the app's log", str(len(errors))),
         ("Telegram limits", "lifted in the stand-in"),

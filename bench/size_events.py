@@ -26,17 +26,15 @@ from bench._common import (
     AppProcess,
     database,
     environment,
-    ms,
     opened,
-    percentile,
     print_table,
     seed_history,
     seed_people,
     telegram_sandbox,
+    time_commands,
 )
 from models import Assignment, AssignmentStatus, Event, EventStatus, Payment, Person
 from sandbox.daraja import DarajaSandbox
-from sandbox.telegram import SandboxUser, TelegramSandbox
 
 PER_EVENT = 50
 
@@ -100,29 +98,6 @@ async def seed_events(manager: Person, crew: list[Person], events: int) -> tuple
     return upcoming, made
 
 
-async def command_time(tg: TelegramSandbox, user: SandboxUser, text: str) -> tuple[float, str]:
-    """Seconds from the update to the bot's first reply in that chat, and what it was."""
-    sent = await tg.send_text(user, text)
-    first = len(tg.requests)
-    started = time.monotonic()
-    try:
-        reply = await tg.wait_for_bot_message(user.id, after=sent["message_id"], timeout=10)
-        shown = str(reply.get("text", ""))
-        elapsed = time.monotonic() - started
-        note = f"{len(shown)} chars: {shown.splitlines()[0][:50]}"
-    except TimeoutError:
-        elapsed = time.monotonic() - started
-        note = "NO REPLY within 10 s"
-    refused = [
-        r.description
-        for r in tg.requests[first:]
-        if not r.ok and int(r.params.get("chat_id", 0) or 0) == user.id
-    ]
-    if refused:
-        note += f" (after Telegram refused: {refused[0]})"
-    return elapsed, note
-
-
 async def run(db_kind: str, people: int, events: int, payments: int, repeat: int) -> None:
     async with database(db_kind) as (url, pg_version):
         seeding = time.monotonic()
@@ -140,21 +115,13 @@ async def run(db_kind: str, people: int, events: int, payments: int, repeat: int
         seeding = time.monotonic() - seeding
         tg = telegram_sandbox(relaxed=True)
         async with tg, DarajaSandbox(DARAJA_KEY, DARAJA_SECRET) as daraja:
-            users = {"/events": tg.user(MANAGER_TG, "Achieng"), "/my": tg.user(CREW_TG, "Crew0")}
+            users = {"/my": tg.user(CREW_TG, "Crew0"), "/events": tg.user(MANAGER_TG, "Achieng")}
             app = AppProcess(url, tg, daraja)
             await app.start()
             try:
                 await asyncio.sleep(1.0)  # start-up requests (setMyCommands, first poll) done
                 rss_start = app.rss_mb()
-                results: dict[str, list[float]] = {}
-                notes: dict[str, str] = {}
-                for command in ("/my", "/events"):
-                    times = []
-                    for _ in range(repeat):
-                        elapsed, note = await command_time(tg, users[command], command)
-                        times.append(elapsed)
-                        notes[command] = note
-                    results[command] = times
+                timed = await time_commands(tg, users, repeat)
                 rss_end = app.rss_mb()
             finally:
                 await app.stop()
@@ -168,14 +135,7 @@ async def run(db_kind: str, people: int, events: int, payments: int, repeat: int
         ("seeding (direct inserts, not measured)", f"{seeding:.0f} s"),
         ("RSS after start-up → after the commands", f"{rss_start:.0f} → {rss_end:.0f} MB"),
     ]
-    for command, times in results.items():
-        rows.append(
-            (
-                f"{command}: first / p50 / max of {repeat}",
-                f"{ms(times[0])} / {ms(percentile(times, 50))} / {ms(max(times))}",
-            )
-        )
-        rows.append((f"{command}: reply", notes[command]))
+    rows += timed
     rows += [
         ("errors in the app's log", str(len(errors))),
         ("Telegram limits", "lifted in the stand-in"),
