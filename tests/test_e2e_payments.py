@@ -156,10 +156,24 @@ def success_body(payment: Payment, receipt: str, amount: float = 1500.0) -> dict
     }
 
 
-async def settled(app: Callsheet) -> None:
-    """Until every callback the app has answered is settled (it answers once it is stored)."""
+async def settled(app: Callsheet, timeout: float = 30) -> None:
+    """Until every callback the app has answered is settled (it answers once it is stored).
+    Bounded, so that a worker that stops settling fails the test with its state instead of
+    hanging the suite."""
     assert app.services is not None and app.services.callbacks is not None
-    await app.services.callbacks.settled()
+    try:
+        async with asyncio.timeout(timeout):
+            await app.services.callbacks.settled()
+    except TimeoutError:
+        worker = [t for t in app._tasks if t.get_name() == "settle-callbacks"]
+        state = [
+            "running" if not t.done() else repr(t.exception()) if not t.cancelled() else "cancelled"
+            for t in worker
+        ]
+        pending = len(app.services.callbacks._pending)
+        raise AssertionError(
+            f"callbacks not settled after {timeout:.0f} s: {pending} pending, worker {state}"
+        ) from None
 
 
 async def only_payment() -> Payment:
