@@ -86,6 +86,24 @@ async def open_picker(tg: TelegramSandbox, boss: SandboxUser) -> dict[str, Any]:
     return await tg.wait_for_bot_message(boss.id, "Who should pay?", after=card["message_id"])
 
 
+async def asked_to_send(
+    app: Callsheet, tg: TelegramSandbox, count: int
+) -> tuple[SandboxUser, dict[str, Any]]:
+    """A manager, an event whose `count` confirmed crew (Crew Member n, 07n0 000 00n, not
+    linked) are all picked for KES 800, and the "Send?" question the manager now sees."""
+    people = People(app, tg)
+    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    event = await new_event(tg, boss)
+    for n in range(1, count + 1):
+        person, _ = await people.add(f"Crew Member {n}", f"07{n}0 000 00{n}", linked=False)
+        await assign(event, person, AssignmentStatus.CONFIRMED)
+    picker = await open_picker(tg, boss)
+    await tg.press(boss, picker["message_id"], f"Done ({count})")
+    await tg.wait_for_bot_message(boss.id, "How much should each person pay")
+    question = await ask(tg, boss, "800 | Setup fee", f"Ask {count} people")
+    return boss, question
+
+
 @pytest.fixture
 async def team(
     app: Callsheet, tg: TelegramSandbox, people: People
@@ -297,17 +315,7 @@ async def test_a_restart_mid_batch_pushes_the_rest_once_and_nobody_twice(
     daraja: DarajaSandbox,
 ) -> None:
     first = await start_app(tg, database_url, smtp_server[1], clock, daraja)
-    people = People(first, tg)
-    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
-    event = await new_event(tg, boss)
-    phones = [f"07{n}0 000 00{n}" for n in range(1, 6)]
-    for n, phone in enumerate(phones, start=1):
-        person, _ = await people.add(f"Crew Member {n}", phone, linked=False)
-        await assign(event, person, AssignmentStatus.CONFIRMED)
-    picker = await open_picker(tg, boss)
-    await tg.press(boss, picker["message_id"], "Done (5)")
-    await tg.wait_for_bot_message(boss.id, "How much should each person pay")
-    question = await ask(tg, boss, "800 | Setup fee", "Ask 5 people")
+    boss, question = await asked_to_send(first, tg, 5)
     # The third prompt reaches the phone, but Daraja's answer never reaches this process.
     daraja.hold_answers_after = 2
     daraja.next_outcome("254730000003", Outcome.HOLD)
@@ -353,16 +361,7 @@ async def test_crew_still_waiting_are_not_asked_once_the_event_is_cancelled(
     daraja: DarajaSandbox,
 ) -> None:
     first = await start_app(tg, database_url, smtp_server[1], clock, daraja)
-    people = People(first, tg)
-    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
-    event = await new_event(tg, boss)
-    for n in range(1, 4):
-        person, _ = await people.add(f"Crew Member {n}", f"07{n}0 000 00{n}", linked=False)
-        await assign(event, person, AssignmentStatus.CONFIRMED)
-    picker = await open_picker(tg, boss)
-    await tg.press(boss, picker["message_id"], "Done (3)")
-    await tg.wait_for_bot_message(boss.id, "How much should each person pay")
-    question = await ask(tg, boss, "800 | Setup fee", "Ask 3 people")
+    boss, question = await asked_to_send(first, tg, 3)
     # Member 1 dismisses the prompt; member 2's push hangs, so member 3 is still waiting.
     daraja.next_outcome("254710000001", Outcome.CANCELLED)
     daraja.hold_answers_after = 1
