@@ -41,6 +41,7 @@ from models import (
     PaymentStatus,
     Person,
 )
+from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox
 from sandbox.telegram import SandboxUser, TelegramSandbox
 
@@ -205,6 +206,7 @@ def phone_of(i: int) -> str:
 async def seed_people(crew: int, *, linked_crew: int = 0) -> tuple[Person, list[Person]]:
     """One linked manager and `crew` crew members, the first `linked_crew` linked."""
     manager = await Person.create(
+        **stamp(Person, datetime.now(UTC)),
         name="Achieng Otieno",
         phone=phone_of(99_999_999),
         access=Access.MANAGER,
@@ -214,6 +216,7 @@ async def seed_people(crew: int, *, linked_crew: int = 0) -> tuple[Person, list[
     now = datetime.now(UTC)
     rows = [
         Person(
+            **stamp(Person, datetime.now(UTC)),
             name=f"Crew Member {i:05d}",
             phone=phone_of(i),
             access=Access.CREW,
@@ -247,6 +250,7 @@ async def seed_pending(manager: Person, payers: Sequence[Person], count: int) ->
             checkout_request_id=checkout_id(i),
             merchant_request_id=f"29115-{i}-1",
             created_at=now,
+            updated_at=now,
         )
         for i in range(count)
     ]
@@ -306,6 +310,7 @@ async def seed_history(
                 receipt=f"HST{i:07d}" if status is PaymentStatus.COMPLETED else None,
                 paid_amount=500 + (i * 37) % 4500 if status is PaymentStatus.COMPLETED else None,
                 created_at=start + timedelta(seconds=i * 300),
+                updated_at=start + timedelta(seconds=i * 300),
                 resolved_at=start + timedelta(seconds=i * 300 + 30),
             )
         )
@@ -387,7 +392,12 @@ async def seed_live_messages(
             message_id = int(reply.json()["result"]["message_id"])
             by_message[message_id] = payment.id
             rows.append(
-                LiveMessage(key=f"pay:{payment.id}:mgr", chat_id=chat_id, message_id=message_id)
+                LiveMessage(
+                    **stamp(LiveMessage, datetime.now(UTC)),
+                    key=f"pay:{payment.id}:mgr",
+                    chat_id=chat_id,
+                    message_id=message_id,
+                )
             )
     await LiveMessage.bulk_create(rows, batch_size=1000)
     return by_message

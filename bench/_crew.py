@@ -24,6 +24,7 @@ from bench._common import BOT_TOKEN, BOT_USERNAME, CREW_TG, MANAGER_TG, seed_peo
 from bot.container import Services, build_services
 from bot.settings import Settings
 from models import Assignment, Event, Person
+from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import SystemClock
 
@@ -73,6 +74,7 @@ async def create_event(
 ) -> Event:
     call = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days_ahead)
     return await Event.create(
+        **stamp(Event, datetime.now(UTC)),
         title=title,
         venue="Uhuru Gardens",
         call_at=call,

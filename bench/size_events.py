@@ -34,6 +34,7 @@ from bench._common import (
     time_commands,
 )
 from models import Assignment, AssignmentStatus, Event, EventStatus, Payment, Person
+from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox
 
 PER_EVENT = 50
@@ -50,6 +51,7 @@ async def seed_events(manager: Person, crew: list[Person], events: int) -> tuple
         call = first + step * i
         rows.append(
             Event(
+                **stamp(Event, datetime.now(UTC)),
                 title=f"Event {i:04d} at the {['Arena', 'Gardens', 'Hall', 'Grounds'][i % 4]}",
                 venue=["KICC", "Uhuru Gardens", "Carnivore", "Ngong Racecourse"][i % 4],
                 call_at=call,
@@ -83,6 +85,7 @@ async def seed_events(manager: Person, crew: list[Person], events: int) -> tuple
                     role=["stagehand", "rigger", "sound engineer", "usher"][k % 4],
                     status=status,
                     invited_at=event.call_at - timedelta(days=14),
+                    updated_at=event.call_at - timedelta(days=14),
                     responded_at=None
                     if status is AssignmentStatus.INVITED
                     else event.call_at - timedelta(days=13),

@@ -130,7 +130,7 @@ async def set_default_commands(application: Application) -> None:  # type: ignor
 
 async def skip_seen_updates(update: Update, context: CallsheetContext) -> None:
     """A redelivered update (webhook retry, a second instance) is acted on once."""
-    if not await updates.first_time(update.update_id):
+    if not await updates.first_time(update.update_id, context.services.clock):
         log.info("update %s already handled; skipped", update.update_id)
         raise ApplicationHandlerStop
 

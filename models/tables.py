@@ -35,8 +35,8 @@ class Person(Model):
     linked_at = fields.DatetimeField(null=True)
     chat_unreachable_at = fields.DatetimeField(null=True)  # Telegram answered 403
     balance = fields.BigIntField(default=0)  # KES owed; always the sum of ledger entries
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
 
     class Meta:
         table = "person"
@@ -59,7 +59,7 @@ class LinkToken(Model):
     )
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()
 
     class Meta:
         table = "link_token"
@@ -78,8 +78,8 @@ class Event(Model):
     manager: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="managed_events", on_delete=fields.RESTRICT
     )
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
 
     class Meta:
         table = "event"
@@ -96,11 +96,11 @@ class Assignment(Model):
     )
     role = fields.CharField(max_length=60)
     status = fields.CharEnumField(AssignmentStatus, max_length=16, default=AssignmentStatus.INVITED)
-    invited_at = fields.DatetimeField(auto_now_add=True)
+    invited_at = fields.DatetimeField()
     responded_at = fields.DatetimeField(null=True)
     decline_reason = fields.CharField(max_length=500, null=True)
     briefing_read_at = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    updated_at = fields.DatetimeField()
 
     class Meta:
         table = "assignment"
@@ -117,7 +117,7 @@ class Briefing(Model):
     sent_by: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="briefings_sent", on_delete=fields.RESTRICT
     )
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()
 
     class Meta:
         table = "briefing"
@@ -162,7 +162,7 @@ class PaymentBatchMember(Model):
     resend_of: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
         "models.Payment", related_name="batch_resends", null=True, on_delete=fields.SET_NULL
     )
-    updated_at = fields.DatetimeField(auto_now=True)
+    updated_at = fields.DatetimeField()
 
     class Meta:
         table = "payment_batch_member"
@@ -203,8 +203,8 @@ class Payment(Model):
     paid_phone = fields.CharField(max_length=16, null=True)
     flag_reason = fields.CharField(max_length=255, null=True)  # set: a manager must look
     error = fields.CharField(max_length=500, null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
     resolved_at = fields.DatetimeField(null=True)
     queried_at = fields.DatetimeField(null=True)  # last STK query, so reconciliation paces itself
 
@@ -226,7 +226,7 @@ class DarajaCallback(Model):
     payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
         "models.Payment", related_name="callbacks", null=True, on_delete=fields.SET_NULL
     )
-    received_at = fields.DatetimeField(auto_now_add=True)
+    received_at = fields.DatetimeField()
     applied_at = fields.DatetimeField(null=True)
 
     class Meta:
@@ -250,7 +250,7 @@ class LedgerEntry(Model):
     created_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="ledger_written", null=True, on_delete=fields.SET_NULL
     )
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()
 
     class Meta:
         table = "ledger_entry"
@@ -284,7 +284,7 @@ class OutboxMessage(Model):
     last_error = fields.CharField(max_length=500, null=True)
     sent_at = fields.DatetimeField(null=True)
     telegram_message_id = fields.BigIntField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()
 
     class Meta:
         table = "outbox_message"
@@ -302,7 +302,7 @@ class LiveMessage(Model):
     key = fields.CharField(max_length=120, unique=True)
     chat_id = fields.BigIntField()
     message_id = fields.BigIntField()
-    updated_at = fields.DatetimeField(auto_now=True)
+    updated_at = fields.DatetimeField()
 
     class Meta:
         table = "live_message"
@@ -327,7 +327,7 @@ class ScheduledJob(Model):
     lease_until = fields.DatetimeField(null=True)
     last_error = fields.CharField(max_length=500, null=True)
     done_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()
 
     class Meta:
         table = "scheduled_job"
@@ -336,7 +336,7 @@ class ScheduledJob(Model):
 
 class AuditLog(Model):
     id = fields.BigIntField(primary_key=True)
-    at = fields.DatetimeField(auto_now_add=True)
+    at = fields.DatetimeField()
     actor: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="audit_entries", null=True, on_delete=fields.SET_NULL
     )
@@ -379,7 +379,7 @@ class ServiceToken(Model):
     name = fields.CharField(max_length=40, primary_key=True)
     token = fields.TextField(null=True)
     expires_at = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    updated_at = fields.DatetimeField()
 
     class Meta:
         table = "service_token"
@@ -389,7 +389,7 @@ class ProcessedUpdate(Model):
     """Telegram update ids already handled, so a redelivered update is not acted on twice."""
 
     update_id = fields.BigIntField(primary_key=True)
-    received_at = fields.DatetimeField(auto_now_add=True)
+    received_at = fields.DatetimeField()
 
     class Meta:
         table = "processed_update"

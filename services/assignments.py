@@ -221,19 +221,22 @@ class AssignmentService:
                 f"{self.when(other.ends_at)}), which overlaps {event.title}.",
                 other,
             )
+        now = self.clock.now()
         try:
             async with in_transaction() as conn:
                 assignment = await Assignment.create(
                     event=event,
                     person=person,
                     role=role,
-                    invited_at=self.clock.now(),
+                    invited_at=now,
+                    updated_at=now,
                     using_db=conn,
                 )
                 await audit.record(
                     "assignment.invited",
                     "assignment",
                     assignment.id,
+                    at=now,
                     actor=actor,
                     chat_id=chat_id,
                     details={
@@ -335,16 +338,18 @@ class AssignmentService:
             updated = (
                 await Assignment.filter(id=assignment.id, status=previous)
                 .using_db(conn)
-                .update(status=new, responded_at=now, decline_reason=None)
+                .update(status=new, responded_at=now, decline_reason=None, updated_at=now)
             )
             if not updated:
                 raise AnswerRefused("Your answer changed at the same moment. Please try again.")
             assignment.status, assignment.responded_at = new, now
             assignment.decline_reason = None
+            assignment.updated_at = now
             await audit.record(
                 f"assignment.{new.value}",
                 "assignment",
                 assignment.id,
+                at=now,
                 actor=person,
                 chat_id=chat_id,
                 details={"event_id": event.id, "from": previous.value, "role": assignment.role},
@@ -427,11 +432,13 @@ class AssignmentService:
                     "You have not declined this invitation, so no reason is needed."
                 )
             assignment.decline_reason = text
+            assignment.updated_at = now = self.clock.now()
             await assignment.save(using_db=conn, update_fields=["decline_reason", "updated_at"])
             await audit.record(
                 "assignment.reason",
                 "assignment",
                 assignment.id,
+                at=now,
                 actor=person,
                 chat_id=chat_id,
                 details={"reason": text},
@@ -543,6 +550,7 @@ class AssignmentService:
                 "event.reminded",
                 "event",
                 event.id,
+                at=self.clock.now(),
                 actor=actor,
                 chat_id=chat_id,
                 details={"sent_to": len(confirmed)},
@@ -565,13 +573,14 @@ class AssignmentService:
                 raise AssignmentError(
                     f"No one has confirmed {event.title} yet, so there is no one to brief."
                 )
+            now = self.clock.now()
             briefing = await Briefing.create(
-                event=event, text=body, sent_by=actor, created_at=self.clock.now(), using_db=conn
+                event=event, text=body, sent_by=actor, created_at=now, using_db=conn
             )
             await (
                 Assignment.filter(id__in=[a.id for a in confirmed])
                 .using_db(conn)
-                .update(briefing_read_at=None)
+                .update(briefing_read_at=None, updated_at=now)
             )
             roster = [
                 {"name": a.person.name, "role": a.role, "phone": display_phone(a.person.phone)}
@@ -590,6 +599,7 @@ class AssignmentService:
                 "event.briefed",
                 "event",
                 event.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={"sent_to": len(confirmed), "text": body[:200]},
@@ -606,7 +616,7 @@ class AssignmentService:
             if assignment.status is not AssignmentStatus.CONFIRMED:
                 raise AnswerRefused("You are not confirmed on this event any more.")
             if assignment.briefing_read_at is None:
-                assignment.briefing_read_at = self.clock.now()
+                assignment.briefing_read_at = assignment.updated_at = now = self.clock.now()
                 await assignment.save(
                     using_db=conn, update_fields=["briefing_read_at", "updated_at"]
                 )
@@ -614,6 +624,7 @@ class AssignmentService:
                     "assignment.briefing_read",
                     "assignment",
                     assignment.id,
+                    at=now,
                     actor=person,
                     chat_id=chat_id,
                     details={"event_id": event.id},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -14,6 +15,7 @@ async def record(
     subject_type: str,
     subject_id: int | None,
     *,
+    at: datetime,
     actor: Person | None = None,
     actor_label: str | None = None,
     chat_id: int | None = None,
@@ -21,6 +23,7 @@ async def record(
     using_db: BaseDBAsyncClient | None = None,
 ) -> AuditLog:
     return await AuditLog.create(
+        at=at,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,

@@ -187,6 +187,7 @@ class BatchService:
         _, candidates = await self.crew(actor, draft.event.id)
         now_payable = {c.person.id: c for c in candidates}
         d = draft.details
+        now = self.clock.now()
         async with in_transaction() as conn:
             batch = await PaymentBatch.create(
                 event_id=draft.event.id,
@@ -195,7 +196,7 @@ class BatchService:
                 purpose=d.purpose,
                 account_reference=d.reference,
                 transaction_desc=d.description,
-                created_at=self.clock.now(),
+                created_at=now,
                 using_db=conn,
             )
             for chosen in draft.people:
@@ -213,6 +214,7 @@ class BatchService:
                     phone=chosen.person.phone,
                     status=BatchMemberStatus.SKIPPED if problem else BatchMemberStatus.QUEUED,
                     reason=problem,
+                    updated_at=now,
                     using_db=conn,
                 )
             if chat_id is not None and message_id is not None and chat_id == actor.telegram_id:
@@ -221,12 +223,14 @@ class BatchService:
                     key=batch_summary.live_key(batch.id),
                     chat_id=chat_id,
                     message_id=message_id,
+                    updated_at=now,
                     using_db=conn,
                 )
             await audit.record(
                 "payment_batch.started",
                 "event",
                 draft.event.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={
@@ -253,6 +257,7 @@ class BatchService:
         """Queue a new prompt for everyone whose latest one failed, was cancelled or timed
         out. Unknown ones are left: a prompt may be on their phone."""
         _require_manager(actor)
+        now = self.clock.now()
         async with in_transaction() as conn:
             batch = await PaymentBatch.filter(id=batch_id).using_db(conn).first()
             if batch is None:
@@ -274,13 +279,16 @@ class BatchService:
                 queued += await (
                     PaymentBatchMember.filter(id=member.id, status=BatchMemberStatus.ASKED)
                     .using_db(conn)
-                    .update(status=BatchMemberStatus.QUEUED, resend_of_id=payment.id)
+                    .update(
+                        status=BatchMemberStatus.QUEUED, resend_of_id=payment.id, updated_at=now
+                    )
                 )
             if queued:
                 await audit.record(
                     "payment_batch.resend",
                     "event",
                     batch.event_id,  # type: ignore[attr-defined]
+                    at=now,
                     actor=actor,
                     details={"batch": batch_id, "people": queued},
                     using_db=conn,
@@ -324,7 +332,9 @@ class BatchService:
             claimed = (
                 await PaymentBatchMember.filter(id=member.id, status=BatchMemberStatus.QUEUED)
                 .using_db(conn)
-                .update(status=BatchMemberStatus.ASKED, resend_of_id=None)
+                .update(
+                    status=BatchMemberStatus.ASKED, resend_of_id=None, updated_at=self.clock.now()
+                )
             )
             if not claimed:
                 return True  # another sender took it
@@ -339,7 +349,11 @@ class BatchService:
                 await (
                     PaymentBatchMember.filter(id=member.id)
                     .using_db(conn)
-                    .update(status=BatchMemberStatus.SKIPPED, reason=problem[:200])
+                    .update(
+                        status=BatchMemberStatus.SKIPPED,
+                        reason=problem[:200],
+                        updated_at=self.clock.now(),
+                    )
                 )
                 await batch_summary.refresh(self.notifier, batch.id, conn)
                 log.info("batch %s: person %s %s", batch.id, person.id, problem)

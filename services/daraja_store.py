@@ -58,7 +58,7 @@ class DbTokenStore:
     async def refresh(self, fetch: TokenFetch, stale_token: str | None, now: datetime) -> str:
         async with _process_lock(self.name):
             with contextlib.suppress(IntegrityError):
-                await ServiceToken.get_or_create(name=self.name)
+                await ServiceToken.get_or_create(name=self.name, defaults={"updated_at": now})
             if connections.get("default").capabilities.dialect != "postgres":
                 # SQLite: one process, and a transaction would block every other query.
                 row = await ServiceToken.get(name=self.name)
@@ -85,7 +85,7 @@ class DbTokenStore:
             return current  # another instance replaced it while we waited
         token, usable_until = await fetch()
         self.fetches += 1
-        row.token, row.expires_at = token, usable_until
+        row.token, row.expires_at, row.updated_at = token, usable_until, now
         await row.save(using_db=conn, update_fields=["token", "expires_at", "updated_at"])
         return token
 

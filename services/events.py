@@ -256,8 +256,11 @@ class EventService:
         require_manager(actor)
         if draft.starts_at is None or draft.ends_at is None:
             raise InvalidEvent("The event needs a start and an end.")
+        now = self.clock.now()
         async with in_transaction() as conn:
             event = await Event.create(
+                created_at=now,
+                updated_at=now,
                 title=draft.title,
                 venue=draft.venue,
                 starts_at=draft.starts_at,
@@ -272,6 +275,7 @@ class EventService:
                 "event.created",
                 "event",
                 event.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={
@@ -353,11 +357,13 @@ class EventService:
             changes = self._apply(event, what, value)
             if not changes:
                 return []
+            event.updated_at = now = self.clock.now()
             await event.save(using_db=conn)
             await audit.record(
                 "event.edited",
                 "event",
                 event.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={"changes": [[c.label, c.before, c.after] for c in changes]},
@@ -434,28 +440,31 @@ class EventService:
         require_manager(actor)
         async with in_transaction() as conn:
             event = await self._open_for_change(event_id, conn)
-            if self.clock.now() < event.starts_at:
+            now = self.clock.now()
+            if now < event.starts_at:
                 raise InvalidEvent(
                     f"{event.title} has not started yet (starts {self.when(event.starts_at)}). "
                     "If it is not happening, cancel it instead."
                 )
             event.status = EventStatus.COMPLETED
+            event.updated_at = now
             await event.save(using_db=conn, update_fields=["status", "updated_at"])
             done = (
                 await Assignment.filter(event_id=event.id, status=AssignmentStatus.CONFIRMED)
                 .using_db(conn)
-                .update(status=AssignmentStatus.COMPLETED)
+                .update(status=AssignmentStatus.COMPLETED, updated_at=now)
             )
             await (
                 Assignment.filter(event_id=event.id, status=AssignmentStatus.INVITED)
                 .using_db(conn)
-                .update(status=AssignmentStatus.CANCELLED)
+                .update(status=AssignmentStatus.CANCELLED, updated_at=now)
             )
             await self.scheduler.cancel_for_event(event.id, conn)
             await audit.record(
                 "event.completed",
                 "event",
                 event.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={"completed_assignments": done},
@@ -468,7 +477,9 @@ class EventService:
         require_manager(actor)
         async with in_transaction() as conn:
             event = await self._open_for_change(event_id, conn)
+            now = self.clock.now()
             event.status = EventStatus.CANCELLED
+            event.updated_at = now
             await event.save(using_db=conn, update_fields=["status", "updated_at"])
             affected = (
                 await Assignment.filter(
@@ -480,6 +491,7 @@ class EventService:
             )
             for a in affected:
                 a.status = AssignmentStatus.CANCELLED
+                a.updated_at = now
                 await a.save(using_db=conn, update_fields=["status", "updated_at"])
                 context: dict[str, Any] = {"event": event, "assignment": a, "manager": actor}
                 await self.notifier.notify(
@@ -497,6 +509,7 @@ class EventService:
                 "event.cancelled",
                 "event",
                 event.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={"told": len(affected)},

@@ -73,6 +73,7 @@ class LedgerService:
         person = await find_person(who)
         value = amount if isinstance(amount, int) else parse_amount(amount)
         text = clean_reason(reason)
+        now = self.clock.now()
         async with in_transaction() as conn:
             entry = await LedgerEntry.create(
                 person=person,
@@ -80,14 +81,19 @@ class LedgerService:
                 amount=value,
                 description=text,
                 created_by=actor,
-                created_at=self.clock.now(),
+                created_at=now,
                 using_db=conn,
             )
-            await Person.filter(id=person.id).using_db(conn).update(balance=F("balance") + value)
+            await (
+                Person.filter(id=person.id)
+                .using_db(conn)
+                .update(balance=F("balance") + value, updated_at=now)
+            )
             await audit.record(
                 "ledger.charge",
                 "person",
                 person.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={"amount": value, "reason": text},

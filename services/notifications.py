@@ -239,6 +239,7 @@ class Notifier:
                     email_text=rendered.text if fallback else None,
                     html=rendered.html if fallback else None,
                     next_attempt_at=now,
+                    created_at=now,
                 )
             )
         if to_email:
@@ -253,6 +254,7 @@ class Notifier:
                     text=rendered.text,
                     html=rendered.html,
                     next_attempt_at=now,
+                    created_at=now,
                 )
             )
         if skipped:
@@ -275,6 +277,7 @@ class Notifier:
                     text=rendered.subject if skipped_mail else rendered.text,
                     last_error=reason,
                     next_attempt_at=now,
+                    created_at=now,
                 )
             )
         return rows

@@ -304,7 +304,7 @@ class OutboxService:
             newly = (
                 await Person.filter(id=person.id, chat_unreachable_at=None)
                 .using_db(conn)
-                .update(chat_unreachable_at=now)
+                .update(chat_unreachable_at=now, updated_at=now)
             )
             if not newly:
                 return True
@@ -313,6 +313,7 @@ class OutboxService:
                 "person.chat_unreachable",
                 "person",
                 person.id,
+                at=now,
                 details={"reason": reason, "outbox_id": row.id, "moved_to_email": moved},
                 using_db=conn,
             )
@@ -355,6 +356,7 @@ class OutboxService:
             text=row.email_text,
             html=row.html,
             next_attempt_at=now,
+            created_at=now,
             using_db=conn,
         )
         return 1
@@ -414,11 +416,16 @@ class OutboxService:
                 raise NothingToResend(f"Message #{outbox_id} was already resent.")
             if row.channel is Channel.TELEGRAM and person is not None:
                 # The manager asks to try the chat again (they may have unblocked the bot).
-                await Person.filter(id=person.id).using_db(conn).update(chat_unreachable_at=None)
+                await (
+                    Person.filter(id=person.id)
+                    .using_db(conn)
+                    .update(chat_unreachable_at=None, updated_at=now)
+                )
             await audit.record(
                 "outbox.resent",
                 "outbox_message",
                 row.id,
+                at=now,
                 actor=actor,
                 details={"channel": row.channel.value, "kind": row.kind},
                 using_db=conn,
@@ -575,7 +582,12 @@ class Dispatcher:
                     pass
             message_id = await self.chat.send(row.chat_id, row.text, row.reply_markup)
             await LiveMessage.update_or_create(
-                defaults={"chat_id": row.chat_id, "message_id": message_id}, key=row.live_key
+                defaults={
+                    "chat_id": row.chat_id,
+                    "message_id": message_id,
+                    "updated_at": self.outbox.clock.now(),
+                },
+                key=row.live_key,
             )
             return message_id
         return int(await self.chat.send(row.chat_id, row.text, row.reply_markup))

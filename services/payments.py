@@ -299,6 +299,7 @@ class PaymentService:
         A resend stays in its original's batch; resending one payment twice is refused
         even when two presses race (the original is locked while this one is written)."""
         event_id = None
+        now = self.clock.now()
         if resend_of is not None:
             old = await _locked(conn, id=resend_of)
             newer = await Payment.filter(resend_of_id=resend_of).using_db(conn).first()
@@ -324,13 +325,15 @@ class PaymentService:
             resend_of_id=resend_of,
             batch_id=batch_id,
             event_id=event_id,
-            created_at=self.clock.now(),
+            created_at=now,
+            updated_at=now,
             using_db=conn,
         )
         await audit.record(
             "payment.requested",
             "payment",
             payment.id,
+            at=now,
             actor=actor,
             details={
                 "phone": draft.phone,
@@ -412,6 +415,7 @@ class PaymentService:
                     status=PaymentStatus.PENDING,
                     checkout_request_id=accepted.checkout_request_id,
                     merchant_request_id=accepted.merchant_request_id,
+                    updated_at=self.clock.now(),
                 )
             )
             if updated:
@@ -544,6 +548,7 @@ class PaymentService:
             .update(
                 checkout_request_id=parsed.checkout_request_id,
                 merchant_request_id=parsed.merchant_request_id,
+                updated_at=self.clock.now(),
             )
         )
         payment.checkout_request_id = parsed.checkout_request_id
@@ -604,6 +609,7 @@ class PaymentService:
         return applied
 
     async def _mark_unknown(self, payment_id: int, reason: str) -> bool:
+        now = self.clock.now()
         async with in_transaction() as conn:
             payment = await _locked(conn, id=payment_id)
             assert payment is not None
@@ -612,7 +618,7 @@ class PaymentService:
                     id=payment.id, status__in=[PaymentStatus.INITIATED, PaymentStatus.PENDING]
                 )
                 .using_db(conn)
-                .update(status=PaymentStatus.UNKNOWN, error=reason[:500])
+                .update(status=PaymentStatus.UNKNOWN, error=reason[:500], updated_at=now)
             )
             if updated:
                 fresh = await Payment.filter(id=payment.id).using_db(conn).get()
@@ -620,6 +626,7 @@ class PaymentService:
                     "payment.unknown",
                     "payment",
                     fresh.id,
+                    at=now,
                     actor_label="system",
                     details={"reason": reason},
                     using_db=conn,
@@ -694,7 +701,7 @@ class PaymentService:
 
     async def _reconcile(self, payment: Payment, *, by_hand: bool) -> None:
         now = self.clock.now()
-        await Payment.filter(id=payment.id).update(queried_at=now)
+        await Payment.filter(id=payment.id).update(queried_at=now, updated_at=now)
         if payment.checkout_request_id is None:
             if by_hand:
                 raise NothingToCheck(
@@ -932,6 +939,7 @@ class _Settling:
                 payment.paid_amount,
                 payment.paid_phone,
                 payment.flag_reason,
+                self.now,
                 payment.id,
                 was.value,
             ]
@@ -954,6 +962,7 @@ class _Settling:
             self.balances[payer_id] = self.balances.get(payer_id, 0) + amount
         self.audit.append(
             AuditLog(
+                at=self.now,
                 action=f"payment.{payment.status.value}",
                 subject_type="payment",
                 subject_id=payment.id,
@@ -1002,7 +1011,7 @@ class _Settling:
                     conn,
                     "UPDATE payment SET status = ?, result_code = ?, result_desc = ?,"
                     " resolved_at = ?, error = ?, receipt = ?, paid_amount = ?, paid_phone = ?,"
-                    " flag_reason = ? WHERE id = ? AND status = ?",
+                    " flag_reason = ?, updated_at = ? WHERE id = ? AND status = ?",
                 ),
                 self.updates,
             )
@@ -1011,8 +1020,8 @@ class _Settling:
         if self.balances:
             # In id order, so that two instances' batches never wait for each other in a ring.
             await conn.execute_many(
-                _sql(conn, "UPDATE person SET balance = balance - ? WHERE id = ?"),
-                [[amount, pid] for pid, amount in sorted(self.balances.items())],
+                _sql(conn, "UPDATE person SET balance = balance - ?, updated_at = ? WHERE id = ?"),
+                [[amount, self.now, pid] for pid, amount in sorted(self.balances.items())],
             )
         if self.audit:
             await AuditLog.bulk_create(self.audit, using_db=conn)

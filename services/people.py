@@ -173,10 +173,15 @@ class PeopleService:
         person = await Person.get_or_none(telegram_id=telegram_id, active=True)
         if person is None or person.chat_unreachable_at is None:
             return None
+        now = self.clock.now()
         async with in_transaction() as conn:
-            await Person.filter(id=person.id).using_db(conn).update(chat_unreachable_at=None)
+            await (
+                Person.filter(id=person.id)
+                .using_db(conn)
+                .update(chat_unreachable_at=None, updated_at=now)
+            )
             await audit.record(
-                "person.chat_reachable", "person", person.id, actor=person, using_db=conn
+                "person.chat_reachable", "person", person.id, at=now, actor=person, using_db=conn
             )
         person.chat_unreachable_at = None
         return person
@@ -217,12 +222,15 @@ class PeopleService:
                     access=access,
                     telegram_id=telegram_id,
                     linked_at=now if telegram_id else None,
+                    created_at=now,
+                    updated_at=now,
                     using_db=conn,
                 )
                 await audit.record(
                     "person.added",
                     "person",
                     person.id,
+                    at=now,
                     actor=actor,
                     chat_id=chat_id,
                     details={"name": person.name, "phone": person.phone, "access": access.value},
@@ -241,6 +249,7 @@ class PeopleService:
             token=secrets.token_urlsafe(16),
             person=person,
             expires_at=now + self.link_ttl,
+            created_at=now,
             using_db=conn,
         )
         link = self.deep_link(token.token)
@@ -403,6 +412,7 @@ class PeopleService:
                 "person.link_issued",
                 "person",
                 person.id,
+                at=now,
                 actor=actor,
                 chat_id=chat_id,
                 details={"old_links_invalidated": expired, "emailed": bool(person.email)},
@@ -422,13 +432,15 @@ class PeopleService:
         old = {key: getattr(person, key) for key in changes}
         if old == changes:
             return person
+        now = self.clock.now()
         try:
             async with in_transaction() as conn:
-                await Person.filter(id=person.id).using_db(conn).update(**changes)
+                await Person.filter(id=person.id).using_db(conn).update(**changes, updated_at=now)
                 await audit.record(
                     action,
                     "person",
                     person.id,
+                    at=now,
                     actor=actor,
                     chat_id=chat_id,
                     details={
@@ -534,6 +546,7 @@ class PeopleService:
                 telegram_username=username,
                 linked_at=now,
                 chat_unreachable_at=None,
+                updated_at=now,
             )
         )
         person.telegram_id = telegram_id
@@ -544,6 +557,7 @@ class PeopleService:
             "person.linked",
             "person",
             person.id,
+            at=now,
             actor=person,
             chat_id=chat_id,
             details={"how": how, "telegram_id": telegram_id},

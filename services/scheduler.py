@@ -161,6 +161,7 @@ class Scheduler:
         known = {job.dedupe_key: job for job in found}
         missing = [item for item in wanted if item.key not in known]
         if missing:  # one statement for all of them (a confirmation plans two reminders)
+            now = self.clock.now()
             await ScheduledJob.bulk_create(
                 [
                     ScheduledJob(
@@ -169,6 +170,7 @@ class Scheduler:
                         dedupe_key=item.key,
                         event_id=event_id,
                         assignment_id=assignment_id,
+                        created_at=now,
                     )
                     for item in missing
                 ],

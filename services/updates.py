@@ -13,10 +13,10 @@ from services.clock import Clock
 KEEP_FOR = timedelta(hours=48)
 
 
-async def first_time(update_id: int) -> bool:
+async def first_time(update_id: int, clock: Clock) -> bool:
     """Record the update; False if this or another process already took it."""
     try:
-        await ProcessedUpdate.create(update_id=update_id)
+        await ProcessedUpdate.create(update_id=update_id, received_at=clock.now())
     except IntegrityError:
         return False
     return True

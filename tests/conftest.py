@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from aiosmtpd.controller import Controller
 from tortoise import Tortoise, connections
+from tortoise.fields import DatetimeField
 
 from bot import db
 from bot.app import Callsheet
@@ -231,7 +232,45 @@ async def app(
     running = Callsheet(app_settings(tg, database_url, smtp_server[1]), clock=clock)
     await running.start()
     yield running
-    await running.stop()
+    try:
+        await assert_stamped_by(clock)
+    finally:
+        await running.stop()
+
+
+# Columns that record when something happened: never later than the app's clock.
+HAPPENED = {
+    "created_at",
+    "updated_at",
+    "invited_at",
+    "received_at",
+    "at",
+    "responded_at",
+    "briefing_read_at",
+    "linked_at",
+    "chat_unreachable_at",
+    "used_at",
+    "resolved_at",
+    "queried_at",
+    "applied_at",
+    "sent_at",
+    "done_at",
+    "started_at",
+}
+
+
+async def assert_stamped_by(clock: ManualClock) -> None:
+    """No row carries a time from the wall clock: every 'when it happened' column is at or
+    before the test's clock (which starts days before any date this suite runs on)."""
+
+    late: list[str] = []
+    limit = clock.now() + timedelta(seconds=1)
+    for model in Tortoise.apps["models"].values():
+        for name, field in model._meta.fields_map.items():
+            if name in HAPPENED and isinstance(field, DatetimeField):
+                rows = await model.filter(**{f"{name}__gt": limit}).values_list(name, flat=True)
+                late += [f"{model.__name__}.{name} = {value}" for value in rows[:3]]
+    assert not late, f"stamped after the clock's {limit}: {late}"
 
 
 def free_port() -> int:

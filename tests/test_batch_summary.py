@@ -19,9 +19,11 @@ from models import (
     PaymentStatus,
     Person,
 )
+from models.stamps import stamp
 from services import batch_summary
 from services.clock import ManualClock
 from services.notifications import Renderer
+from tests.conftest import START
 
 TELEGRAM_LIMIT = 4096
 
@@ -30,8 +32,11 @@ async def test_the_longest_summary_fits_one_telegram_message(
     database: str, clock: ManualClock
 ) -> None:
     now = clock.now()
-    boss = await Person.create(name="B" * 100, phone="+254700000001", access="manager")
+    boss = await Person.create(
+        **stamp(Person, START), name="B" * 100, phone="+254700000001", access="manager"
+    )
     event = await Event.create(
+        **stamp(Event, START),
         title="Harusi & Gala <" * 8,  # 120 characters, each & and < escaped in HTML
         venue="KICC",
         starts_at=now + timedelta(days=2),
@@ -48,12 +53,21 @@ async def test_the_longest_summary_fits_one_telegram_message(
         transaction_desc="P",
         created_at=now,
     )
-    crew = [Person(name=f"{n:03d} " + "Ñ&" * 48, phone=f"+25471{n:07d}") for n in range(200)]
+    crew = [
+        Person(**stamp(Person, START), name=f"{n:03d} " + "Ñ&" * 48, phone=f"+25471{n:07d}")
+        for n in range(200)
+    ]
     await Person.bulk_create(crew)
     people = await Person.filter(phone__startswith="+25471").order_by("phone")
     await PaymentBatchMember.bulk_create(
         [
-            PaymentBatchMember(batch=batch, person=p, phone=p.phone, status=BatchMemberStatus.ASKED)
+            PaymentBatchMember(
+                **stamp(PaymentBatchMember, START),
+                batch=batch,
+                person=p,
+                phone=p.phone,
+                status=BatchMemberStatus.ASKED,
+            )
             for p in people
         ]
     )
@@ -72,6 +86,7 @@ async def test_the_longest_summary_fits_one_telegram_message(
                 requested_by=boss,
                 batch=batch,
                 created_at=now,
+                updated_at=now,
             )
             for i, p in enumerate(people)
         ]

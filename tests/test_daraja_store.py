@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from models import DarajaExchange as ExchangeRow
 from models import Payment, Person, ServiceToken
+from models.stamps import stamp
 from services.daraja import DarajaExchange
 from services.daraja_store import DbAuditSink, DbTokenStore, exchanges_for
+from tests.conftest import START
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 
@@ -50,8 +52,9 @@ async def test_audit_rows_point_at_their_payment(database: str) -> None:
         duration_ms=12,
     )
     await sink.record(exchange)
-    boss = await Person.create(name="Achieng Otieno", phone="+254700000001")
+    boss = await Person.create(**stamp(Person, START), name="Achieng Otieno", phone="+254700000001")
     payment = await Payment.create(
+        **stamp(Payment, START),
         phone="+254712345678",
         amount=1500,
         purpose="Deposit",

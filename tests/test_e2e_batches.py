@@ -23,11 +23,12 @@ from models import (
     PaymentStatus,
     Person,
 )
+from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.batches import BatchService, details
 from services.clock import ManualClock
-from tests.conftest import BOT_TOKEN, BOT_USERNAME, Mailbox, People
+from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, Mailbox, People
 from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
     app,
     ask,
@@ -76,7 +77,9 @@ async def new_event(tg: TelegramSandbox, boss: SandboxUser) -> Event:
 async def assign(
     event: Event, person: Person, status: AssignmentStatus, role: str = "crew"
 ) -> None:
-    await Assignment.create(event=event, person=person, role=role, status=status)
+    await Assignment.create(
+        **stamp(Assignment, START), event=event, person=person, role=role, status=status
+    )
 
 
 async def open_picker(tg: TelegramSandbox, boss: SandboxUser) -> dict[str, Any]:
@@ -404,6 +407,7 @@ async def test_two_senders_on_one_database_push_each_person_once(
 ) -> None:
     boss, boss_user = await people.add("Achieng Otieno", "0700 000 001", manager=True)
     event = await Event.create(
+        **stamp(Event, START),
         title="Gala",
         venue="KICC",
         starts_at=clock.now() + timedelta(days=3),
@@ -411,7 +415,10 @@ async def test_two_senders_on_one_database_push_each_person_once(
         call_at=clock.now() + timedelta(days=3),
         manager=boss,
     )
-    crew = [Person(name=f"Stagehand {n:02d}", phone=f"+25471000{n:04d}") for n in range(1, 13)]
+    crew = [
+        Person(**stamp(Person, START), name=f"Stagehand {n:02d}", phone=f"+25471000{n:04d}")
+        for n in range(1, 13)
+    ]
     await Person.bulk_create(crew)
     for person in await Person.filter(name__startswith="Stagehand"):
         await assign(event, person, AssignmentStatus.CONFIRMED)
@@ -441,7 +448,10 @@ async def test_the_summary_of_a_large_crew_fits_one_message(
     _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
     event = await new_event(tg, boss)
     long = "Wanjiku-Kamau Achieng-Otieno Mwangi-Njoroge Kipchoge-Cheruiyot Odhiambo-Owino"
-    crew = [Person(name=f"{long} {n:02d}", phone=f"+25471100{n:04d}") for n in range(60)]
+    crew = [
+        Person(**stamp(Person, START), name=f"{long} {n:02d}", phone=f"+25471100{n:04d}")
+        for n in range(60)
+    ]
     await Person.bulk_create(crew)
     for person in await Person.filter(name__startswith=long):
         await assign(event, person, AssignmentStatus.CONFIRMED)

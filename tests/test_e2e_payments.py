@@ -28,12 +28,14 @@ from models import (
     Person,
     ServiceToken,
 )
+from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox, Fault, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 from tests.conftest import (
     BOT_TOKEN,
     BOT_USERNAME,
+    START,
     Mailbox,
     People,
     app_settings,
@@ -477,7 +479,9 @@ async def test_a_callback_stored_but_never_applied_is_applied_after_a_crash(
     payment = await only_payment()
     body = success_body(payment, "QJK9CRASH1")
     await DarajaCallback.create(
-        body=json.dumps(body), checkout_request_id=payment.checkout_request_id
+        **stamp(DarajaCallback, START),
+        body=json.dumps(body),
+        checkout_request_id=payment.checkout_request_id,
     )
     assert app.reconciler is not None
     clock.advance(timedelta(minutes=1))
@@ -563,6 +567,7 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
     payers = [jane, otieno]
     payments = [
         await Payment.create(
+            **stamp(Payment, START),
             person=payers[n % 2],
             requested_by=boss,
             phone=payers[n % 2].phone,
@@ -772,14 +777,25 @@ async def test_a_long_list_of_balances_fits_one_message(
 ) -> None:
     _, boss, _, _ = crew
     owing = [
-        Person(name=f"Stagehand Number {i:03d}", phone=f"+2547100{i:05d}", balance=100 + i)
+        Person(
+            **stamp(Person, START),
+            name=f"Stagehand Number {i:03d}",
+            phone=f"+2547100{i:05d}",
+            balance=100 + i,
+        )
         for i in range(120)
     ]
     await Person.bulk_create(owing)
     people = await Person.filter(name__startswith="Stagehand")
     await LedgerEntry.bulk_create(
         [
-            LedgerEntry(person=p, kind=LedgerKind.CHARGE, amount=p.balance, description="Fuel")
+            LedgerEntry(
+                **stamp(LedgerEntry, START),
+                person=p,
+                kind=LedgerKind.CHARGE,
+                amount=p.balance,
+                description="Fuel",
+            )
             for p in people
         ]
     )
@@ -870,6 +886,7 @@ async def test_callsheet_audit_is_clean_after_payments_and_reports_tampering(
     assert "payment #1: completed but has 0 ledger entries" in found.stdout
     # Put it back so the fixture's own audit passes.
     await LedgerEntry.create(
+        **stamp(LedgerEntry, START),
         person_id=jane_person.id,
         kind=entry.kind,
         amount=entry.amount,

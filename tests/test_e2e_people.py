@@ -16,8 +16,9 @@ from models import (
     OutboxMessage,
     Person,
 )
+from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
-from tests.conftest import Mailbox, People, text_part
+from tests.conftest import START, Mailbox, People, text_part
 
 JSON = dict[str, Any]
 
@@ -214,6 +215,7 @@ async def test_card_shows_history_and_edits_phone_and_roles(
     boss_person, boss = await people.add("Achieng Otieno", "0700000001", manager=True)
     jane, _ = await people.add("Jane Wanjiku", "0712345678", linked=False, skills="rigger")
     event = await Event.create(
+        **stamp(Event, START),
         title="Kenyatta Gala",
         venue="KICC",
         starts_at=datetime(2026, 12, 5, 15, 0, tzinfo=UTC),
@@ -222,7 +224,11 @@ async def test_card_shows_history_and_edits_phone_and_roles(
         manager=boss_person,
     )
     await Assignment.create(
-        event=event, person=jane, role="rigger", status=AssignmentStatus.CONFIRMED
+        **stamp(Assignment, START),
+        event=event,
+        person=jane,
+        role="rigger",
+        status=AssignmentStatus.CONFIRMED,
     )
 
     card = await say(tg, boss, f"/person {jane.id}", "Phone: +254 712 345 678")

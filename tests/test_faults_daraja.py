@@ -131,6 +131,7 @@ async def test_a_request_interrupted_before_daraja_answered_becomes_unknown_for_
         account_reference="Deposit",
         transaction_desc="Deposit",
         created_at=clock.now(),
+        updated_at=clock.now(),
     )
     assert app.reconciler is not None
     assert await app.reconciler.run_due() == 0

@@ -14,9 +14,10 @@ import pytest
 
 from bot.app import Callsheet
 from models import LedgerEntry, Payment, PaymentStatus, Person
+from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox
 from sandbox.telegram import SandboxUser, TelegramSandbox
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, START
 from tests.test_abuse import success_body
 from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
     app,
@@ -45,6 +46,7 @@ async def open_payments(boss: Person, jane: Person) -> list[Payment]:
     """Pending payments as /request leaves them once Daraja took each push."""
     return [
         await Payment.create(
+            **stamp(Payment, START),
             person=jane,
             requested_by=boss,
             phone=jane.phone,

@@ -13,6 +13,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 from bot import db
 from models import LedgerEntry, OutboxMessage, OutboxStatus, Payment, PaymentStatus, Person
 from models.enums import Access
+from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, free_port
@@ -92,11 +94,18 @@ async def seed_people(database_url: str, tg: TelegramSandbox) -> tuple[SandboxUs
     await db.open_db(database_url)
     try:
         boss = await Person.create(
-            name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER, telegram_id=5001
+            **stamp(Person, datetime.now(UTC)),
+            name="Achieng Otieno",
+            phone="+254700000001",
+            access=Access.MANAGER,
+            telegram_id=5001,
         )
         crew = [
             await Person.create(
-                name=f"Crew Member {chr(65 + n)}", phone=f"+2547123450{n:02d}", telegram_id=5100 + n
+                **stamp(Person, datetime.now(UTC)),
+                name=f"Crew Member {chr(65 + n)}",
+                phone=f"+2547123450{n:02d}",
+                telegram_id=5100 + n,
             )
             for n in range(CREW)
         ]

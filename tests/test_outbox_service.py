@@ -14,6 +14,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from models import Access, AuditLog, Channel, OutboxMessage, OutboxStatus, Person
+from models.stamps import stamp
 from services.clock import ManualClock
 from services.notifications import NotificationKind, Notifier, Renderer
 from services.outbox import (
@@ -26,6 +27,7 @@ from services.outbox import (
     RetryLater,
     Transient,
 )
+from tests.conftest import START
 
 TEST_TEMPLATES = Path(__file__).parent / "templates"
 TZ = ZoneInfo("Africa/Nairobi")
@@ -104,6 +106,7 @@ async def queue(clock: ManualClock, chats: int, per_chat: int) -> None:
     """Rows written as the notifier writes them, interleaved across chats."""
     rows = [
         OutboxMessage(
+            **stamp(OutboxMessage, START),
             channel=Channel.TELEGRAM,
             kind="manager_alert",
             chat_id=1000 + c,
@@ -264,10 +267,18 @@ async def test_403_moves_the_person_to_email_and_tells_managers_once(
 ) -> None:
     svc = service(clock, folders=(TEST_TEMPLATES, Path(__file__).parent.parent / "templates"))
     boss = await Person.create(
-        name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER, email="boss@x.ke"
+        **stamp(Person, START),
+        name="Achieng Otieno",
+        phone="+254700000001",
+        access=Access.MANAGER,
+        email="boss@x.ke",
     )
     jane = await Person.create(
-        name="Jane Wanjiku", phone="+254712345678", telegram_id=5001, email="jane@x.ke"
+        **stamp(Person, START),
+        name="Jane Wanjiku",
+        phone="+254712345678",
+        telegram_id=5001,
+        email="jane@x.ke",
     )
     async with in_transaction() as conn:
         for n in (1, 2, 3):
@@ -324,9 +335,14 @@ async def test_resend_is_for_managers_and_starts_a_new_attempt_count(
     database: str, clock: ManualClock
 ) -> None:
     svc = service(clock)
-    boss = await Person.create(name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER)
-    crew = await Person.create(name="Jane Wanjiku", phone="+254712345678", email="jane@x.ke")
+    boss = await Person.create(
+        **stamp(Person, START), name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER
+    )
+    crew = await Person.create(
+        **stamp(Person, START), name="Jane Wanjiku", phone="+254712345678", email="jane@x.ke"
+    )
     row = await OutboxMessage.create(
+        **stamp(OutboxMessage, START),
         person=crew,
         channel=Channel.EMAIL,
         kind="reminder",

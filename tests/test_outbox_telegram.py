@@ -15,11 +15,12 @@ from aiohttp import web
 from bot import db
 from bot.app import Callsheet
 from models import Access, Channel, OutboxMessage, OutboxStatus, Person
+from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from services.events import EventDraft
 from services.notifications import NotificationKind
-from tests.conftest import BOT_TOKEN, BOT_USERNAME, Mailbox, People, app_settings, text_part
+from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, Mailbox, People, app_settings, text_part
 
 
 class FlakyFrontEnd:
@@ -91,6 +92,7 @@ async def ticking(app: Callsheet, clock: ManualClock, step: timedelta) -> AsyncI
 async def queue_notes(person: Person, clock: ManualClock, count: int) -> None:
     for n in range(1, count + 1):
         await OutboxMessage.create(
+            **stamp(OutboxMessage, START),
             person=person,
             channel=Channel.TELEGRAM,
             kind="manager_alert",

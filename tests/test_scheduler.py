@@ -18,10 +18,11 @@ from models import (
     Person,
     ScheduledJob,
 )
+from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from services.scheduler import Scheduler
-from tests.conftest import Mailbox, People, app_settings, make_settings, text_part
+from tests.conftest import START, Mailbox, People, app_settings, make_settings, text_part
 from tests.test_e2e_events import crew_and_event, said
 
 CALL = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # Sat 5 Dec, 15:00 in Nairobi
@@ -154,8 +155,11 @@ async def test_cancel_drops_the_jobs(
 async def test_two_schedulers_send_200_due_reminders_exactly_once(database: str) -> None:
     clock = ManualClock(datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
     services = build_services(make_settings(database_url=database), clock, bot_username="bot")
-    boss = await Person.create(name="Boss", phone="+254700000001", access=Access.MANAGER)
+    boss = await Person.create(
+        **stamp(Person, START), name="Boss", phone="+254700000001", access=Access.MANAGER
+    )
     event = await Event.create(
+        **stamp(Event, START),
         title="Big show",
         venue="Kasarani",
         starts_at=CALL + timedelta(hours=3),
@@ -164,7 +168,10 @@ async def test_two_schedulers_send_200_due_reminders_exactly_once(database: str)
         manager=boss,
     )
     crew = [
-        Person(name=f"Crew {i}", phone=f"+25471{i:07d}", telegram_id=50_000 + i) for i in range(200)
+        Person(
+            **stamp(Person, START), name=f"Crew {i}", phone=f"+25471{i:07d}", telegram_id=50_000 + i
+        )
+        for i in range(200)
     ]
     await Person.bulk_create(crew)
     from tortoise.transactions import in_transaction
@@ -177,6 +184,7 @@ async def test_two_schedulers_send_200_due_reminders_exactly_once(database: str)
                 role="stagehand",
                 status=AssignmentStatus.CONFIRMED,
                 invited_at=clock.now(),
+                updated_at=clock.now(),
                 using_db=conn,
             )
             await services.scheduler.plan_assignment(a, event, conn)

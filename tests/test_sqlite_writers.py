@@ -26,6 +26,7 @@ from bot.container import build_services
 from bot.settings import Settings
 from models import Event, OutboxMessage, OutboxStatus, Person
 from models.enums import Access
+from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import SystemClock
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, Mailbox, free_port
@@ -118,17 +119,25 @@ async def test_operator_commands_while_the_app_delivers_on_one_sqlite_file(
     await db.open_db(database_url)
     try:
         boss = await Person.create(
-            name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER, telegram_id=5001
+            **stamp(Person, datetime.now(UTC)),
+            name="Achieng Otieno",
+            phone="+254700000001",
+            access=Access.MANAGER,
+            telegram_id=5001,
         )
         crew = [
             await Person.create(
-                name=f"Crew Member {n}", phone=f"+2547123450{n:02d}", telegram_id=5100 + n
+                **stamp(Person, datetime.now(UTC)),
+                name=f"Crew Member {n}",
+                phone=f"+2547123450{n:02d}",
+                telegram_id=5100 + n,
             )
             for n in range(CREW)
         ]
         call = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
         events = [
             await Event.create(
+                **stamp(Event, datetime.now(UTC)),
                 title=f"Festival {n}",
                 venue="Uhuru Gardens",
                 call_at=call,
@@ -228,10 +237,20 @@ async def test_a_transaction_that_cannot_get_the_write_lock_fails_cleanly(tmp_pa
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(OperationalError, match="database is locked"):
             async with in_transaction() as conn:
-                await Person.create(name="Never Saved", phone="+254700000009", using_db=conn)
+                await Person.create(
+                    **stamp(Person, datetime.now(UTC)),
+                    name="Never Saved",
+                    phone="+254700000009",
+                    using_db=conn,
+                )
         other.execute("ROLLBACK")
         async with asyncio.timeout(10), in_transaction() as conn:
-            await Person.create(name="Achieng Otieno", phone="+254700000001", using_db=conn)
+            await Person.create(
+                **stamp(Person, datetime.now(UTC)),
+                name="Achieng Otieno",
+                phone="+254700000001",
+                using_db=conn,
+            )
         assert [p.name for p in await Person.all()] == ["Achieng Otieno"]
     finally:
         await db.close_db()

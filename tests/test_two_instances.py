@@ -8,6 +8,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from models import (
     Person,
 )
 from models.enums import Access
+from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, PG_URL, free_port
@@ -101,11 +103,18 @@ async def test_two_instances_on_one_database_send_once_credit_once_and_share_one
 ) -> None:
     await db.open_db(database_url)
     await Person.create(
-        name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER, telegram_id=6001
+        **stamp(Person, datetime.now(UTC)),
+        name="Achieng Otieno",
+        phone="+254700000001",
+        access=Access.MANAGER,
+        telegram_id=6001,
     )
     crew = [
         await Person.create(
-            name=f"Crew Member {chr(65 + n)}", phone=f"+2547223450{n:02d}", telegram_id=6100 + n
+            **stamp(Person, datetime.now(UTC)),
+            name=f"Crew Member {chr(65 + n)}",
+            phone=f"+2547223450{n:02d}",
+            telegram_id=6100 + n,
         )
         for n in range(CREW)
     ]
