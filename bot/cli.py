@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
         "Configuration comes from the environment and .env (see .env.example).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser(
         "run",
@@ -58,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         help="validate the configuration and try the database, Telegram, Daraja and SMTP",
     )
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("callsheet")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
