@@ -9,15 +9,33 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from bot.app import Callsheet
-from models import Channel, OutboxMessage, OutboxStatus, Person
+from models import (
+    Access,
+    Assignment,
+    AssignmentStatus,
+    Channel,
+    Event,
+    JobKind,
+    JobStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    ScheduledJob,
+)
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
-from services.notifications import NotificationKind
+from services.notifications import TEMPLATES, NotificationKind, Notifier, Renderer
+from services.outbox import Dispatcher, Outbox, OutboxService
+from services.scheduler import Scheduler
 from services.worker import Worker
 from tests.conftest import BOT_USERNAME, START, Mailbox, People
 
@@ -178,3 +196,149 @@ async def test_a_worker_whose_round_raises_anything_keeps_running(
         await task  # stopped when asked, not by the errors
     assert worker.done[:3] == [2, 4, 6]
     assert "flaky: round failed" in caplog.text and "KeyError: 'date'" in caplog.text
+
+
+async def test_a_scheduled_job_that_keeps_failing_stops_at_max_attempts(
+    database: str, tmp_path: Path
+) -> None:
+    """A reminder whose template was broken by a change: it is tried `max_attempts` times,
+    with a backoff, then parked as failed with the error; the nudge due with it goes out."""
+    clock = ManualClock(START)
+    (tmp_path / "reminder.j2").write_text("{% block subject %}{{ no_such_thing }}{% endblock %}")
+    renderer = Renderer(
+        ZoneInfo("Africa/Nairobi"), "Sauti Sound", "https://t.me/bot", folders=(tmp_path, TEMPLATES)
+    )
+    notifier = Notifier(renderer, clock)
+    scheduler = Scheduler(
+        notifier,
+        Outbox(clock),
+        clock,
+        reminder_offsets=(timedelta(hours=24),),
+        nudge_after=timedelta(hours=12),
+        alert_window=timedelta(hours=1),
+        max_attempts=3,
+    )
+    call = START + timedelta(days=3)
+    boss = await Person.create(
+        **stamp(Person, START), name="Boss", phone="+254700000001", access=Access.MANAGER
+    )
+    event = await Event.create(
+        **stamp(Event, START),
+        title="Harusi",
+        venue="KICC",
+        starts_at=call + timedelta(hours=3),
+        ends_at=call + timedelta(hours=8),
+        call_at=call,
+        manager=boss,
+    )
+    async with in_transaction() as conn:
+        for n, status in enumerate((AssignmentStatus.CONFIRMED, AssignmentStatus.INVITED)):
+            person = await Person.create(
+                **stamp(Person, START),
+                name=f"Crew {n}",
+                phone=f"+25471200000{n}",
+                telegram_id=7000 + n,
+                using_db=conn,
+            )
+            assignment = await Assignment.create(
+                event=event,
+                person=person,
+                role="rigger",
+                status=status,
+                invited_at=START,
+                updated_at=START,
+                using_db=conn,
+            )
+            await scheduler.plan_assignment(assignment, event, conn)
+
+    clock.set(call - timedelta(hours=24))
+    tries = 0
+    while await scheduler.run_due():
+        tries += 1
+        assert tries < 10, "the failing job was tried again and again"
+        clock.advance(timedelta(hours=2))  # past any backoff
+    reminder = await ScheduledJob.get(kind=JobKind.REMINDER)
+    assert (reminder.status, reminder.attempts) == (JobStatus.FAILED, 3)
+    assert reminder.last_error is not None and "no_such_thing" in reminder.last_error
+    nudge = await ScheduledJob.get(kind=JobKind.NUDGE)
+    assert nudge.status is JobStatus.DONE
+    assert await OutboxMessage.filter(kind="nudge").count() == 1
+    assert await OutboxMessage.filter(kind="reminder").count() == 0
+    clock.advance(timedelta(days=1))
+    assert await scheduler.run_due() == 0  # parked: never tried again
+
+
+class BrokenForOneChat:
+    """A ChatSender whose answer for one chat breaks in a way no sender expects (as PTB's
+    KeyError on a message without a date); the other chats get theirs."""
+
+    def __init__(self, broken: int) -> None:
+        self.broken = broken
+        self.sent: list[tuple[int, str]] = []
+        self.progress = asyncio.Event()
+
+    async def send(self, chat_id: int, text: str, markup: Any) -> int:
+        self.sent.append((chat_id, text))
+        self.progress.set()
+        if chat_id == self.broken:
+            raise KeyError("date")
+        return len(self.sent)
+
+    async def edit(self, chat_id: int, message_id: int, text: str, markup: Any) -> None:
+        raise AssertionError("no edits here")
+
+
+async def test_a_dispatcher_whose_row_raises_anything_keeps_delivering_the_others(
+    database: str, clock: ManualClock
+) -> None:
+    outbox = Outbox(clock)
+    renderer = Renderer(ZoneInfo("Africa/Nairobi"), "Sauti Sound", "https://t.me/bot")
+    service = OutboxService(outbox, Notifier(renderer, clock), clock)
+    chat = BrokenForOneChat(broken=1001)
+    dispatcher = Dispatcher(service, Channel.TELEGRAM, chat=chat, poll_seconds=0.01)
+
+    async def note(chat_id: int, text: str) -> None:
+        await OutboxMessage.create(
+            **stamp(OutboxMessage, START),
+            channel=Channel.TELEGRAM,
+            kind="manager_alert",
+            chat_id=chat_id,
+            text=text,
+            next_attempt_at=clock.now(),
+        )
+
+    for chat_id in (1000, 1001, 1002):
+        await note(chat_id, f"first for {chat_id}")
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await settled(lambda: OutboxMessage.filter(status=OutboxStatus.SENT).count(), 2)
+        # The broken row is retried after its backoff, once, then parked.
+        for _ in range(50):
+            clock.advance(timedelta(minutes=1))
+            outbox.wake()
+            await asyncio.sleep(0.01)
+        await settled(lambda: OutboxMessage.filter(status=OutboxStatus.FAILED).count(), 1)
+        # The loop is still running: later messages, to every chat, go out.
+        for chat_id in (1000, 1001, 1002):
+            await note(chat_id, f"second for {chat_id}")
+        outbox.wake()
+        chat.broken = 0
+        await settled(lambda: OutboxMessage.filter(status=OutboxStatus.SENT).count(), 5)
+    finally:
+        dispatcher.stop()
+        async with asyncio.timeout(5):
+            await task
+    assert [text for c, text in chat.sent if c == 1001] == [
+        "first for 1001",
+        "first for 1001",  # one duplicate at most: the send may have gone out
+        "second for 1001",
+    ]
+    assert sorted(text for c, text in chat.sent if c != 1001) == [
+        "first for 1000",
+        "first for 1002",
+        "second for 1000",
+        "second for 1002",
+    ]
+    failed = await OutboxMessage.get(status=OutboxStatus.FAILED)
+    assert failed.chat_id == 1001 and failed.attempts == 2
+    assert failed.last_error is not None and "KeyError: 'date'" in failed.last_error
