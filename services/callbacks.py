@@ -40,6 +40,7 @@ SOLO_AFTER = 3  # a batch that failed this often is retried one callback at a ti
 # our answers, nobody waits on the settling of a burst (a lone callback is settled at once).
 BUSY_PAUSE = 0.2
 BUSY_BATCH = 20
+IP_MAX = 64  # daraja_callback.remote_ip
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,13 @@ class CallbackService(Worker):
         try:
             # NUL cannot be stored in PostgreSQL text: shown as U+FFFD, as undecodable bytes are.
             text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+            ip = remote_ip[:IP_MAX] if remote_ip else None  # a proxy's header, cut to the column
             try:
                 parsed = parse_callback(body)
             except MalformedCallback:
-                await self._store(_Received(text, remote_ip, None))
+                await self._store(_Received(text, ip, None))
                 raise
-            await self._store(_Received(text, remote_ip, parsed))
+            await self._store(_Received(text, ip, parsed))
         finally:
             self._receiving -= 1
             if not self._receiving:

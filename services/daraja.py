@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -543,9 +543,12 @@ class DarajaClient:
         if reply.status == 200 and isinstance(reply.body, dict):
             answer = reply.body
             checkout = answer.get("CheckoutRequestID")
-            if str(answer.get("ResponseCode")) == "0" and isinstance(checkout, str) and checkout:
+            merchant = str(answer.get("MerchantRequestID", ""))
+            if str(answer.get("ResponseCode")) == "0" and _usable_id(checkout) and checkout:
+                if not _usable_id(merchant):
+                    merchant = ""  # kept only for reading; the CheckoutRequestID is the key
                 accepted = StkPushAccepted(
-                    merchant_request_id=str(answer.get("MerchantRequestID", "")),
+                    merchant_request_id=merchant,
                     checkout_request_id=checkout,
                     customer_message=str(answer.get("CustomerMessage", "")),
                 )
@@ -808,6 +811,11 @@ _DATE = re.compile(r"[0-9]{14}")
 RECEIPT = re.compile(r"[A-Z0-9]{10}")  # an M-Pesa receipt number, e.g. QJK3AB12CD
 ID_MAX = 64  # CheckoutRequestID, MerchantRequestID: the width of their columns
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _usable_id(value: object) -> TypeGuard[str]:
+    """An id we can store and look up: a string of at most ID_MAX printable characters."""
+    return isinstance(value, str) and len(value) <= ID_MAX and not _CONTROL.search(value)
 
 
 def _request_id(stk: dict[str, Any], name: str) -> str:

@@ -172,3 +172,22 @@ async def test_bad_callbacks_among_thirty_good_ones_leave_the_thirty_answered_an
     kept = await DarajaCallback.filter(checkout_request_id__isnull=True)
     assert len(kept) == 3
     assert all("\x00" not in row.body for row in kept)
+
+
+@pytest.mark.parametrize("checkout_id", ["ws_CO_" + "7" * 80, "ws_CO_12\u0000"])
+async def test_a_push_answered_with_an_unusable_checkout_id_waits_as_not_known(
+    app: Callsheet, tg: TelegramSandbox, daraja: DarajaSandbox, checkout_id: str
+) -> None:
+    """The id cannot be stored or looked up, but a prompt may be on the phone: the payment
+    is not known yet, for a manager, and is not resent."""
+    people = People(app, tg)
+    _, boss_tg = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    await people.add("Jane Wanjiku", "0712 345 678")
+    daraja.next_checkout_ids.append(checkout_id)
+    started = await ask(tg, boss_tg, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    await tg.wait_for_bot_message(
+        boss_tg.id, "⏳ Not known yet whether Jane Wanjiku paid", message_id=started["message_id"]
+    )
+    payment = await only_payment()
+    assert payment.status is PaymentStatus.UNKNOWN and payment.checkout_request_id is None
+    assert daraja.stats.pushes_accepted == 1  # never resent
