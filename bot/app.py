@@ -27,6 +27,7 @@ from services import updates
 from services.clock import Clock, SystemClock
 from services.outbox import Dispatcher, EmailSender
 from services.payments import Reconciler
+from services.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,22 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     return application
 
 
+class Housekeeping(Worker):
+    """Forgets update ids old enough that Telegram will not deliver them again."""
+
+    name = "housekeeping"
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(idle_seconds=3600)
+        self.clock = clock
+
+    async def round(self) -> int:
+        forgotten = await updates.forget_old(self.clock)
+        if forgotten:
+            log.info("forgot %s old update ids", forgotten)
+        return 0
+
+
 class Callsheet:
     """One running process. `start()` then `stop()`; `serve()` runs until SIGINT/SIGTERM."""
 
@@ -72,15 +89,14 @@ class Callsheet:
         self.services: Services | None = None
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []  # background loops, asked to stop at stop()
-        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []  # the workers' loops
+        self.workers: list[Worker] = []  # asked to stop at stop()
         self.dispatchers: list[Dispatcher] = []
         self.http: httpx.AsyncClient | None = None  # for Daraja; opened at start, closed at stop
         self.reconciler: Reconciler | None = None
 
     async def start(self) -> None:
         settings = self.settings
-        self._stopping = asyncio.Event()
         await db.open_db(settings.database_url)
         try:
             await db.ensure_migrated(settings.database_url)
@@ -127,25 +143,25 @@ class Callsheet:
                     batch=10,
                 ),
             ]
-            self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
-            for dispatcher in self.dispatchers:
-                self._tasks.append(
-                    asyncio.create_task(dispatcher.run(), name=f"dispatch-{dispatcher.channel}")
-                )
-            # Stopped like the dispatchers (it finishes its round): cancelling it inside a
-            # SQLite transaction's start would leak tortoise's lock and hang the next query.
-            self._tasks.append(asyncio.create_task(services.scheduler.run(), name="scheduler"))
+            loops: list[tuple[str, Worker]] = [
+                ("housekeeping", Housekeeping(self.clock)),
+                *((f"dispatch-{d.channel}", d) for d in self.dispatchers),
+                ("scheduler", services.scheduler),
+            ]
             if services.payments is not None:
                 every = min(30.0, settings.payment_query_after.total_seconds() / 3)
                 self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))
-                self._tasks.append(asyncio.create_task(self.reconciler.run(), name="reconcile"))
                 assert services.batches is not None and services.callbacks is not None
-                # Pushes of an event's payment request go out here, one after another.
-                self._tasks.append(asyncio.create_task(services.batches.run(), name="batches"))
-                self._tasks.append(
-                    asyncio.create_task(services.callbacks.run(), name="settle-callbacks")
-                )
-            else:
+                loops += [
+                    ("reconcile", self.reconciler),
+                    # Pushes of an event's payment request go out here, one after another.
+                    ("batches", services.batches),
+                    ("settle-callbacks", services.callbacks),
+                ]
+            for name, worker in loops:
+                self.workers.append(worker)
+                self._tasks.append(asyncio.create_task(worker.run(), name=name))
+            if services.payments is None:
                 log.info(
                     "payments are off; to turn them on set %s",
                     ", ".join(settings.missing_for_payments()),
@@ -161,31 +177,14 @@ class Callsheet:
             self.port,
         )
 
-    async def _housekeeping(self) -> None:
-        while not self._stopping.is_set():
-            forgotten = await updates.forget_old(self.clock)
-            if forgotten:
-                log.info("forgot %s old update ids", forgotten)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), 3600)
-
     async def stop(self, grace: float = 5.0) -> None:
-        """Every loop finishes its round (dispatchers the rows in hand) for up to `grace`
+        """Every worker finishes its round (dispatchers the rows in hand) for up to `grace`
         seconds; what is left is cancelled, and dispatchers then release their rows.
 
-        Loops are asked, not cancelled, first: cancelling one while tortoise opens a SQLite
+        Workers are asked, not cancelled, first: cancelling one while tortoise opens a SQLite
         transaction (between taking its lock and BEGIN) leaks the lock and hangs the next query."""
-        self._stopping.set()
-        for dispatcher in self.dispatchers:
-            dispatcher.stop()
-        if self.services is not None:
-            self.services.scheduler.stop()
-        if self.reconciler is not None:
-            self.reconciler.stop()
-        if self.services is not None and self.services.batches is not None:
-            self.services.batches.stop()
-        if self.services is not None and self.services.callbacks is not None:
-            self.services.callbacks.stop()
+        for worker in self.workers:
+            worker.stop()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:
@@ -194,6 +193,7 @@ class Callsheet:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._tasks.clear()
+        self.workers.clear()
         self.dispatchers.clear()
         if self.runner is not None:
             await self.runner.cleanup()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -20,10 +21,18 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import AIORateLimiter, ExtBot
 
-from services.outbox import ChatUnreachable, MessageGone, Permanent, RetryLater, Transient
+from services.outbox import (
+    ChatUnreachable,
+    MessageGone,
+    OutcomeUnknown,
+    Permanent,
+    RetryLater,
+    Transient,
+)
 
 OUTBOX = -1  # `rate_limit_args` of the outbox's requests: no retries inside PTB
 
@@ -104,6 +113,8 @@ class TelegramChatSender:
                 rate_limit_args=OUTBOX,
             )
         except TelegramError as exc:
+            if _maybe_delivered(exc):
+                raise OutcomeUnknown(f"Telegram: {exc.message}") from exc
             raise translate(exc) from exc
         return message.message_id
 
@@ -126,6 +137,15 @@ class TelegramChatSender:
             raise Permanent(exc.message) from exc
         except TelegramError as exc:
             raise translate(exc) from exc
+
+
+def _maybe_delivered(exc: TelegramError) -> bool:
+    """The request reached Telegram and we cannot tell what it did: a timeout after the
+    request was sent, or an answer PTB could not read."""
+    if isinstance(exc, TimedOut):
+        # Not sent at all: no connection, or none free in the pool.
+        return not isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
+    return type(exc) is TelegramError and "invalid server response" in exc.message.lower()
 
 
 def translate(exc: TelegramError) -> Exception:

@@ -279,6 +279,9 @@ class OutboxMessage(Model):
     email_text = fields.TextField(null=True)
     reply_markup: Any = fields.JSONField(null=True)
     attempts = fields.IntField(default=0)
+    # Sends that may have arrived without our knowing (a timeout, an answer we could not
+    # read): bounded, so a person gets at most one duplicate.
+    unknown_outcomes = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()
     lease_until = fields.DatetimeField(null=True)
     last_error = fields.CharField(max_length=500, null=True)

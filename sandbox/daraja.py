@@ -160,6 +160,9 @@ class DarajaSandbox:
         # Accepted pushes past this many get their answer only when the sandbox stops (as
         # Fault.SLOW, but from the Nth push on): a process can be stopped mid-push.
         self.hold_answers_after: int | None = None
+        # CheckoutRequestIDs for the next accepted pushes, in order: a fault to reproduce
+        # (an id longer than any column, or one with control characters).
+        self.next_checkout_ids: deque[str] = deque()
 
         self.stats = SandboxStats()
         self.pushes: list[ReceivedPush] = []
@@ -442,7 +445,11 @@ class DarajaSandbox:
         now = self.clock().astimezone(NAIROBI)
         serial = len(self._checkouts) + 1
         checkout = _Checkout(
-            checkout_id=f"ws_CO_{now:%d%m%Y%H%M%S}{serial:03d}{phone[-9:]}",
+            checkout_id=(
+                self.next_checkout_ids.popleft()
+                if self.next_checkout_ids
+                else f"ws_CO_{now:%d%m%Y%H%M%S}{serial:03d}{phone[-9:]}"
+            ),
             merchant_id=f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{serial}",
             phone=phone,
             amount=int(body["Amount"]),

@@ -15,14 +15,11 @@ it commits, so:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import BaseORMException
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -39,12 +36,12 @@ from models import (
 )
 from services import audit, batch_summary
 from services.clock import Clock
-from services.daraja import DarajaError
 from services.errors import CallsheetError
 from services.money import format_kes, parse_amount
 from services.outbox import Outbox
 from services.payments import PaymentDraft, PaymentService, clean_purpose
 from services.phones import PhoneError, msisdn
+from services.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +116,11 @@ def ago(seconds: float) -> str:
     return f"{minutes} min ago"
 
 
-class BatchService:
+class BatchService(Worker):
+    """Choosing crew for an event's payment request, and the loop that pushes to them."""
+
+    name = "batch sender"
+
     def __init__(
         self,
         payments: PaymentService,
@@ -128,13 +129,12 @@ class BatchService:
         *,
         poll_seconds: float = 5.0,
     ) -> None:
+        super().__init__(idle_seconds=poll_seconds)
         self.payments = payments
         self.notifier = payments.notifier
         self.outbox = outbox
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
 
     # --- choosing -------------------------------------------------------------------------
 
@@ -403,26 +403,9 @@ class BatchService:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Finish the push in progress, start no other."""
-        self._stopping.set()
-        self._wake.set()
-
-    async def run(self) -> None:
+    async def round(self) -> int:
         """Send until `stop()`; queued members left by a dead process go out at start."""
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                await self.send_due()
-            except (DarajaError, OSError, BaseORMException):
-                log.exception("payment batch round failed; trying again later")
-            if self._stopping.is_set():
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        return await self.send_due()
 
 
 def _problem(person: Person) -> str | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -543,9 +543,12 @@ class DarajaClient:
         if reply.status == 200 and isinstance(reply.body, dict):
             answer = reply.body
             checkout = answer.get("CheckoutRequestID")
-            if str(answer.get("ResponseCode")) == "0" and isinstance(checkout, str) and checkout:
+            merchant = str(answer.get("MerchantRequestID", ""))
+            if str(answer.get("ResponseCode")) == "0" and _usable_id(checkout) and checkout:
+                if not _usable_id(merchant):
+                    merchant = ""  # kept only for reading; the CheckoutRequestID is the key
                 accepted = StkPushAccepted(
-                    merchant_request_id=str(answer.get("MerchantRequestID", "")),
+                    merchant_request_id=merchant,
                     checkout_request_id=checkout,
                     customer_message=str(answer.get("CustomerMessage", "")),
                 )
@@ -805,6 +808,26 @@ def _header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
 # --- callbacks --------------------------------------------------------------
 
 _DATE = re.compile(r"[0-9]{14}")
+RECEIPT = re.compile(r"[A-Z0-9]{10}")  # an M-Pesa receipt number, e.g. QJK3AB12CD
+ID_MAX = 64  # CheckoutRequestID, MerchantRequestID: the width of their columns
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _usable_id(value: object) -> TypeGuard[str]:
+    """An id we can store and look up: a string of at most ID_MAX printable characters."""
+    return isinstance(value, str) and len(value) <= ID_MAX and not _CONTROL.search(value)
+
+
+def _request_id(stk: dict[str, Any], name: str) -> str:
+    """An id Daraja gave us, as we can store and look it up: a short printable string."""
+    value = stk.get(name)
+    if not isinstance(value, str):
+        raise MalformedCallback(f"{name} is missing or not a string")
+    if len(value) > ID_MAX:
+        raise MalformedCallback(f"{name} is longer than {ID_MAX} characters")
+    if _CONTROL.search(value):
+        raise MalformedCallback(f"{name} contains control characters")
+    return value
 
 
 def parse_callback(body: bytes | object) -> StkCallback:
@@ -823,12 +846,10 @@ def parse_callback(body: bytes | object) -> StkCallback:
     else:
         data = body
     stk = _dig(data, "Body", "stkCallback")
-    merchant = stk.get("MerchantRequestID")
-    checkout = stk.get("CheckoutRequestID")
-    if not isinstance(checkout, str) or not checkout:
+    checkout = _request_id(stk, "CheckoutRequestID")
+    if not checkout:
         raise MalformedCallback("CheckoutRequestID is missing or not a string")
-    if not isinstance(merchant, str):
-        raise MalformedCallback("MerchantRequestID is missing or not a string")
+    merchant = _request_id(stk, "MerchantRequestID")
     code = _result_code(stk.get("ResultCode"))
     desc = stk.get("ResultDesc", "")
     if not isinstance(desc, str):
@@ -838,8 +859,9 @@ def parse_callback(body: bytes | object) -> StkCallback:
     problems: list[str] = []
     amount = _amount(items, problems)
     receipt = items.get("MpesaReceiptNumber")
-    if receipt is not None and not (isinstance(receipt, str) and receipt.strip()):
-        problems.append(f"MpesaReceiptNumber {receipt!r} is not a receipt number")
+    if receipt is not None and not (isinstance(receipt, str) and RECEIPT.fullmatch(receipt)):
+        # Kept out of every column, subject and message; the payment is flagged instead.
+        problems.append(f"MpesaReceiptNumber {str(receipt)[:40]!r} is not a receipt number")
         receipt = None
     when = _transaction_date(items, problems)
     phone = _phone(items, problems)
@@ -854,7 +876,7 @@ def parse_callback(body: bytes | object) -> StkCallback:
         result_code=code,
         result_desc=desc,
         amount=amount,
-        receipt=receipt.strip() if isinstance(receipt, str) else None,
+        receipt=receipt,
         transaction_date=when,
         phone=phone,
         problems=tuple(problems),

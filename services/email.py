@@ -16,7 +16,16 @@ from services.outbox import Permanent, Transient
 log = logging.getLogger(__name__)
 
 
+def check_headers(to: str, subject: str) -> None:
+    """A line break in a header would end it (and could start another): refused, as the one
+    email it belongs to, before any connection is made."""
+    for name, value in (("address", to), ("subject", subject)):
+        if any(c in value for c in "\r\n\x00"):
+            raise Permanent(f"the {name} contains a line break, which an email header cannot hold")
+
+
 def build_message(sender: str, to: str, subject: str, text: str, html: str | None) -> EmailMessage:
+    check_headers(to, subject)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -98,6 +107,7 @@ class ConsoleSender:
         self.sender = sender
 
     async def send(self, to: str, subject: str, text: str, html: str | None) -> None:
+        check_headers(to, subject)
         log.info("email to %s: %s\n%s", to, subject, text)
 
 

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import html
 import logging
-import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from services import audit
 from services.clock import Clock
 from services.errors import CallsheetError
 from services.notifications import NotificationKind, Notifier
+from services.worker import ERROR_LIMIT, Failure, Worker, backoff, isolated
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,15 @@ class ChatUnreachable(Permanent):
     """Telegram answered 403: the person blocked the bot or never started it."""
 
 
+class OutcomeUnknown(DeliveryError):
+    """The message may have been delivered (a timeout after it was sent, an answer we could
+    not read): sent again at most once more, so a person gets at most one duplicate."""
+
+
+# Sends whose outcome is unknown before a row is parked as failed: one duplicate at most.
+UNKNOWN_OUTCOMES_LIMIT = 2
+
+
 class MessageGone(DeliveryError):
     """The live message to edit no longer exists: send a new one instead."""
 
@@ -93,11 +102,6 @@ class ChatSender(Protocol):
 
 class EmailSender(Protocol):
     async def send(self, to: str, subject: str, text: str, html: str | None) -> None: ...
-
-
-def backoff(attempt: int, base: float = 2.0, cap: float = 3600.0) -> float:
-    """Exponential backoff with jitter: attempt 1 → 1-2 s, 2 → 2-4 s, 3 → 4-8 s, …"""
-    return random.uniform(0.5, 1.0) * min(cap, base**attempt)
 
 
 class Outbox:
@@ -182,26 +186,42 @@ class Outbox:
         return bool(updated)
 
     async def mark_retry(
-        self, row: OutboxMessage, delay: float, error: str, *, counts: bool = True
+        self,
+        row: OutboxMessage,
+        delay: float,
+        error: str,
+        *,
+        counts: bool = True,
+        unknown: bool = False,
     ) -> bool:
         changes: dict[str, Any] = {
             "status": OutboxStatus.PENDING,
             "next_attempt_at": self.clock.now() + timedelta(seconds=delay),
             "lease_until": None,
-            "last_error": error[:500],
+            "last_error": _fit(error),
         }
         if not counts:
             changes["attempts"] = F("attempts") - 1
+        if unknown:
+            changes["unknown_outcomes"] = F("unknown_outcomes") + 1
         return bool(await OutboxMessage.filter(self._mine(row)).update(**changes))
 
     async def mark_failed(
-        self, row: OutboxMessage, error: str, using_db: BaseDBAsyncClient | None = None
+        self,
+        row: OutboxMessage,
+        error: str,
+        using_db: BaseDBAsyncClient | None = None,
+        *,
+        unknown: bool = False,
     ) -> bool:
-        updated = (
-            await OutboxMessage.filter(self._mine(row))
-            .using_db(using_db)
-            .update(status=OutboxStatus.FAILED, lease_until=None, last_error=error[:500])
-        )
+        changes: dict[str, Any] = {
+            "status": OutboxStatus.FAILED,
+            "lease_until": None,
+            "last_error": _fit(error),
+        }
+        if unknown:
+            changes["unknown_outcomes"] = F("unknown_outcomes") + 1
+        updated = await OutboxMessage.filter(self._mine(row)).using_db(using_db).update(**changes)
         return bool(updated)
 
     async def release(self, rows: Sequence[OutboxMessage]) -> None:
@@ -291,7 +311,9 @@ class OutboxService:
                 await (
                     OutboxMessage.filter(id__in=[w.id for w in waiting])
                     .using_db(conn)
-                    .update(status=OutboxStatus.FAILED, last_error=f"chat unreachable: {reason}")
+                    .update(
+                        status=OutboxStatus.FAILED, last_error=_fit(f"chat unreachable: {reason}")
+                    )
                 )
             person_id = row.person_id  # type: ignore[attr-defined]
             person = await Person.filter(id=person_id).using_db(conn).first() if person_id else None
@@ -446,6 +468,11 @@ class OutboxService:
         return await Person.get_or_none(id=person_id)
 
 
+def _fit(error: str) -> str:
+    """An error text cut to its column (last_error)."""
+    return error if len(error) <= ERROR_LIMIT else error[: ERROR_LIMIT - 1] + "…"
+
+
 def _reason(error: str) -> str:
     lowered = error.lower()
     if "blocked" in lowered:
@@ -457,8 +484,12 @@ def _reason(error: str) -> str:
     return error
 
 
-class Dispatcher:
-    """One delivery loop for one channel."""
+class Dispatcher(Worker):
+    """One delivery loop for one channel.
+
+    Each row is delivered on its own: whatever one row's send raises is counted against
+    that row (and parks it as failed after its limit), never against the other rows of
+    the round."""
 
     def __init__(
         self,
@@ -475,6 +506,8 @@ class Dispatcher:
             (channel is Channel.EMAIL) != (email is not None)
         ):
             raise ValueError("a Telegram dispatcher needs `chat`, an email dispatcher `email`")
+        super().__init__(idle_seconds=poll_seconds)
+        self.name = f"{channel} dispatcher"
         self.service = service
         self.outbox = service.outbox
         self.channel = channel
@@ -483,36 +516,12 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.batch = batch
         self.poll_seconds = poll_seconds
-        self._stopping = asyncio.Event()
-        self._failures = 0
 
-    async def run(self) -> None:
-        """Deliver until `stop()`; resumes whatever is due (or left by a dead process)."""
-        while not self._stopping.is_set():
-            try:
-                delivered = await self.deliver_due()
-                self._failures = 0
-            except Exception:  # the loop must outlive one bad round (logged with its traceback)
-                self._failures += 1
-                log.exception("%s dispatcher round failed; retrying", self.channel)
-                delivered = 0
-                await self._pause(min(30.0, 2.0**self._failures))
-                continue
-            if delivered == 0:  # after a full or partial round, the next heads may be due
-                await self._pause(self.poll_seconds)
+    async def round(self) -> int:
+        return await self.deliver_due()
 
-    async def _pause(self, seconds: float) -> None:
-        waiter = asyncio.ensure_future(self.outbox.wait(self.channel, seconds))
-        stopper = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-            stopper.cancel()
-
-    def stop(self) -> None:
-        """Finish the rows in hand, claim no more. Cancel the task to release them instead."""
-        self._stopping.set()
+    async def wait_for_work(self, seconds: float) -> None:
+        await self.outbox.wait(self.channel, seconds)
 
     async def deliver_due(self) -> int:
         rows = await self.outbox.claim(self.channel, self.batch)
@@ -521,7 +530,9 @@ class Dispatcher:
         in_flight = list(rows)
 
         async def one(row: OutboxMessage) -> None:
-            await self._deliver(row)
+            outcome = await isolated(f"outbox {row.id}", lambda: self._deliver(row))
+            if isinstance(outcome, Failure):
+                await isolated(f"outbox {row.id} outcome", lambda: self._unexpected(row, outcome))
             in_flight.remove(row)
 
         try:
@@ -531,7 +542,7 @@ class Dispatcher:
                 for row in rows:
                     group.create_task(one(row))
         except BaseException:
-            # Cancelled (shutdown) or broken: hand back what was not finished, at once.
+            # Cancelled (shutdown): hand back what was not finished, at once.
             await asyncio.shield(self.outbox.release(in_flight))
             raise
         return len(rows)
@@ -555,6 +566,8 @@ class Dispatcher:
         except Permanent as exc:
             log.warning("outbox %s failed for good: %s", row.id, exc)
             await self.outbox.mark_failed(row, str(exc))
+        except OutcomeUnknown as exc:
+            await self._maybe_delivered(row, str(exc))
         except Transient as exc:
             if row.attempts >= self.max_attempts:
                 log.warning("outbox %s failed after %s attempts: %s", row.id, row.attempts, exc)
@@ -569,6 +582,32 @@ class Dispatcher:
                     delay,
                 )
                 await self.outbox.mark_retry(row, delay, str(exc))
+
+    async def _unexpected(self, row: OutboxMessage, failure: Failure) -> None:
+        """A send that raised something no sender should: it may have gone out before it
+        broke, so it is treated as a send whose outcome is unknown."""
+        await self._maybe_delivered(row, f"unexpected error: {failure.text()}")
+
+    async def _maybe_delivered(self, row: OutboxMessage, error: str) -> None:
+        if row.unknown_outcomes + 1 >= UNKNOWN_OUTCOMES_LIMIT or row.attempts >= self.max_attempts:
+            log.warning(
+                "outbox %s failed: %s send(s) may have arrived; not sent again: %s",
+                row.id,
+                row.unknown_outcomes + 1,
+                error,
+            )
+            await self.outbox.mark_failed(
+                row,
+                f"may have arrived (its outcome was unknown {row.unknown_outcomes + 1} times), "
+                f"so not sent again: {error}",
+                unknown=True,
+            )
+        else:
+            delay = backoff(row.attempts)
+            log.warning(
+                "outbox %s may have arrived (%s); sent once more in %.1fs", row.id, error, delay
+            )
+            await self.outbox.mark_retry(row, delay, error, unknown=True)
 
     async def _send_chat(self, row: OutboxMessage) -> int:
         assert self.chat is not None and row.chat_id is not None

@@ -9,8 +9,7 @@ instances, changes the payment and the ledger once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import BaseORMException
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -57,6 +55,7 @@ from services.money import format_kes, parse_amount
 from services.notifications import Button, NotificationKind, Notifier
 from services.outbox import Outbox
 from services.phones import display_phone, normalise_phone
+from services.worker import Failure, Worker, isolated
 
 log = logging.getLogger(__name__)
 
@@ -666,7 +665,22 @@ class PaymentService:
         )
         ids: list[int] = list(stranded)  # type: ignore[arg-type]
         for start in range(0, len(ids), STRANDED_BATCH):
-            outcomes = await self.apply_callbacks(ids[start : start + STRANDED_BATCH])
+            batch = ids[start : start + STRANDED_BATCH]
+            outcomes = await isolated(
+                f"stranded callbacks {batch[0]}-{batch[-1]}",
+                functools.partial(self.apply_callbacks, batch),
+            )
+            if isinstance(outcomes, Failure):  # one bad row: the others are applied alone
+                alone = [
+                    await isolated(
+                        f"stranded callback {i}", functools.partial(self.apply_callbacks, [i])
+                    )
+                    for i in batch
+                ]
+                outcomes = {}
+                for one in alone:
+                    if not isinstance(one, Failure):
+                        outcomes.update(one)
             for row_id, status in outcomes.items():
                 log.warning("stranded callback %s applied late: %s", row_id, status.value)
         return len(ids)
@@ -681,10 +695,14 @@ class PaymentService:
             status=PaymentStatus.INITIATED, created_at__lte=cutoff
         ).only("id")
         for stuck in interrupted:
-            await self._mark_unknown(
-                stuck.id,
-                "the request was interrupted before M-Pesa answered: a prompt may be on the "
-                "payer's phone. Ask them before resending",
+            await isolated(
+                f"payment {stuck.id}",
+                functools.partial(
+                    self._mark_unknown,
+                    stuck.id,
+                    "the request was interrupted before M-Pesa answered: a prompt may be on the "
+                    "payer's phone. Ask them before resending",
+                ),
             )
         due = await Payment.filter(
             status=PaymentStatus.PENDING,
@@ -696,7 +714,21 @@ class PaymentService:
             if payment.queried_at is not None and payment.queried_at > cutoff:
                 continue
             asked += 1
-            await self._reconcile(payment, by_hand=False)
+            # Each payment on its own: one that cannot be checked never stops the others.
+            outcome = await isolated(
+                f"payment {payment.id}: query",
+                functools.partial(self._reconcile, payment, by_hand=False),
+            )
+            if isinstance(outcome, Failure) and now - payment.created_at >= self.give_up_after:
+                await isolated(
+                    f"payment {payment.id}",
+                    functools.partial(
+                        self._mark_unknown,
+                        payment.id,
+                        f"it could not be checked with M-Pesa ({outcome.text(200)}); "
+                        "ask the payer and check the M-Pesa statement",
+                    ),
+                )
         return asked
 
     async def _reconcile(self, payment: Payment, *, by_hand: bool) -> None:
@@ -1110,27 +1142,23 @@ def _payer_buttons(payment: Payment) -> Sequence[Sequence[Button]]:
     return []
 
 
-class Reconciler:
+class Reconciler(Worker):
     """The background loop that asks Daraja about payments no callback has settled."""
 
+    name = "reconciler"
+
     def __init__(self, payments: PaymentService, *, every_seconds: float) -> None:
+        super().__init__(idle_seconds=every_seconds)
         self.payments = payments
         self.every_seconds = every_seconds
-        self._stopping = asyncio.Event()
-
-    def stop(self) -> None:
-        """Finish the round in progress, start no other (never cut mid-transaction)."""
-        self._stopping.set()
 
     async def run_due(self) -> int:
-        await self.payments.apply_stranded_callbacks()
-        return await self.payments.reconcile_due()
+        """The sweep of stranded callbacks, then the queries, each on its own: a callback
+        that cannot be applied never stops the queries. Returns how many were queried."""
+        await isolated("applying stranded callbacks", self.payments.apply_stranded_callbacks)
+        asked = await isolated("querying open payments", self.payments.reconcile_due)
+        return 0 if isinstance(asked, Failure) else asked
 
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_due()
-            except (DarajaError, OSError, BaseORMException):
-                log.exception("reconciliation round failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.every_seconds)
+    async def round(self) -> int:
+        await self.run_due()
+        return 0  # queries are paced: every round is followed by the pause

@@ -5,12 +5,15 @@ assignment, an answer, an event's new time) and cancelled with it. A job is clai
 lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a conditional UPDATE), and its message
 is queued in the outbox in the transaction that marks it done, with a dedupe key: two
 instances, or a restart between claim and send, never produce the message twice.
+
+A job that fails is tried again after a backoff (its lease is stretched) and is parked as
+FAILED, with its error, after `max_attempts`: one broken job never holds up the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +37,7 @@ from services.clock import Clock
 from services.keyboards import answer_buttons, card_button
 from services.notifications import NotificationKind, Notifier
 from services.outbox import Outbox
+from services.worker import Failure, Worker, backoff, isolated
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,9 @@ def human_delta(delta: timedelta) -> str:
     return f"{minutes} min"
 
 
-class Scheduler:
+class Scheduler(Worker):
+    name = "scheduler"
+
     def __init__(
         self,
         notifier: Notifier,
@@ -76,6 +82,7 @@ class Scheduler:
         max_attempts: int = 5,
         poll_seconds: float = 5.0,
     ) -> None:
+        super().__init__(idle_seconds=poll_seconds)
         self.notifier = notifier
         self.outbox = outbox
         self.clock = clock
@@ -85,7 +92,6 @@ class Scheduler:
         self.lease = lease
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
-        self._stopping = asyncio.Event()
 
     # --- planning, in the caller's transaction ----------------------------------------
 
@@ -194,20 +200,9 @@ class Scheduler:
 
     # --- running -------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Poll until `stop()`; a round in progress finishes first (never cut mid-transaction)."""
-        while not self._stopping.is_set():
-            try:
-                ran = await self.run_due()
-            except Exception:  # the loop outlives one bad round; the next one retries
-                log.exception("scheduler round failed")
-                ran = 0
-            if ran == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
-
-    def stop(self) -> None:
-        self._stopping.set()
+    async def round(self) -> int:
+        """Polled until `stop()`; a round in progress finishes first (never cut mid-transaction)."""
+        return await self.run_due()
 
     async def run_due(self, limit: int = 100) -> int:
         """Claim the jobs that are due and queue their messages; returns how many ran."""
@@ -215,10 +210,11 @@ class Scheduler:
         waiting = list(jobs)
         try:
             for job in jobs:
-                try:
-                    await self._finish(job)
-                except JobLost:
-                    log.info("job %s was taken over by another instance", job.id)
+                outcome = await isolated(f"job {job.id}", functools.partial(self._run_one, job))
+                if isinstance(outcome, Failure):
+                    await isolated(
+                        f"job {job.id} outcome", functools.partial(self._failed, job, outcome)
+                    )
                 waiting.remove(job)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(waiting))
@@ -226,6 +222,44 @@ class Scheduler:
         if jobs:
             self.outbox.wake()
         return len(jobs)
+
+    async def _run_one(self, job: ScheduledJob) -> None:
+        try:
+            await self._finish(job)
+        except JobLost:
+            log.info("job %s was taken over by another instance", job.id)
+
+    async def _failed(self, job: ScheduledJob, failure: Failure) -> None:
+        """Count the failure against this job: tried again after a backoff (the lease is
+        stretched to it), parked as FAILED after `max_attempts`."""
+        mine = ScheduledJob.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts)
+        if job.attempts >= self.max_attempts:
+            await mine.update(status=JobStatus.FAILED, lease_until=None, last_error=failure.text())
+            log.warning(
+                "job %s (%s) failed after %s attempts: %s",
+                job.id,
+                job.kind,
+                job.attempts,
+                failure.text(),
+            )
+            return
+        lease_until = self.clock.now() + timedelta(seconds=backoff(job.attempts, cap=3600))
+        await mine.update(lease_until=lease_until, last_error=failure.text())
+
+    async def _give_up(self, conn: BaseDBAsyncClient, job: ScheduledJob) -> None:
+        """A job whose lease ran out after its last attempt (the process stopped each time)."""
+        await (
+            ScheduledJob.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts)
+            .using_db(conn)
+            .update(
+                status=JobStatus.FAILED,
+                lease_until=None,
+                last_error=f"gave up after {job.attempts} attempts that never finished",
+            )
+        )
+        log.warning(
+            "job %s (%s) failed: %s attempts never finished", job.id, job.kind, job.attempts
+        )
 
     async def _release(self, jobs: Sequence[ScheduledJob]) -> None:
         """At shutdown, give back claimed jobs so the next process runs them without waiting."""
@@ -247,6 +281,9 @@ class Scheduler:
             rows = await query.using_db(conn)
             lease_until = now + self.lease
             for row in rows:
+                if row.status is JobStatus.RUNNING and row.attempts >= self.max_attempts:
+                    await self._give_up(conn, row)
+                    continue
                 # Conditional update: on SQLite (no row locks) it is what makes the claim unique.
                 updated = (
                     await ScheduledJob.filter(id=row.id, status=row.status, attempts=row.attempts)

@@ -591,7 +591,7 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
     async with httpx.AsyncClient() as http:
         first = await http.post(callback_url(app), json=body(payments[0], "QBU0000000"))
         assert first.status_code == 200
-        bodies = [body(p, f"QBU000000{n}") for n, p in enumerate(payments[1:11], 1)]
+        bodies = [body(p, f"QBU{n:07d}") for n, p in enumerate(payments[1:11], 1)]
         bodies += [body(payments[0], "QBU0000000"), body(payments[11], "QBU0000000")]
         replies = await asyncio.gather(*(http.post(callback_url(app), json=b) for b in bodies))
     assert [r.status_code for r in replies] == [200] * len(bodies)

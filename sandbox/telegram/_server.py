@@ -33,6 +33,13 @@ JSON = dict[str, Any]
 T = TypeVar("T")
 
 TEXT_LIMIT = 4096
+# Answers that reach the bot broken, by `garble_answers`' name for them.
+GARBLED: dict[str, Callable[[JSON], str]] = {
+    "cut": lambda body: json.dumps(body)[:40],
+    "not_a_message": lambda body: json.dumps(
+        {"ok": True, "result": {"message_id": body["result"]["message_id"]}}
+    ),
+}
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64  # bytes
 ANSWER_TEXT_LIMIT = 200
@@ -427,6 +434,7 @@ class TelegramSandbox:
         self._host = "127.0.0.1"
         self._closing = False
         self._waiting_polls = 0
+        self._garbled: dict[int, str] = {}  # chat id → how its sendMessage answers break
         self._methods: dict[str, Callable[[_Bot, JSON, dict[str, web.FileField]], Awaitable[Any]]]
         self._methods = {
             "getme": self._get_me,
@@ -666,6 +674,18 @@ class TelegramSandbox:
     def unblock(self, user: SandboxUser, *, bot: str | None = None) -> None:
         self._set_blocked(user, False, bot)
 
+    def garble_answers(self, user: SandboxUser, how: str | None = "cut") -> None:
+        """A fault between Telegram and the bot: sendMessage to this person is delivered,
+        but the answer cannot be parsed. `how`: "cut" (the JSON ends mid-way, as when a
+        proxy drops the connection), "not_a_message" (valid JSON whose result lacks the
+        message's fields), or None to heal."""
+        if how is None:
+            self._garbled.pop(user.id, None)
+        elif how in GARBLED:
+            self._garbled[user.id] = how
+        else:
+            raise SandboxError(f"unknown way to garble an answer: {how!r}")
+
     # --- reading and waiting -------------------------------------------------
 
     def chat(self, chat_id: int, *, bot: str | None = None) -> list[JSON]:
@@ -841,6 +861,10 @@ class TelegramSandbox:
         )
         self.stats.requests += 1
         self._changes.notify()
+        if status == 200 and method.lower() == "sendmessage":
+            how = self._garbled.get(body["result"]["chat"]["id"])
+            if how is not None:
+                return web.Response(text=GARBLED[how](body), content_type="application/json")
         return web.json_response(body, status=status)
 
     async def _read_params(self, request: web.Request) -> tuple[JSON, dict[str, web.FileField]]:
