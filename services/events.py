@@ -459,7 +459,7 @@ class EventService:
         self, event_id: int, what: EditField, value: str, *, actor: Person, chat_id: int | None
     ) -> Edited:
         """Saves one change. Confirmed crew and those who have not answered yet are told what
-        changed, and every invitation in a chat is edited to show the new details."""
+        changed, and an invitation still waiting for its answer is edited to show it."""
         require_manager(actor)
         async with in_transaction() as conn:
             event = await self._open_for_change(event_id, conn)
@@ -492,11 +492,7 @@ class EventService:
         assignments = (
             await Assignment.filter(
                 event_id=event.id,
-                status__in=[
-                    AssignmentStatus.CONFIRMED,
-                    AssignmentStatus.INVITED,
-                    AssignmentStatus.DECLINED,
-                ],
+                status__in=[AssignmentStatus.CONFIRMED, AssignmentStatus.INVITED],
             )
             .using_db(conn)
             .order_by("id")
@@ -506,9 +502,11 @@ class EventService:
         rows: list[OutboxMessage] = []
         told = Counter[AssignmentStatus]()
         for a in assignments:
-            rows += invitation_rows(self.notifier, a, event, manager, now)
-            if a.status is AssignmentStatus.DECLINED:
-                continue  # their invitation shows the change; nothing to come to
+            if a.status is AssignmentStatus.INVITED:
+                # The invitation they still have to answer shows the new details. (Confirmed
+                # crew have answered: the notice is enough, and an edit would cost each chat
+                # a second message against Telegram's per-chat limit.)
+                rows += invitation_rows(self.notifier, a, event, manager, now)
             told[a.status] += 1
             rows += self.notifier.prepare(
                 a.person,

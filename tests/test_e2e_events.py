@@ -68,7 +68,9 @@ async def test_manager_creates_an_event_inline_and_sees_it_listed(
         2,
     )
     listing = await said(tg, boss, "/events", "Upcoming events")
-    assert "#1 Harusi ya Wanjiru — Sat 5 Dec, 18:00, KICC, Nairobi\n   needs 2 more" in listing["text"]
+    assert (
+        "#1 Harusi ya Wanjiru — Sat 5 Dec, 18:00, KICC, Nairobi\n   needs 2 more" in listing["text"]
+    )
     assert " 0 " not in listing["text"]  # no "✅ 0 · ⏳ 0 · ❌ 0" on a line
     card = await said(tg, boss, "/event 1", "Call time: Sat 5 Dec, 15:00")
     labels = [b["text"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
