@@ -114,10 +114,10 @@ async def pick_person(update: Update, context: CallsheetContext) -> None:
         if c.status is not None and c.status not in REINVITABLE:
             continue
         label = c.person.name
-        if c.status is AssignmentStatus.DECLINED:
-            label = f"↩ {label} (declined; invite again)"
         if c.person.skill_list:
             label += f" · {', '.join(c.person.skill_list)}"
+        if c.status is AssignmentStatus.DECLINED:
+            label = f"↩ {label} (declined; invite again)"
         if c.conflict is not None:
             label = f"⏳ {label} (booked: {c.conflict.title})"
         rows.append(
