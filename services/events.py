@@ -29,7 +29,7 @@ from models import (
     Person,
 )
 from services import audit
-from services.clock import Clock, format_span, format_when
+from services.clock import Clock, format_when
 from services.dates import DateError, is_time_only, parse_when
 from services.errors import CallsheetError
 from services.keyboards import answer_buttons, change_button
@@ -221,9 +221,6 @@ class EventService:
 
     def when(self, value: datetime) -> str:
         return format_when(value, self.tz, self.clock.now())
-
-    def span(self, starts: datetime, ends: datetime) -> str:
-        return format_span(starts, ends, self.tz, self.clock.now())
 
     # --- parsing and validating, one field at a time (the guided form uses these) -------
 
