@@ -165,6 +165,11 @@ async def test_newevent_reads_crew_wherever_it_stands_and_crew_is_the_word_every
     )
     event = await Event.get(id=1)
     assert (event.notes, event.crew_target) == ("", 2)
+    twice = await said(
+        tg, boss, "/newevent AGM | tomorrow 9am | 5pm | KICC | crew 2 | crew 3", "Nothing was saved"
+    )
+    assert "The crew is given twice: “crew 2” and “crew 3”" in twice["text"]
+    assert await Event.all().count() == 1
     assert event.call_at == datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
 
     reply = await said(tg, boss, "/editevent 1 | crew | 5", "Saved")
