@@ -21,7 +21,7 @@ from bot.delivery import RateLimiter, TelegramChatSender
 from bot.settings import Settings, TelegramMode
 from bot.web import build_web_app
 from handlers import register_all
-from handlers.common import set_default_commands
+from handlers.common import REPLY_DEFAULTS, set_default_commands
 from models import Channel
 from services import updates
 from services.clock import Clock, SystemClock
@@ -41,6 +41,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .token(settings.require_bot_token())
         .base_url(settings.telegram_api_base_url)
         .context_types(context_types)
+        .defaults(REPLY_DEFAULTS)  # every reply is Telegram HTML, as every reply is escaped
         # Handler replies get up to 3 retries on 429; the outbox retries its own rows.
         .rate_limiter(RateLimiter(max_retries=3))
         .concurrent_updates(16)

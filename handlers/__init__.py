@@ -15,4 +15,5 @@ def register_all(application: Application) -> None:  # type: ignore[type-arg]
     payments.register_buttons(application)  # the pay: presses no conversation took
     assignments.register(application)
     events.register(application)
+    assignments.register_reason_catcher(application)  # plain text no feature took
     common.register_fallbacks(application)

@@ -10,11 +10,10 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import CallsheetContext
-from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command, current_person
-from handlers.events import args_text, chat_id, manager, parts, pick_event, reply
-from models import Assignment
-from services.assignments import ASSIGN_FORMAT, Answer, MyPage, MySection, Overlap
-from services.clock import format_when
+from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command, current_person, unknown_text
+from handlers.events import args_text, chat_id, manager, parts, pick_event, reply, when
+from models import Assignment, AssignmentStatus
+from services.assignments import ASSIGN_FORMAT, REINVITABLE, Answer, MyPage, MySection, Overlap
 from services.errors import CallsheetError
 
 MANAGER_COMMANDS.append(
@@ -72,13 +71,15 @@ async def assign_command(update: Update, context: CallsheetContext) -> None:
 
 async def assigned(update: Update, assignment: Assignment) -> None:
     person = assignment.person
-    how = "in Telegram" if person.telegram_id else "by email only (not linked to Telegram yet)"
+    how = "goes to them in Telegram"
+    if not person.telegram_id:
+        how = "goes by email only (not linked to Telegram yet)"
     if not person.telegram_id and not person.email:
-        how = "nowhere yet: they have no Telegram and no email. Send them their link"
+        how = "cannot reach them yet: they have no Telegram and no email. Send them their link"
     await reply(
         update,
         f"✅ {e(person.name)} invited to <b>{e(assignment.event.title)}</b> as "
-        f"{e(assignment.role)}; the invitation went {how}.",
+        f"{e(assignment.role)}; the invitation {how}.",
         InlineKeyboardMarkup(
             [
                 [
@@ -110,11 +111,13 @@ async def pick_person(update: Update, context: CallsheetContext) -> None:
     rows = []
     lines = [f"Who should work <b>{e(event.title)}</b>?"]
     for c in candidates:
-        if c.status is not None:
+        if c.status is not None and c.status not in REINVITABLE:
             continue
         label = c.person.name
         if c.person.skill_list:
             label += f" · {', '.join(c.person.skill_list)}"
+        if c.status is AssignmentStatus.DECLINED:
+            label = f"↩ {label} (declined; invite again)"
         if c.conflict is not None:
             label = f"⏳ {label} (booked: {c.conflict.title})"
         rows.append(
@@ -125,7 +128,9 @@ async def pick_person(update: Update, context: CallsheetContext) -> None:
             update, "Everyone on the crew list is already on this event. Add people with /addcrew."
         )
         return
-    if any(c.conflict for c in candidates if c.status is None):
+    if any(c.status is AssignmentStatus.DECLINED for c in candidates):
+        lines.append("↩ marks people who declined: tap one to invite them again.")
+    if any(c.conflict for c in candidates if c.status is None or c.status in REINVITABLE):
         lines.append("⏳ marks people confirmed on an overlapping event.")
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(rows[:40]))
 
@@ -154,7 +159,7 @@ async def picked(update: Update, context: CallsheetContext) -> None:
         await reply(
             update,
             f"⚠️ {e(candidate.person.name)} is confirmed on <b>{e(candidate.conflict.title)}</b> "
-            f"({e(format_when(candidate.conflict.call_at, context.services.settings.tz))}), "
+            f"({e(when(context, candidate.conflict.call_at))}), "
             "which overlaps. Assign anyway?",
             InlineKeyboardMarkup(
                 [
@@ -253,7 +258,7 @@ async def answer_pressed(update: Update, context: CallsheetContext) -> None:
         await context.bot.send_message(
             query.message.chat.id,
             f"Sorry you can't make <b>{e(result.event.title)}</b>. If you like, tell your manager "
-            f"why: reply to this message with the reason, or tap Skip. "
+            f"why: just type the reason and send it, or tap Skip. "
             f"(invitation #{result.assignment.id})",
             parse_mode=ParseMode.HTML,
             reply_markup=InlineKeyboardMarkup(
@@ -278,6 +283,13 @@ async def change_pressed(update: Update, context: CallsheetContext) -> None:
 async def skip_pressed(update: Update, context: CallsheetContext) -> None:
     query = update.callback_query
     assert query is not None
+    person = await current_person(update, context)
+    assert person is not None
+    try:
+        await context.services.assignments.skip_reason(int(parts(update)[2]), person=person)
+    except CallsheetError as exc:
+        await query.answer(str(exc)[:200], show_alert=True)
+        return
     await query.answer("OK, no reason given.")
     if isinstance(query.message, Message):
         await query.message.edit_text(
@@ -305,14 +317,35 @@ async def reason_given(update: Update, context: CallsheetContext) -> None:
     assert person is not None
     match = REASON_MARKER.search(message.reply_to_message.text or "")
     assert match is not None
+    await take_reason(update, context, int(match.group(1)))
+
+
+async def take_reason(update: Update, context: CallsheetContext, assignment_id: int) -> None:
+    message = update.message
+    assert message is not None
+    person = await current_person(update, context)
+    assert person is not None
     try:
         await context.services.assignments.give_reason(
-            int(match.group(1)), message.text or "", person=person, chat_id=message.chat_id
+            assignment_id, message.text or "", person=person, chat_id=message.chat_id
         )
     except CallsheetError as exc:
-        await message.reply_text(f"❌ {exc}")
+        await reply(update, f"❌ {e(exc)}")
         return
-    await message.reply_text("Thanks. Your manager has your reason.")
+    await reply(update, "Thanks. Your reason is on its way to your manager.")
+
+
+async def reason_or_unknown(update: Update, context: CallsheetContext) -> None:
+    """Plain text no feature took: the reason for an invitation just declined (typed
+    without using Reply), or else the usual "Send /help"."""
+    person = await current_person(update, context)
+    waiting = (
+        await context.services.assignments.awaiting_reason(person) if person is not None else None
+    )
+    if waiting is None:
+        await unknown_text(update, context)
+        return
+    await take_reason(update, context, waiting)
 
 
 async def read_pressed(update: Update, context: CallsheetContext) -> None:
@@ -351,7 +384,6 @@ SECTION_TITLES = {
 
 
 def render_my(mine: MyPage, context: CallsheetContext) -> tuple[str, InlineKeyboardMarkup | None]:
-    tz = context.services.settings.tz
     if not mine.entries:
         return "You have no invitations or assignments yet.", None
     page = mine.page
@@ -363,18 +395,23 @@ def render_my(mine: MyPage, context: CallsheetContext) -> tuple[str, InlineKeybo
             lines.append(f"\n<b>{SECTION_TITLES[section]}</b>")
             current = section
         ev = a.event
-        line = f"#{a.id} {e(ev.title)} — {e(format_when(ev.starts_at, tz))}, {e(ev.venue)}, as {e(a.role)}"
+        # People know an event by its number (/event 1, the invitation); the buttons carry
+        # the invitation's own id.
+        line = (
+            f"#{ev.id} {e(ev.title)} — {e(when(context, ev.starts_at))}, {e(ev.venue)}, "
+            f"as {e(a.role)}"
+        )
         if section in (MySection.PENDING, MySection.UPCOMING):
-            line += f" (call {e(format_when(ev.call_at, tz))})"
+            line += f" (call {e(when(context, ev.call_at))})"
         lines.append(line)
         if section is MySection.PENDING:
             rows.append(
                 [
                     InlineKeyboardButton(
-                        f"✅ Confirm #{a.id}", callback_data=f"asg:yes:{a.id}:my:{page}"
+                        f"✅ Confirm #{ev.id}", callback_data=f"asg:yes:{a.id}:my:{page}"
                     ),
                     InlineKeyboardButton(
-                        f"❌ Decline #{a.id}", callback_data=f"asg:no:{a.id}:my:{page}"
+                        f"❌ Decline #{ev.id}", callback_data=f"asg:no:{a.id}:my:{page}"
                     ),
                 ]
             )
@@ -426,3 +463,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(read_pressed, pattern=r"^asg:read:\d+$"))
     application.add_handler(CallbackQueryHandler(my_page, pattern=r"^asg:my:\d+$"))
     application.add_handler(CallbackQueryHandler(noop, pattern=r"^asg:noop:"))
+
+
+def register_reason_catcher(application: Application) -> None:  # type: ignore[type-arg]
+    """After every feature (so no conversation loses its text), before the fallbacks."""
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, reason_or_unknown))

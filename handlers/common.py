@@ -27,6 +27,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     TypeHandler,
     filters,
@@ -40,6 +41,12 @@ from services.errors import CallsheetError
 log = logging.getLogger(__name__)
 
 SHARE_PHONE = "📱 Share my phone number"
+
+# Every text the bot sends itself (replies, errors, edits) is Telegram HTML, and every piece
+# of it that came from a person or an error message is escaped with html.escape. Making HTML
+# the default means an escaped apostrophe is never shown as "&#x27;" because one call forgot
+# parse_mode. (Messages from the outbox set it on each request: bot/delivery.py.)
+REPLY_DEFAULTS = Defaults(parse_mode=ParseMode.HTML)
 
 
 @dataclass(frozen=True)
@@ -204,7 +211,9 @@ async def contact(update: Update, context: CallsheetContext) -> None:
         )
     except CallsheetError as exc:
         await update.message.reply_text(
-            f"❌ {html.escape(str(exc))}", reply_markup=ReplyKeyboardRemove()
+            f"❌ {html.escape(str(exc))}",
+            parse_mode=ParseMode.HTML,
+            reply_markup=ReplyKeyboardRemove(),
         )
         return
     await set_commands_for(context, person)
@@ -254,6 +263,7 @@ async def bot_blocked_or_unblocked(update: Update, context: CallsheetContext) ->
                 change.chat.id,
                 f"✅ Welcome back, {html.escape(person.name)}. Your call sheets and payment "
                 "requests come here again.",
+                parse_mode=ParseMode.HTML,
             )
 
 

@@ -6,6 +6,7 @@ import functools
 import html
 import warnings
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -24,9 +25,17 @@ from telegram.warnings import PTBUserWarning
 from bot.context import CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command, current_person
 from models import AssignmentStatus, AuditLog, Event, Person
-from services.clock import format_when
+from services.clock import format_span, format_when
 from services.errors import CallsheetError
-from services.events import FIELD_LABELS, INLINE_FORMAT, EditField, EventCard, EventDraft
+from services.events import (
+    FIELD_LABELS,
+    INLINE_FORMAT,
+    Edited,
+    EditField,
+    EventCard,
+    EventDraft,
+    parse_field,
+)
 
 Handler = Callable[[Update, CallsheetContext], Coroutine[Any, Any, Any]]
 
@@ -72,6 +81,23 @@ class Typed(IntEnum):
 
 def e(text: object) -> str:
     return html.escape(str(text))
+
+
+def when(context: CallsheetContext, value: datetime) -> str:
+    """A date as people read it, with the year when it is not this year."""
+    return format_when(value, context.services.settings.tz, context.services.clock.now())
+
+
+def span(context: CallsheetContext, event: Event) -> str:
+    """'Sat 5 Dec, 18:00 to 23:00', and the end's day when it ends after midnight."""
+    tz = context.services.settings.tz
+    text = format_span(event.starts_at, event.ends_at, tz, context.services.clock.now())
+    days = (event.ends_at.astimezone(tz).date() - event.starts_at.astimezone(tz).date()).days
+    return text + (" (ends the next day)" if days == 1 else "")
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -156,11 +182,10 @@ async def newevent(update: Update, context: CallsheetContext) -> int:
 
 
 async def created(update: Update, context: CallsheetContext, event: Event) -> None:
-    tz = context.services.settings.tz
     await reply(
         update,
         f"✅ Event #{event.id} created: <b>{e(event.title)}</b>, "
-        f"{e(format_when(event.starts_at, tz))} at {e(event.venue)}.\n"
+        f"{e(span(context, event))} at {e(event.venue)}.\n"
         f"Next: assign crew with /assign {event.id} | &lt;phone&gt; | &lt;role&gt; "
         "or the button below.",
         InlineKeyboardMarkup(
@@ -294,7 +319,6 @@ async def render_events(
     pages = (total + EVENTS_PAGE - 1) // EVENTS_PAGE
     page = max(0, min(page, pages - 1))
     summaries = await service.upcoming(actor, offset=page * EVENTS_PAGE, limit=EVENTS_PAGE)
-    tz = context.services.settings.tz
     header = "<b>Upcoming events</b>"
     if pages > 1:
         header += f" ({total}, page {page + 1} of {pages})"
@@ -303,13 +327,13 @@ async def render_events(
     for s in summaries:
         c = s.counts
         line = (
-            f"#{s.event.id} <b>{e(s.event.title)}</b> — {e(format_when(s.event.starts_at, tz))}, "
-            f"{e(s.event.venue)}\n   ✅ {c.confirmed} confirmed · ⏳ {c.invited} invited · "
-            f"❌ {c.declined} declined"
+            f"#{s.event.id} <b>{e(s.event.title)}</b> — {e(when(context, s.event.starts_at))}, "
+            f"{e(s.event.venue)}"
         )
+        tally = crew_tally(c.confirmed, c.invited, c.declined)
         if c.needed:
-            line += f" · needs {c.needed} more"
-        lines.append(line)
+            tally.append(f"needs {c.needed} more")
+        lines.append(line + ("\n   " + " · ".join(tally) if tally else "\n   no crew yet"))
         buttons.append(
             [
                 InlineKeyboardButton(
@@ -327,23 +351,35 @@ async def render_events(
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
+def crew_tally(confirmed: int, invited: int, declined: int) -> list[str]:
+    """'✅ 2 confirmed · ⏳ 1 invited', leaving out what is zero."""
+    parts = []
+    if confirmed:
+        parts.append(f"✅ {confirmed} confirmed")
+    if invited:
+        parts.append(f"⏳ {invited} invited")
+    if declined:
+        parts.append(f"❌ {declined} declined")
+    return parts
+
+
 def render_card(
-    card: EventCard, tz: Any, *, payments: bool = False
+    card: EventCard, context: CallsheetContext, *, payments: bool = False
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     ev = card.event
     c = card.counts
     lines = [
         f"<b>#{ev.id} {e(ev.title)}</b> ({e(ev.status.value)})",
-        f"When: {e(format_when(ev.starts_at, tz))} to {e(format_when(ev.ends_at, tz))}",
-        f"Call time: {e(format_when(ev.call_at, tz))}",
+        f"When: {e(span(context, ev))}",
+        f"Call time: {e(when(context, ev.call_at))}",
         f"Venue: {e(ev.venue)}",
     ]
     if ev.notes:
         lines.append(f"Notes: {e(ev.notes)}")
-    crew = f"Crew: ✅ {c.confirmed} confirmed · ⏳ {c.invited} invited · ❌ {c.declined} declined"
+    tally = crew_tally(c.confirmed, c.invited, c.declined) or ["none yet"]
     if c.target:
-        crew += f" · target {c.target}" + (f", needs {c.needed} more" if c.needed else "")
-    lines += ["", crew]
+        tally.append(f"crew {c.target}" + (f", needs {c.needed} more" if c.needed else ""))
+    lines += ["", "Crew: " + " · ".join(tally)]
     labels = {
         AssignmentStatus.CONFIRMED: "✅ Confirmed",
         AssignmentStatus.INVITED: "⏳ Invited, no answer yet",
@@ -372,7 +408,7 @@ def render_card(
         confirmed = card.by_status.get(AssignmentStatus.CONFIRMED, [])
         read = sum(1 for a in confirmed if a.briefing_read_at)
         lines.append(
-            f"\nBriefing sent {e(format_when(card.briefing.created_at, tz))}: "
+            f"\nBriefing sent {e(when(context, card.briefing.created_at))}: "
             f"read by {read} of {len(confirmed)}."
         )
     if ev.status.value != "scheduled":
@@ -406,7 +442,7 @@ async def show_card(update: Update, context: CallsheetContext, event_id: int) ->
         await reply(update, f"❌ {e(exc)}")
         return
     payments = context.services.batches is not None
-    text, markup = render_card(card, context.services.settings.tz, payments=payments)
+    text, markup = render_card(card, context, payments=payments)
     await reply(update, text, markup)
 
 
@@ -442,13 +478,17 @@ async def history_button(update: Update, context: CallsheetContext) -> None:
         await query.answer(str(exc)[:200], show_alert=True)
         return
     await query.answer()
-    tz = context.services.settings.tz
-    lines = [f"<b>History of #{event.id} {e(event.title)}</b>", ""]
-    for entry in entries[-40:]:
-        lines.append(
-            f"{e(format_when(entry.at, tz))} · {e(entry.actor_label)} · {e(describe(entry))}"
-        )
-    await reply(update, "\n".join(lines))
+    header = f"<b>History of #{event.id} {e(event.title)}</b>"
+    lines: list[str] = []
+    size = len(header) + 40
+    for entry in reversed(entries[-40:]):  # the newest that fit in one message
+        line = f"{e(when(context, entry.at))} · {e(entry.actor_label)} · {e(describe(entry))}"
+        if size + len(line) + 1 > 3_800:
+            lines.append("(older entries left out)")
+            break
+        size += len(line) + 1
+        lines.append(line)
+    await reply(update, "\n".join([header, "", *reversed(lines)]))
 
 
 def describe(entry: AuditLog) -> str:
@@ -459,7 +499,7 @@ def describe(entry: AuditLog) -> str:
     if action == "event.edited":
         return "; ".join(f"changed {c[0]} from {c[1]} to {c[2]}" for c in d.get("changes", []))
     if action == "event.cancelled":
-        return f"cancelled the event ({d.get('told', 0)} people told)"
+        return f"cancelled the event ({plural(d.get('told', 0), 'person', 'people')} told)"
     if action == "event.completed":
         return "marked the event completed"
     if action == "event.reminded":
@@ -471,6 +511,8 @@ def describe(entry: AuditLog) -> str:
         if d.get("despite_overlap"):
             text += f" (despite {d['despite_overlap']})"
         return text
+    if action == "assignment.reinvited":
+        return f"invited {d.get('person')} again as {d.get('role')} (had {d.get('from')})"
     if action == "assignment.confirmed":
         return "confirmed"
     if action == "assignment.declined":
@@ -503,7 +545,7 @@ async def remind(update: Update, context: CallsheetContext, event_id: int) -> No
         return
     if update.callback_query is not None:
         await update.callback_query.answer(f"Reminder sent to {sent} crew")
-    await reply(update, f"✅ Reminder sent to {sent} confirmed crew.")
+    await reply(update, f"✅ Reminder sent to {plural(sent, 'confirmed crew member')}.")
 
 
 async def remind_command(update: Update, context: CallsheetContext) -> None:
@@ -555,7 +597,7 @@ async def complete_button(update: Update, context: CallsheetContext) -> None:
         await query.answer(str(exc)[:200], show_alert=True)
         return
     await query.answer("Completed")
-    await reply(update, f"✅ Event completed. {done} crew marked as worked.")
+    await reply(update, f"✅ Event completed. {plural(done, 'crew member')} marked as worked.")
 
 
 async def cancel_button(update: Update, context: CallsheetContext) -> None:
@@ -595,7 +637,12 @@ async def cancel_confirmed(update: Update, context: CallsheetContext) -> None:
         await query.answer(str(exc)[:200], show_alert=True)
         return
     await query.answer("Event cancelled")
-    await query.edit_message_text(f"❌ Event cancelled. {told} people were told.")
+    told_text = (
+        "No one was invited, so no one needed telling."
+        if not told
+        else f"{plural(told, 'person', 'people')} {'is' if told == 1 else 'are'} being told."
+    )
+    await query.edit_message_text(f"❌ Event cancelled. {told_text}")
 
 
 # --- edits and briefings: a value typed after a button or a bare command -------------------
@@ -623,14 +670,14 @@ async def edit_field_button(update: Update, context: CallsheetContext) -> int:
     if await manager(update, context) is None:
         return ConversationHandler.END
     _, _, event_id, field = parts(update)
-    what = EditField(field)
+    what = parse_field(field)  # an old message's button may still say "target"
     await query.answer()
     context.user_data["typed"] = ("edit", int(event_id), what.value)
     hint = {
         EditField.START: "Type the new start, like 2026-12-05 18:00 or just 19:00 (same day).",
-        EditField.END: "Type the new end, like 23:30.",
         EditField.CALL: "Type the new call time, like 15:00.",
-        EditField.TARGET: "Type how many crew are needed, like 6 (or - for no target).",
+        EditField.END: "Type the new end, like 23:30 (a time before the start means the next day).",
+        EditField.CREW: "Type how many crew are needed, like 6 (or - for no number).",
         EditField.NOTES: "Type the new notes (or - for none).",
     }.get(what, f"Type the new {FIELD_LABELS[what].lower()}.")
     await reply(update, hint, CANCEL_BUTTON)
@@ -644,18 +691,37 @@ async def do_edit(
     if actor is None:
         return True
     try:
-        changes = await context.services.events.edit(
+        edited = await context.services.events.edit(
             event_id, what, value, actor=actor, chat_id=chat_id(update)
         )
     except CallsheetError as exc:
         await reply(update, f"❌ {e(exc)}\nNothing was changed.")
         return False
-    if not changes:
+    if not edited.changes:
         await reply(update, "That is what it already was; nothing changed.")
         return True
-    text = "\n".join(f"{e(c.label)}: {e(c.before)} → <b>{e(c.after)}</b>" for c in changes)
-    await reply(update, f"✅ Saved.\n{text}\nConfirmed crew have been told.")
+    text = "\n".join(f"{e(c.label)}: {e(c.before)} → <b>{e(c.after)}</b>" for c in edited.changes)
+    if what is EditField.END:
+        event = await context.services.events.get(event_id)
+        if context.services.events.ends_next_day(event):
+            text += "\n(It ends the next day: an end before the start means after midnight.)"
+    await reply(update, f"✅ Saved.\n{text}\n{who_was_told(what, edited)}")
     return True
+
+
+def who_was_told(what: EditField, edited: Edited) -> str:
+    if what is EditField.CREW:
+        return "This is for you only; crew are not told."
+    told = edited.confirmed_told + edited.invited_told
+    if not told:
+        return "No crew are on this event yet, so no one needed telling."
+    parts = []
+    if edited.confirmed_told:
+        parts.append(f"{edited.confirmed_told} confirmed")
+    if edited.invited_told:
+        parts.append(f"{edited.invited_told} not answered yet")
+    verb = "is" if told == 1 else "are"
+    return f"{plural(told, 'crew member')} ({', '.join(parts)}) {verb} being told."
 
 
 async def edit_value(update: Update, context: CallsheetContext) -> int:
@@ -684,9 +750,9 @@ async def editevent_command(update: Update, context: CallsheetContext) -> None:
         )
         return
     try:
-        what = EditField(fields[1].lower())
-    except ValueError:
-        await reply(update, f"❌ “{e(fields[1])}” is not something I can change. Fields: {names}.")
+        what = parse_field(fields[1])
+    except CallsheetError as exc:
+        await reply(update, f"❌ {e(exc)}")
         return
     event_id = event_id_from(fields[0])
     assert event_id is not None
@@ -737,7 +803,8 @@ async def send_brief(update: Update, context: CallsheetContext, event_id: int, t
         return False
     await reply(
         update,
-        f"✅ Briefing sent to {sent} confirmed crew. /event {event_id} shows who has read it.",
+        f"✅ Briefing sent to {plural(sent, 'confirmed crew member')}. "
+        f"/event {event_id} shows who has read it.",
     )
     return True
 
@@ -783,7 +850,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
                         step(
                             NewEvent.START,
                             _start,
-                            "When does it end? A time like 23:00 means the same day.",
+                            "When does it end? A time like 23:00 means the same day; "
+                            "one before the start, like 02:00, means the next day.",
                             NewEvent.END,
                         ),
                     )

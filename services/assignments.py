@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,19 +16,28 @@ from tortoise.transactions import in_transaction
 from models import (
     Assignment,
     AssignmentStatus,
+    AuditLog,
     Briefing,
     Channel,
     Event,
     EventStatus,
+    LiveMessage,
     OutboxMessage,
     Person,
 )
 from services import audit
 from services.clock import Clock, format_when
 from services.errors import CallsheetError
-from services.events import EventNotFound, NotAllowed, require_manager
-from services.keyboards import answer_buttons, change_button, read_button
-from services.notifications import Keyboard, NotificationKind, Notifier
+from services.events import (
+    TELEGRAM_LIMIT,
+    EventNotFound,
+    NotAllowed,
+    invitation_rows,
+    longest_chat,
+    require_manager,
+)
+from services.keyboards import answer_buttons, read_button
+from services.notifications import NotificationKind, Notifier
 from services.outbox import Outbox
 from services.phones import display_phone, normalise_phone
 from services.scheduler import Scheduler
@@ -58,10 +67,22 @@ class AnswerRefused(AssignmentError):
     """A press that cannot change anything (stale, someone else's, too late)."""
 
 
+class TooLong(AssignmentError):
+    """The message would not fit in one Telegram message."""
+
+
+# How long after declining the next plain message someone sends is taken as the reason.
+REASON_WINDOW = timedelta(hours=1)
+REASON_LIMIT = 500
+
+
 class Answer(StrEnum):
     CONFIRM = "confirm"
     DECLINE = "decline"
 
+
+# Who can be invited again to the same event: the row goes back to invited.
+REINVITABLE = (AssignmentStatus.DECLINED, AssignmentStatus.CANCELLED)
 
 ASSIGN_FORMAT = (
     "/assign <event id> | <person id or phone> | <role>, e.g. /assign 12 | 0712345678 | rigger"
@@ -112,7 +133,7 @@ class AssignmentService:
         self.tz = tz
 
     def when(self, value: datetime) -> str:
-        return format_when(value, self.tz)
+        return format_when(value, self.tz, self.clock.now())
 
     # --- assigning ---------------------------------------------------------------------
 
@@ -209,10 +230,10 @@ class AssignmentService:
         event = await self._event_open(event_id)
         person = await self.find_person(person_ref)
         existing = await Assignment.get_or_none(event_id=event.id, person_id=person.id)
-        if existing is not None:
+        if existing is not None and existing.status not in REINVITABLE:
             raise AlreadyAssigned(
                 f"{person.name} is already on {event.title} ({existing.status.value}, "
-                f"as {existing.role}). A person can be assigned once per event."
+                f"as {existing.role}). Send /event {event.id} to see the crew."
             )
         other = await self.conflict(person, event)
         if other is not None and not force:
@@ -222,6 +243,8 @@ class AssignmentService:
                 other,
             )
         now = self.clock.now()
+        if existing is not None:
+            return await self._reinvite(existing, event, person, role, actor, chat_id, other)
         try:
             async with in_transaction() as conn:
                 assignment = await Assignment.create(
@@ -247,28 +270,108 @@ class AssignmentService:
                     },
                     using_db=conn,
                 )
-                context = self._context(assignment, event, actor)
-                await self.notifier.notify(
-                    person,
-                    NotificationKind.INVITATION,
-                    context,
-                    buttons=answer_buttons(assignment.id),
-                    live_key=f"asg:{assignment.id}",
-                    dedupe_key=f"invitation:{assignment.id}",
-                    channels=(Channel.TELEGRAM,),
-                    using_db=conn,
-                )
-                await self.notifier.notify(
-                    person,
-                    NotificationKind.INVITATION,
-                    context,
-                    dedupe_key=f"invitation:{assignment.id}",
-                    channels=(Channel.EMAIL,),
-                    using_db=conn,
-                )
-                await self.scheduler.plan_assignment(assignment, event, conn)
+                await self._invite(assignment, event, person, actor, f"{assignment.id}", conn)
         except IntegrityError as exc:  # the same person assigned twice at the same moment
             raise AlreadyAssigned(f"{person.name} was just assigned to {event.title}.") from exc
+        self.outbox.wake()
+        assignment.person = person
+        assignment.event = event
+        return assignment
+
+    async def _invite(
+        self,
+        assignment: Assignment,
+        event: Event,
+        person: Person,
+        actor: Person,
+        key: str,
+        conn: BaseDBAsyncClient,
+    ) -> None:
+        context = self._context(assignment, event, actor)
+        await self.notifier.notify(
+            person,
+            NotificationKind.INVITATION,
+            context,
+            buttons=answer_buttons(assignment.id),
+            live_key=f"asg:{assignment.id}",
+            dedupe_key=f"invitation:{key}",
+            channels=(Channel.TELEGRAM,),
+            using_db=conn,
+        )
+        await self.notifier.notify(
+            person,
+            NotificationKind.INVITATION,
+            context,
+            dedupe_key=f"invitation:{key}",
+            channels=(Channel.EMAIL,),
+            using_db=conn,
+        )
+        await self.scheduler.plan_assignment(assignment, event, conn)
+
+    async def _reinvite(
+        self,
+        assignment: Assignment,
+        event: Event,
+        person: Person,
+        role: str,
+        actor: Person,
+        chat_id: int | None,
+        other: Event | None,
+    ) -> Assignment:
+        """Someone who declined (or was taken off) is asked again: the same row goes back to
+        invited, its history stays, and they get a fresh invitation below their old one."""
+        now = self.clock.now()
+        async with in_transaction() as conn:
+            previous = assignment.status
+            updated = (
+                await Assignment.filter(id=assignment.id, status=previous)
+                .using_db(conn)
+                .update(
+                    status=AssignmentStatus.INVITED,
+                    role=role,
+                    invited_at=now,
+                    responded_at=None,
+                    decline_reason=None,
+                    briefing_read_at=None,
+                    updated_at=now,
+                )
+            )
+            if not updated:
+                raise AlreadyAssigned(f"{person.name}'s answer changed just now. Please try again.")
+            assignment.status, assignment.role = AssignmentStatus.INVITED, role
+            assignment.invited_at = assignment.updated_at = now
+            assignment.responded_at = assignment.decline_reason = None
+            assignment.briefing_read_at = None
+            await audit.record(
+                "assignment.reinvited",
+                "assignment",
+                assignment.id,
+                at=now,
+                actor=actor,
+                chat_id=chat_id,
+                details={
+                    "event_id": event.id,
+                    "person": person.name,
+                    "role": role,
+                    "from": previous.value,
+                    "despite_overlap": other.title if other else None,
+                },
+                using_db=conn,
+            )
+            # A fresh message, not an edit of the old one far up the chat.
+            await LiveMessage.filter(key=f"asg:{assignment.id}").using_db(conn).delete()
+            invites = (
+                await AuditLog.filter(
+                    subject_type="assignment",
+                    subject_id=assignment.id,
+                    action="assignment.reinvited",
+                )
+                .using_db(conn)
+                .count()
+            )
+            await self._invite(
+                assignment, event, person, actor, f"{assignment.id}:again{invites}", conn
+            )
         self.outbox.wake()
         assignment.person = person
         assignment.event = event
@@ -378,20 +481,7 @@ class AssignmentService:
         self, assignment: Assignment, event: Event, manager: Person
     ) -> list[OutboxMessage]:
         """The edit of the invitation in the person's chat that shows where things stand."""
-        buttons: Keyboard = ()
-        if event.status is EventStatus.SCHEDULED and self.clock.now() < event.call_at:
-            if assignment.status is AssignmentStatus.INVITED:
-                buttons = answer_buttons(assignment.id)
-            elif assignment.status in (AssignmentStatus.CONFIRMED, AssignmentStatus.DECLINED):
-                buttons = change_button(assignment.id)
-        return self.notifier.prepare(
-            assignment.person,
-            NotificationKind.INVITATION,
-            self._context(assignment, event, manager),
-            buttons=buttons,
-            live_key=f"asg:{assignment.id}",
-            channels=(Channel.TELEGRAM,),
-        )
+        return invitation_rows(self.notifier, assignment, event, manager, self.clock.now())
 
     async def _show_invitation(
         self, assignment: Assignment, event: Event, manager: Person, conn: BaseDBAsyncClient
@@ -421,10 +511,43 @@ class AssignmentService:
         self.outbox.wake()
         return assignment
 
+    async def awaiting_reason(self, person: Person) -> int | None:
+        """The invitation `person` declined in the last hour and has given no reason for (nor
+        tapped Skip): their next plain message is that reason."""
+        found = (
+            await Assignment.filter(
+                person_id=person.id,
+                status=AssignmentStatus.DECLINED,
+                decline_reason__isnull=True,
+                responded_at__gte=self.clock.now() - REASON_WINDOW,
+            )
+            .order_by("-responded_at", "-id")
+            .first()
+        )
+        return found.id if found else None
+
+    async def skip_reason(self, assignment_id: int, *, person: Person) -> None:
+        """'Skip': no reason is coming, so the next message is not taken as one."""
+        async with in_transaction() as conn:
+            assignment, _, _ = await self._load_for(assignment_id, person, conn)
+            if assignment.status is AssignmentStatus.DECLINED and assignment.decline_reason is None:
+                await (
+                    Assignment.filter(id=assignment.id, decline_reason__isnull=True)
+                    .using_db(conn)
+                    .update(decline_reason="", updated_at=self.clock.now())
+                )
+
     async def give_reason(
         self, assignment_id: int, reason: str, *, person: Person, chat_id: int | None
     ) -> Assignment:
-        text = " ".join(reason.split())[:500]
+        text = " ".join(reason.split())
+        if not text:
+            raise AssignmentError("The reason is empty. Type it in a few words, or tap Skip.")
+        if len(text) > REASON_LIMIT:
+            raise AssignmentError(
+                f"The reason is {len(text)} characters; keep it under {REASON_LIMIT}. "
+                "Send it again, shorter."
+            )
         async with in_transaction() as conn:
             assignment, event, manager = await self._load_for(assignment_id, person, conn)
             if assignment.status is not AssignmentStatus.DECLINED:
@@ -586,15 +709,25 @@ class AssignmentService:
                 {"name": a.person.name, "role": a.role, "phone": display_phone(a.person.phone)}
                 for a in confirmed
             ]
+            rows: list[OutboxMessage] = []
             for a in confirmed:
-                await self.notifier.notify(
+                rows += self.notifier.prepare(
                     a.person,
                     NotificationKind.BRIEFING,
                     {"event": event, "assignment": a, "roster": roster, "text": body},
                     buttons=read_button(a.id),
                     dedupe_key=f"briefing:{briefing.id}:{a.id}",
-                    using_db=conn,
                 )
+            longest = longest_chat(rows)
+            if longest > TELEGRAM_LIMIT:  # refused before anything is queued: nothing half-sent
+                over = longest - TELEGRAM_LIMIT
+                raise TooLong(
+                    f"With the event details and the crew list this briefing comes to "
+                    f"{longest:,} characters, and Telegram takes {TELEGRAM_LIMIT:,} in one "
+                    f"message. Shorten it by {over:,} characters (or shorten the event's "
+                    f"notes with /editevent {event.id} | notes | …). Nothing was sent."
+                )
+            await OutboxMessage.bulk_create(rows, using_db=conn)
             await audit.record(
                 "event.briefed",
                 "event",

@@ -48,7 +48,20 @@ class ShiftedClock:
         self._shift += delta
 
 
-def format_when(when: datetime, tz: ZoneInfo) -> str:
-    """'Sat 5 Dec, 18:00' in the company's timezone."""
+def format_when(when: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """'Sat 5 Dec, 18:00' in the company's timezone; 'Sat 12 Jun 2027, 18:00' when `now`
+    (the injected clock's time) is given and the date is not in its year."""
     local = when.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+    year = ""
+    if now is not None and local.year != now.astimezone(tz).year:
+        year = f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M}"
+
+
+def format_span(starts: datetime, ends: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """'Sat 5 Dec, 18:00 to 23:00' on one day; 'Sat 5 Dec, 18:00 to Sun 6 Dec, 02:00' across
+    midnight: the date is said once unless it changes."""
+    first = format_when(starts, tz, now)
+    if starts.astimezone(tz).date() == ends.astimezone(tz).date():
+        return f"{first} to {ends.astimezone(tz):%H:%M}"
+    return f"{first} to {format_when(ends, tz, now)}"

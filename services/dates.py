@@ -119,5 +119,15 @@ def parse_when(
     return result
 
 
+def is_time_only(text: str) -> bool:
+    """Whether `text` is a time of day with no date (`02:00`, `2am`)."""
+    cleaned = " ".join(text.strip().split()).lower()
+    try:
+        parse_time(cleaned)
+    except DateError:
+        return False
+    return True
+
+
 def _at(day: date, clock_time: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, clock_time, tzinfo=tz).astimezone(UTC)

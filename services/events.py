@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -21,15 +22,18 @@ from models import (
     AssignmentStatus,
     AuditLog,
     Briefing,
+    Channel,
     Event,
     EventStatus,
+    OutboxMessage,
     Person,
 )
 from services import audit
 from services.clock import Clock, format_when
-from services.dates import DateError, parse_when
+from services.dates import DateError, is_time_only, parse_when
 from services.errors import CallsheetError
-from services.notifications import NotificationKind, Notifier
+from services.keyboards import answer_buttons, change_button
+from services.notifications import Keyboard, NotificationKind, Notifier
 from services.outbox import Outbox
 from services.scheduler import Scheduler
 
@@ -61,7 +65,7 @@ class EditField(StrEnum):
     CALL = "call"
     VENUE = "venue"
     NOTES = "notes"
-    TARGET = "target"  # how many crew the event needs
+    CREW = "crew"  # how many crew the event needs: "crew 6" in /newevent too
 
 
 FIELD_LABELS = {
@@ -71,8 +75,58 @@ FIELD_LABELS = {
     EditField.CALL: "Call time",
     EditField.VENUE: "Venue",
     EditField.NOTES: "Notes",
-    EditField.TARGET: "Crew needed",
+    EditField.CREW: "Crew",
 }
+# Older words still understood, so nobody's habit breaks ("target" was the crew number).
+FIELD_ALIASES = {"target": EditField.CREW, "call time": EditField.CALL}
+
+TELEGRAM_LIMIT = 4096  # characters of one chat message, counted after its HTML is read
+
+
+def parse_field(text: str) -> EditField:
+    word = " ".join(text.split()).lower()
+    if word in FIELD_ALIASES:
+        return FIELD_ALIASES[word]
+    try:
+        return EditField(word)
+    except ValueError:
+        names = ", ".join(f.value for f in EditField)
+        raise InvalidEvent(
+            f"“{text.strip()}” is not something I can change. Fields: {names}."
+        ) from None
+
+
+def chat_length(chat_html: str) -> int:
+    """What Telegram counts against its limit: the text once tags and entities are read,
+    in UTF-16 code units (an emoji can count as two)."""
+    visible = html.unescape(re.sub(r"<[^>]*>", "", chat_html))
+    return len(visible.encode("utf-16-le")) // 2
+
+
+def longest_chat(rows: list[OutboxMessage]) -> int:
+    return max((chat_length(r.text) for r in rows if r.channel is Channel.TELEGRAM), default=0)
+
+
+def invitation_rows(
+    notifier: Notifier, assignment: Assignment, event: Event, manager: Person, now: datetime
+) -> list[OutboxMessage]:
+    """The invitation in the person's chat (a live message) as things stand now: the answer
+    buttons while an answer is still open, the event's current details."""
+    buttons: Keyboard = ()
+    if event.status is EventStatus.SCHEDULED and now < event.call_at:
+        if assignment.status is AssignmentStatus.INVITED:
+            buttons = answer_buttons(assignment.id)
+        elif assignment.status in (AssignmentStatus.CONFIRMED, AssignmentStatus.DECLINED):
+            buttons = change_button(assignment.id)
+    return notifier.prepare(
+        assignment.person,
+        NotificationKind.INVITATION,
+        {"event": event, "assignment": assignment, "manager": manager},
+        buttons=buttons,
+        live_key=f"asg:{assignment.id}",
+        channels=(Channel.TELEGRAM,),
+    )
+
 
 INLINE_FORMAT = "/newevent Title | 2026-12-05 18:00 | 23:00 | Venue | call 15:00 | notes | crew 6"
 
@@ -121,6 +175,21 @@ class Change:
     after: str
 
 
+@dataclass(frozen=True)
+class Edited:
+    """What an edit changed, and how many crew are being told (confirmed, not answered)."""
+
+    changes: list[Change]
+    confirmed_told: int = 0
+    invited_told: int = 0
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A long value (the notes) quoted in a change line: its start only."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def require_manager(actor: Person) -> None:
     if not actor.is_manager:
         raise NotAllowed("Only managers can do that.")
@@ -151,7 +220,7 @@ class EventService:
         self.tz = tz
 
     def when(self, value: datetime) -> str:
-        return format_when(value, self.tz)
+        return format_when(value, self.tz, self.clock.now())
 
     # --- parsing and validating, one field at a time (the guided form uses these) -------
 
@@ -183,7 +252,7 @@ class EventService:
         cleaned = text.strip().lower()
         if cleaned in {"", "-", "none", "skip"}:
             return None
-        match = re.fullmatch(r"(?:crew|needs?)?\s*(\d{1,3})(?:\s*crew)?", cleaned)
+        match = re.fullmatch(r"(?:crew|needs?)?\s*:?\s*(\d{1,3})(?:\s*crew)?", cleaned)
         if not match or not 1 <= int(match.group(1)) <= 500:
             raise InvalidEvent(
                 f"“{text.strip()}” is not a number of crew. Type a number like 6, or leave it out."
@@ -203,17 +272,23 @@ class EventService:
         return starts
 
     def parse_end(self, text: str, starts: datetime) -> datetime:
+        """A time alone means the start's day, or the next day when it is not after the
+        start (a wedding from 18:00 to 02:00 ends after midnight)."""
+        now = self.clock.now()
         try:
-            ends = parse_when(text, now=self.clock.now(), tz=self.tz, day_of=starts)
+            ends = parse_when(text, now=now, tz=self.tz, day_of=starts)
+            if ends <= starts and is_time_only(text):
+                ends = parse_when(text, now=now, tz=self.tz, day_of=starts + timedelta(days=1))
         except DateError as exc:
             raise InvalidEvent(f"End: {exc}") from exc
         if ends <= starts:
             raise InvalidEvent(
-                f"The end, {self.when(ends)}, is not after the start, {self.when(starts)}. "
-                "If it ends after midnight, give the date too, like "
-                f"{starts.astimezone(self.tz) + timedelta(days=1):%Y-%m-%d} 02:00."
+                f"The end, {self.when(ends)}, is not after the start, {self.when(starts)}."
             )
         return ends
+
+    def ends_next_day(self, event: Event) -> bool:
+        return event.ends_at.astimezone(self.tz).date() > event.starts_at.astimezone(self.tz).date()
 
     def parse_call(self, text: str, starts: datetime) -> datetime:
         cleaned = re.sub(r"^\s*call(\s+time)?\s*:?\s*", "", text, flags=re.IGNORECASE)
@@ -240,15 +315,44 @@ class EventService:
                 f"I need at least 4 parts separated by | (title, start, end, venue); "
                 f"got {len(parts)}. For example:\n{INLINE_FORMAT}"
             )
-        parts += [""] * (7 - len(parts))
         draft = EventDraft(title=self.clean_title(parts[0]))
         draft.starts_at = self.parse_start(parts[1])
         draft.ends_at = self.parse_end(parts[2], draft.starts_at)
         draft.venue = self.clean_venue(parts[3])
-        draft.call_at = self.parse_call(parts[4], draft.starts_at)
-        draft.notes = self.clean_notes(parts[5])
-        draft.crew_target = self.parse_target(parts[6])
+        optional = self._optional_parts(parts[4:])
+        draft.call_at = self.parse_call(optional.get("call", ""), draft.starts_at)
+        draft.notes = self.clean_notes(optional.get("notes", ""))
+        draft.crew_target = self.parse_target(optional.get("crew", ""))
         return draft
+
+    def _optional_parts(self, parts: list[str]) -> dict[str, str]:
+        """Call time, notes and crew after the venue. A part that names itself ("call 15:00",
+        "crew 6") is that part wherever it stands, so leaving the notes out does not turn
+        "crew 2" into notes; an unnamed part takes its place in the order call, notes, crew."""
+        found: dict[str, str] = {}
+        unnamed: list[tuple[str, str]] = []
+        for slot, part in zip(("call", "notes", "crew"), parts, strict=False):
+            lower = part.lower()
+            if re.match(r"call\b", lower):
+                name = "call"
+            elif re.fullmatch(r"(?:crew|needs?)\s*:?\s*\d+|\d+\s*crew", lower):
+                name = "crew"
+            else:
+                unnamed.append((slot, part))
+                continue
+            if name in found:
+                raise InvalidEvent(f"The {name} is given twice: “{found[name]}” and “{part}”.")
+            found[name] = part
+        for slot, part in unnamed:
+            if not part:
+                continue
+            if slot in found:
+                raise InvalidEvent(
+                    f"“{part}” stands where the {slot} goes, but the {slot} is given as "
+                    f"“{found[slot]}”. For example:\n{INLINE_FORMAT}"
+                )
+            found[slot] = part
+        return found
 
     # --- changes ---------------------------------------------------------------------
 
@@ -350,13 +454,15 @@ class EventService:
 
     async def edit(
         self, event_id: int, what: EditField, value: str, *, actor: Person, chat_id: int | None
-    ) -> list[Change]:
+    ) -> Edited:
+        """Saves one change. Confirmed crew and those who have not answered yet are told what
+        changed, and an invitation still waiting for its answer is edited to show it."""
         require_manager(actor)
         async with in_transaction() as conn:
             event = await self._open_for_change(event_id, conn)
             changes = self._apply(event, what, value)
             if not changes:
-                return []
+                return Edited([])
             event.updated_at = now = self.clock.now()
             await event.save(using_db=conn)
             await audit.record(
@@ -371,21 +477,48 @@ class EventService:
             )
             if what in {EditField.START, EditField.END, EditField.CALL}:
                 await self.scheduler.plan_event(event, conn)
-            if what is not EditField.TARGET:
-                confirmed = (
-                    await Assignment.filter(event_id=event.id, status=AssignmentStatus.CONFIRMED)
-                    .using_db(conn)
-                    .prefetch_related("person")
-                )
-                for a in confirmed:
-                    await self.notifier.notify(
-                        a.person,
-                        NotificationKind.EVENT_CHANGED,
-                        {"event": event, "assignment": a, "changes": changes},
-                        using_db=conn,
-                    )
+            if what is EditField.CREW:
+                return Edited(changes)
+            told = await self._tell_about_change(event, changes, now, conn)
         self.outbox.wake()
-        return changes
+        return told
+
+    async def _tell_about_change(
+        self, event: Event, changes: list[Change], now: datetime, conn: BaseDBAsyncClient
+    ) -> Edited:
+        assignments = (
+            await Assignment.filter(
+                event_id=event.id,
+                status__in=[AssignmentStatus.CONFIRMED, AssignmentStatus.INVITED],
+            )
+            .using_db(conn)
+            .order_by("id")
+            .prefetch_related("person")
+        )
+        manager = await Person.get(id=event.manager_id).using_db(conn)  # type: ignore[attr-defined]
+        rows: list[OutboxMessage] = []
+        told = Counter[AssignmentStatus]()
+        for a in assignments:
+            if a.status is AssignmentStatus.INVITED:
+                # The invitation they still have to answer shows the new details. (Confirmed
+                # crew have answered: the notice is enough, and an edit would cost each chat
+                # a second message against Telegram's per-chat limit.)
+                rows += invitation_rows(self.notifier, a, event, manager, now)
+            told[a.status] += 1
+            rows += self.notifier.prepare(
+                a.person,
+                NotificationKind.EVENT_CHANGED,
+                {"event": event, "assignment": a, "changes": changes},
+            )
+        longest = longest_chat(rows)
+        if longest > TELEGRAM_LIMIT:
+            raise InvalidEvent(
+                f"With this change the message to crew would be {longest:,} characters, and "
+                f"Telegram takes {TELEGRAM_LIMIT:,}. Shorten it by {longest - TELEGRAM_LIMIT:,}."
+            )
+        await self.notifier.supersede(rows, conn)
+        await OutboxMessage.bulk_create(rows, using_db=conn)
+        return Edited(changes, told[AssignmentStatus.CONFIRMED], told[AssignmentStatus.INVITED])
 
     def _apply(self, event: Event, what: EditField, value: str) -> list[Change]:
         label = FIELD_LABELS[what]
@@ -399,9 +532,11 @@ class EventService:
             event.venue = new_venue
         elif what is EditField.NOTES:
             new_notes = self.clean_notes(value)
-            change = Change(label, event.notes or "(none)", new_notes or "(none)")
+            if new_notes == event.notes:
+                return []
+            change = Change(label, _short(event.notes) or "(none)", _short(new_notes) or "(none)")
             event.notes = new_notes
-        elif what is EditField.TARGET:
+        elif what is EditField.CREW:
             target = self.parse_target(value)
             change = Change(label, str(event.crew_target or "not set"), str(target or "not set"))
             event.crew_target = target
@@ -415,7 +550,21 @@ class EventService:
                 raise InvalidEvent(f"The start, {self.when(starts)}, is in the past.")
             # The call time and end move with the start, keeping their distance to it.
             shift = starts - event.starts_at
-            change = Change(label, self.when(event.starts_at), self.when(starts))
+            if not shift:
+                return []
+            moved = [
+                Change(label, self.when(event.starts_at), self.when(starts)),
+                Change(
+                    FIELD_LABELS[EditField.END],
+                    self.when(event.ends_at),
+                    self.when(event.ends_at + shift),
+                ),
+                Change(
+                    FIELD_LABELS[EditField.CALL],
+                    self.when(event.call_at),
+                    self.when(event.call_at + shift),
+                ),
+            ]
             event.starts_at, event.ends_at, event.call_at = (
                 starts,
                 event.ends_at + shift,
@@ -426,6 +575,7 @@ class EventService:
                     f"With that start the call time would be {self.when(event.call_at)}, "
                     "which is in the past. Change the call time first."
                 )
+            return moved
         elif what is EditField.END:
             ends = self.parse_end(value, event.starts_at)
             change = Change(label, self.when(event.ends_at), self.when(ends))

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import Channel, OutboxMessage, OutboxStatus, Person
-from services.clock import Clock, format_when
+from services.clock import Clock, format_span, format_when
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -87,11 +88,21 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,  # templates do not change while we run: no stat() per message
         )
-        self.env.filters["when"] = self.when
+        self.env.filters["when"] = self._when
+        self.env.filters["span"] = self._span
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
 
     def when(self, value: datetime) -> str:
         return format_when(value, self.tz)
+
+    # A template given `now` (Notifier passes the clock's) shows the year of other years.
+    @pass_context
+    def _when(self, ctx: Context, value: datetime) -> str:
+        return format_when(value, self.tz, ctx.get("now"))
+
+    @pass_context
+    def _span(self, ctx: Context, event: Any) -> str:
+        return format_span(event.starts_at, event.ends_at, self.tz, ctx.get("now"))
 
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
         return self.render_parts(kind, context, chat=True, email=True, page=True)
@@ -217,7 +228,7 @@ class Notifier:
         skipped_mail = skipped and Channel.TELEGRAM not in wanted
         rendered = self.renderer.render_parts(
             kind.value,
-            {"person": person, **context},
+            {"person": person, "now": now, **context},
             chat=to_chat,
             email=to_email or fallback or (skipped and not skipped_mail),
             page=to_email or fallback,

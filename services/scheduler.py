@@ -35,13 +35,14 @@ from models import (
 )
 from services.clock import Clock
 from services.keyboards import answer_buttons, card_button
-from services.notifications import NotificationKind, Notifier
+from services.notifications import Button, NotificationKind, Notifier
 from services.outbox import Outbox
 from services.worker import Failure, Worker, backoff, isolated
 
 log = logging.getLogger(__name__)
 
 OURS = (JobKind.REMINDER, JobKind.NUDGE, JobKind.MANAGER_ALERT)
+NUDGE_BUTTONS = 8  # invitations answerable from one nudge; the rest are in /my
 
 
 class JobLost(Exception):
@@ -347,16 +348,75 @@ class Scheduler(Worker):
             )
             return True
         if job.kind is JobKind.NUDGE and assignment.status is AssignmentStatus.INVITED:
-            await self.notifier.notify(
-                assignment.person,
-                NotificationKind.NUDGE,
-                context,
-                buttons=answer_buttons(assignment.id),
-                dedupe_key=key,
-                using_db=conn,
-            )
-            return True
+            return await self._nudge(job, assignment, event, key, conn)
         return False
+
+    async def _nudge(
+        self,
+        job: ScheduledJob,
+        assignment: Assignment,
+        event: Event,
+        key: str,
+        conn: BaseDBAsyncClient,
+    ) -> bool:
+        """One message for everything the person has not answered whose nudge is due now:
+        twelve unanswered invitations bring one nudge listing them, not twelve."""
+        now = self.clock.now()
+        due = (
+            await ScheduledJob.filter(
+                kind=JobKind.NUDGE,
+                status__in=[JobStatus.PENDING, JobStatus.RUNNING],
+                due_at__lte=now,
+                assignment__person_id=assignment.person_id,  # type: ignore[attr-defined]
+                assignment__status=AssignmentStatus.INVITED,
+                assignment__event__status=EventStatus.SCHEDULED,
+                assignment__event__call_at__gt=now,
+            )
+            .exclude(id=job.id)
+            .using_db(conn)
+            .order_by("id")
+        )
+        taken: list[int] = []
+        for other in due:  # each taken here is done: its own turn sends nothing
+            done = (
+                await ScheduledJob.filter(id=other.id, status=other.status, attempts=other.attempts)
+                .using_db(conn)
+                .update(status=JobStatus.DONE, done_at=now, lease_until=None)
+            )
+            if done:
+                taken.append(other.assignment_id)  # type: ignore[attr-defined]
+        waiting = [assignment]
+        if taken:
+            waiting += list(
+                await Assignment.filter(id__in=taken).using_db(conn).prefetch_related("event")
+            )
+        assignment.event = event
+        waiting.sort(key=lambda a: (a.event.starts_at, a.id))
+        if len(waiting) == 1:
+            buttons = answer_buttons(assignment.id)
+        else:
+            buttons = [
+                [
+                    Button(f"✅ #{a.event.id} {a.event.title}"[:40], f"asg:yes:{a.id}"),
+                    Button(f"❌ #{a.event.id}", f"asg:no:{a.id}"),
+                ]
+                for a in waiting[:NUDGE_BUTTONS]
+            ]
+        await self.notifier.notify(
+            assignment.person,
+            NotificationKind.NUDGE,
+            {
+                "event": event,
+                "assignment": assignment,
+                "waiting": [(a.event, a) for a in waiting],
+                "listed": NUDGE_BUTTONS,
+                "until": human_delta(event.call_at - now),
+            },
+            buttons=buttons,
+            dedupe_key=key,
+            using_db=conn,
+        )
+        return True
 
     async def _alert(self, event: Event, key: str, conn: BaseDBAsyncClient) -> bool:
         assignments = (
