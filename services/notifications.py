@@ -42,6 +42,7 @@ class NotificationKind(StrEnum):
     MANAGER_ALERT = "manager_alert"
     CHAT_UNREACHABLE = "chat_unreachable"  # to managers: someone blocked the bot
     ACCOUNT_NOTICE = "account_notice"  # a link refused for a linked account, or unlinked
+    CREW_REMOVED = "crew_removed"  # to an event's manager: a person on it was deactivated
 
 
 @dataclass(frozen=True)

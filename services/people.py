@@ -446,7 +446,7 @@ class PeopleService:
                     event__ends_at__gt=now,
                 )
                 .using_db(conn)
-                .select_related("event")
+                .select_related("event", "event__manager")
                 .order_by("event__starts_at", "id")
             )
             ids = [a.id for a in open_rows]
@@ -481,6 +481,19 @@ class PeopleService:
                     },
                     using_db=conn,
                 )
+                if actor is None or row.event.manager.id != actor.id:
+                    await self.notifier.notify(
+                        row.event.manager,
+                        NotificationKind.CREW_REMOVED,
+                        {
+                            "crew": person,
+                            "event": row.event,
+                            "by": actor.name if actor else "an operator",
+                            "was": row.status.value,
+                            "role": row.role,
+                        },
+                        using_db=conn,
+                    )
             held = (
                 await OutboxMessage.filter(person_id=person.id, status=OutboxStatus.PENDING)
                 .using_db(conn)
@@ -501,6 +514,7 @@ class PeopleService:
                 },
                 using_db=conn,
             )
+        self.outbox.wake()
         cancelled = [
             AssignmentLine(a.event.title, a.event.starts_at, a.role, a.status) for a in open_rows
         ]

@@ -8,7 +8,19 @@ from datetime import timedelta
 import pytest
 
 from bot.container import build_services
-from models import Access, AuditLog, Channel, LinkToken, OutboxMessage, OutboxStatus, Person
+from models import (
+    Access,
+    Assignment,
+    AssignmentStatus,
+    AuditLog,
+    Channel,
+    Event,
+    LinkToken,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
+from models.stamps import stamp
 from services.clock import ManualClock
 from services.notifications import NotificationKind
 from services.people import (
@@ -325,3 +337,45 @@ async def test_a_deactivated_person_gets_nothing_queued_or_new(people: PeopleSer
     )
     assert live == [] and await OutboxMessage.filter(live_key="pay:1:payer").count() == 0
     assert await OutboxMessage.filter(status=OutboxStatus.PENDING, person_id=gone.id).count() == 0
+
+
+async def test_deactivating_tells_each_other_manager_whose_event_lost_them(
+    people: PeopleService, clock: ManualClock
+) -> None:
+    boss = await _manager(people)
+    wanjiru = (
+        await people.add_person(
+            name="Wanjiru Mwangi", phone="0733000111", access=Access.MANAGER, telegram_id=43
+        )
+    ).person
+    jane = (await people.add_person(name="Jane Wanjiku", phone="0712345678")).person
+    starts = clock.now() + timedelta(days=3)
+    events = [
+        await Event.create(
+            **stamp(Event, clock.now()),
+            title=title,
+            venue="KICC",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=5),
+            call_at=starts - timedelta(hours=3),
+            manager=manager,
+        )
+        for title, manager in (("Harusi", wanjiru), ("AGM", boss))
+    ]
+    for event in events:
+        await Assignment.create(
+            **stamp(Assignment, clock.now()),
+            event=event,
+            person=jane,
+            role="rigger",
+            status=AssignmentStatus.CONFIRMED,
+        )
+    done = await people.deactivate(boss, jane.id)
+    assert [(line.event_title, line.status) for line in done.cancelled] == [
+        ("Harusi", AssignmentStatus.CONFIRMED),
+        ("AGM", AssignmentStatus.CONFIRMED),
+    ]
+    told = await OutboxMessage.filter(kind="crew_removed")
+    assert [(m.chat_id, m.channel) for m in told] == [(43, Channel.TELEGRAM)]
+    assert "Jane Wanjiku</b> was deactivated by Achieng Otieno" in told[0].text
+    assert "they were confirmed as rigger" in told[0].text
