@@ -266,6 +266,8 @@ class PeopleService:
                     using_db=conn,
                 )
                 invite = await self._issue_link(person, now, email=telegram_id is None, conn=conn)
+                if telegram_id is not None:  # linked already: no link may stay usable
+                    await self._end_links(person.id, now, conn)
         except IntegrityError as exc:  # a concurrent add of the same phone won the race
             raise DuplicatePhone(f"{phone_e164} was just added by someone else.") from exc
         self.outbox.wake()

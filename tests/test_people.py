@@ -148,7 +148,9 @@ async def test_linking_by_link_ends_every_other_link(people: PeopleService) -> N
     with pytest.raises(LinkError, match="already linked"):
         await people.link_with_token("second-link-token", 6002, None)
     assert (await Person.get(id=first.person.id)).telegram_id == 5001
+    # Added already linked (callsheet add-manager --telegram-id): no link of theirs is live.
     assert boss.telegram_id == 42
+    assert (await LinkToken.get(person_id=boss.id)).expires_at <= people.clock.now()
 
 
 async def test_tokens_are_stored_hashed_and_odd_tokens_are_refused_with_a_reason(
