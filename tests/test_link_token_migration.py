@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +19,16 @@ from bot.container import build_services
 from models import LinkToken, Person
 from services.clock import ManualClock
 from tests.conftest import BOT_USERNAME, PG_URL, make_settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
+
+
+def just_before() -> str:
+    """The migration this one follows (found by its name: migrations get renumbered)."""
+    (path,) = MIGRATIONS.glob("*_people_link_token_hash.py")
+    module = import_module(f"models.migrations.{path.stem}")
+    app, name = module.Migration.dependencies[0]
+    return f"{app}.{name}"
 
 
 @pytest.fixture
@@ -47,7 +58,7 @@ async def test_tokens_issued_before_the_migration_still_link(
     fresh_url: str, clock: ManualClock
 ) -> None:
     config = db.tortoise_config(fresh_url)
-    await migrate_api(config=config, target="models.0004_clock_stamps")
+    await migrate_api(config=config, target=just_before())
     raw = "pre-migration-token_1"
     now = clock.now()
     conn = connections.get("default")
