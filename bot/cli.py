@@ -116,7 +116,9 @@ def _secrets(settings: Settings) -> list[str]:
         settings.daraja_callback_secret,
         settings.smtp_password,
     ]
-    return [v.get_secret_value() for v in values if v is not None]
+    return [v.get_secret_value() for v in values if v is not None] + [
+        settings.database_password or ""
+    ]
 
 
 async def _run(settings: Settings) -> int:

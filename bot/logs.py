@@ -42,3 +42,5 @@ def setup_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> Non
     # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
     for noisy in ("httpx", "httpcore", "aiosqlite", "tortoise", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # PTB at DEBUG logs every update and API call with its message text: never below INFO.
+    logging.getLogger("telegram").setLevel(max(level, logging.INFO))

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -17,6 +18,12 @@ DARAJA_HOSTS = {
     "sandbox": "https://sandbox.safaricom.co.ke",
     "production": "https://api.safaricom.co.ke",
 }
+
+
+# What bot/db.py can open (postgresql:// is read as postgres://).
+DATABASE_SCHEMES = frozenset({"sqlite", "postgres", "postgresql", "asyncpg", "psycopg"})
+# Settings whose value is never repeated in an error: secrets, and URLs holding a password.
+NEVER_ECHOED = ("secret", "password", "token", "passkey", "key", "database_url")
 
 
 class TelegramMode(StrEnum):
@@ -148,11 +155,13 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
+        # Never echo the URL: it usually carries the database password.
         scheme, sep, rest = value.partition("://")
-        if not sep or scheme not in {"sqlite", "postgres", "asyncpg", "psycopg"} or not rest:
+        if not sep or scheme not in DATABASE_SCHEMES or not rest:
+            known = ", ".join(f"{s}://" for s in sorted(DATABASE_SCHEMES))
             raise ValueError(
-                f"{value!r} is not a database URL like sqlite://data/callsheet.sqlite3 "
-                "or postgres://user:password@host:5432/dbname"
+                f"it must start with one of {known}, like sqlite://data/callsheet.sqlite3 "
+                "or postgres://user:password@host:5432/dbname (the value is not shown here)"
             )
         return value
 
@@ -199,6 +208,11 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def database_password(self) -> str | None:
+        """The password inside DATABASE_URL, for the log filter that redacts secrets."""
+        return urlsplit(self.database_url).password
+
+    @property
     def daraja_url(self) -> str:
         return self.daraja_base_url or DARAJA_HOSTS[self.daraja_env.value]
 
@@ -242,11 +256,7 @@ def _one_line(exc: ValidationError) -> str:
     if loc:
         name = str(loc[0]).upper()
         value = error.get("input")
-        shown = (
-            ""
-            if "secret" in name.lower() or "password" in name.lower() or "token" in name.lower()
-            else f" (got {value!r})"
-        )
+        shown = "" if any(word in name.lower() for word in NEVER_ECHOED) else f" (got {value!r})"
         if message.startswith(repr(value)) or not isinstance(value, str | int | float):
             shown = ""
         return f"{name} is invalid: {message}{shown}"

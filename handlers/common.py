@@ -285,6 +285,11 @@ async def unknown_button(update: Update, context: CallsheetContext) -> None:
 
 
 async def on_error(update: object, context: CallsheetContext) -> None:
+    if isinstance(context.error, CallsheetError) and isinstance(update, Update):
+        # A refusal a handler did not expect (someone deactivated or demoted while a form
+        # was open): the user gets the reason, which says what to do, not an error code.
+        await tell_refusal(update, context.error)
+        return
     error_id = secrets.token_hex(3).upper()
     log.error("error %s while handling an update", error_id, exc_info=context.error)
     if isinstance(update, Update):
@@ -299,6 +304,17 @@ async def on_error(update: object, context: CallsheetContext) -> None:
                 await update.effective_message.reply_text(text)
         except TelegramError:
             log.warning("could not tell the user about error %s", error_id)
+
+
+async def tell_refusal(update: Update, error: CallsheetError) -> None:
+    log.info("refused update %s: %s", update.update_id, type(error).__name__)
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(f"❌ {error}"[:200], show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(f"❌ {error}")
+    except TelegramError:
+        log.warning("could not tell the user why update %s was refused", update.update_id)
 
 
 def final(

@@ -519,6 +519,8 @@ def describe(entry: AuditLog) -> str:
         return "declined" + (" after confirming" if d.get("from") == "confirmed" else "")
     if action == "assignment.reason":
         return f"gave a reason: {d.get('reason')}"
+    if action == "assignment.cancelled":
+        return f"took {d.get('person')} off the event ({d.get('reason')})"
     if action == "assignment.briefing_read":
         return "read the briefing"
     if action == "payment_batch.started":

@@ -37,6 +37,7 @@ from services.errors import CallsheetError
 from services.ids import parse_id
 from services.money import format_kes
 from services.people import (
+    Deactivated,
     Invite,
     NotAllowed,
     PersonCard,
@@ -753,7 +754,8 @@ async def press_deactivate(
     await edit(
         query,
         f"Deactivate <b>{html.escape(person.name)}</b>? The bot will treat them as unknown "
-        "until a manager reactivates them. Their history and balance stay.",
+        "until a manager reactivates them: their open assignments are cancelled and they get "
+        "no more messages. Their history and balance stay.",
         keyboard(
             [button("Yes, deactivate", "deactok", person.id), button("No", "back", person.id)]
         ),
@@ -764,17 +766,40 @@ async def press_deactivate(
 async def press_set_active(
     update: Update, context: CallsheetContext, query: CallbackQuery, actor: Any, press: Press
 ) -> str | None:
-    active = press.action == "react"
     people = context.services.people
-    person = await people.set_active(actor, press.ident, active, chat_id=chat_id(update))
+    tz = context.services.settings.tz
+    if press.action == "react":
+        person = await people.set_active(actor, press.ident, True, chat_id=chat_id(update))
+        note = f"✅ {html.escape(person.name)} is reactivated."
+    else:
+        done = await people.deactivate(actor, press.ident, chat_id=chat_id(update))
+        person = done.person
+        note = render_deactivated(done, tz)
     await refresh_commands(context, person)
     card = await people.card(actor, person.id)
-    done = "reactivated" if active else "deactivated"
-    text, markup = render_card(
-        card, context.services.settings.tz, f"✅ {html.escape(person.name)} is {done}."
-    )
+    text, markup = render_card(card, tz, note)
     await edit(query, text, markup)
-    return f"{person.name} is {done}."[:200]
+    state = "reactivated" if person.active else "deactivated"
+    return f"{person.name} is {state}."[:200]
+
+
+def render_deactivated(done: Deactivated, tz: Any) -> str:
+    name = html.escape(done.person.name)
+    if not done.cancelled:
+        return f"✅ {name} is deactivated. They had no open assignments."
+    count = len(done.cancelled)
+    lines = [
+        f"✅ {name} is deactivated. Cancelled {count} open "
+        f"assignment{'s' if count != 1 else ''} (they get no more messages):"
+    ]
+    lines += [
+        f"• {format_when(a.starts_at, tz)} · {html.escape(a.event_title)} · "
+        f"{html.escape(a.role)} (was {a.status.value})"
+        for a in done.cancelled[:10]
+    ]
+    if count > 10:
+        lines.append(f"…and {count - 10} more")
+    return "\n".join(lines)
 
 
 async def press_new_link(
@@ -785,6 +810,8 @@ async def press_new_link(
         f"✅ A new link for <b>{html.escape(invite.person.name)}</b>. "
         "Their older unused links no longer work."
     )
+    if invite.unlinked:
+        heading += " Their Telegram is disconnected until they open this link (they were told)."
     await reply(update, render_invite(invite, context.services.settings.tz, heading))
     return "New link made."
 

@@ -52,8 +52,10 @@ class Person(Model):
 
 
 class LinkToken(Model):
+    # Only the SHA-256 of a link's token is kept: whoever reads the database (a backup, a
+    # support session) cannot open someone's link with what is stored here.
     id = fields.IntField(primary_key=True)
-    token = fields.CharField(max_length=64, unique=True)
+    token_hash = fields.CharField(max_length=64, unique=True)  # sha256 hex of the token
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="link_tokens", on_delete=fields.CASCADE
     )

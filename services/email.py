@@ -103,12 +103,15 @@ class SmtpSender:
 
 
 class ConsoleSender:
+    """Logs that a mail would go, never its body: an invite's body is a one-time link, a
+    briefing lists phone numbers. Use EMAIL_BACKEND=folder to read whole mails."""
+
     def __init__(self, sender: str) -> None:
         self.sender = sender
 
     async def send(self, to: str, subject: str, text: str, html: str | None) -> None:
         check_headers(to, subject)
-        log.info("email to %s: %s\n%s", to, subject, text)
+        log.info("email to %s: %r (%d characters, body not logged)", to, subject, len(text))
 
 
 class FolderSender:

@@ -42,6 +42,8 @@ class NotificationKind(StrEnum):
     PAYMENT_ALERT = "payment_alert"  # a payment a manager must look at (flagged, unknown)
     MANAGER_ALERT = "manager_alert"
     CHAT_UNREACHABLE = "chat_unreachable"  # to managers: someone blocked the bot
+    ACCOUNT_NOTICE = "account_notice"  # a link refused for a linked account, or unlinked
+    CREW_REMOVED = "crew_removed"  # to an event's manager: a person on it was deactivated
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,8 @@ class Notifier:
         """
         wanted = set(channels)
         now = self.clock.now()
+        if not person.active:
+            return self._held(person, kind, context, wanted, dedupe_key, live_key, now)
         markup = [[b.as_json() for b in row] for row in buttons] if buttons else None
         chat_ok = bool(person.telegram_id) and person.chat_unreachable_at is None
         to_chat = Channel.TELEGRAM in wanted and chat_ok
@@ -292,3 +296,40 @@ class Notifier:
                 )
             )
         return rows
+
+    def _held(
+        self,
+        person: Person,
+        kind: NotificationKind,
+        context: dict[str, Any],
+        wanted: set[Channel],
+        dedupe_key: str | None,
+        live_key: str | None,
+        now: datetime,
+    ) -> list[OutboxMessage]:
+        """A deactivated person gets nothing, on any channel. Their history keeps the subject
+        (never the body: a briefing lists colleagues' phones) and why it was not sent."""
+        if live_key is not None:
+            return []  # a live edit of an older message: nothing to record
+        subject = self.renderer.render_parts(
+            kind.value,
+            {"person": person, **context},
+            chat=False,
+            email=False,
+            page=False,
+            subject=True,
+        ).subject
+        return [
+            OutboxMessage(
+                person=person,
+                channel=Channel.TELEGRAM if Channel.TELEGRAM in wanted else Channel.EMAIL,
+                kind=kind.value,
+                dedupe_key=f"{dedupe_key}:none" if dedupe_key else None,
+                status=OutboxStatus.SKIPPED,
+                subject=subject[:250],
+                text=subject,
+                last_error="not sent: person deactivated",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        ]

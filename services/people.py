@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -15,7 +16,20 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import Access, Assignment, AssignmentStatus, Channel, LinkToken, Person
+from models import (
+    Access,
+    Assignment,
+    AssignmentStatus,
+    Channel,
+    EventStatus,
+    JobKind,
+    JobStatus,
+    LinkToken,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    ScheduledJob,
+)
 from services import audit
 from services.clock import Clock
 from services.errors import CallsheetError
@@ -58,6 +72,14 @@ class PersonField(StrEnum):
 
 
 MAX_FILTER = 40  # a roster filter longer than any role is a typo
+# Telegram's /start payload: at most 64 of A-Z a-z 0-9 _ -. Ours are 22 (16 random bytes).
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+OPEN_ASSIGNMENTS = (AssignmentStatus.INVITED, AssignmentStatus.CONFIRMED)
+
+
+def hash_token(token: str) -> str:
+    """What is stored for a link token: its SHA-256, so the database never holds a usable link."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,12 @@ class AssignmentLine:
     starts_at: datetime
     role: str
     status: AssignmentStatus
+
+
+@dataclass(frozen=True)
+class Deactivated:
+    person: Person
+    cancelled: list[AssignmentLine]  # their open assignments, now cancelled
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,7 @@ class Invite:
     person: Person
     link: str
     expires_at: datetime
+    unlinked: bool = False  # a new link for a linked person disconnected their Telegram
 
 
 class PeopleService:
@@ -237,6 +266,8 @@ class PeopleService:
                     using_db=conn,
                 )
                 invite = await self._issue_link(person, now, email=telegram_id is None, conn=conn)
+                if telegram_id is not None:  # linked already: no link may stay usable
+                    await self._end_links(person.id, now, conn)
         except IntegrityError as exc:  # a concurrent add of the same phone won the race
             raise DuplicatePhone(f"{phone_e164} was just added by someone else.") from exc
         self.outbox.wake()
@@ -245,14 +276,15 @@ class PeopleService:
     async def _issue_link(
         self, person: Person, now: datetime, *, email: bool, conn: BaseDBAsyncClient
     ) -> Invite:
+        raw = secrets.token_urlsafe(16)
         token = await LinkToken.create(
-            token=secrets.token_urlsafe(16),
+            token_hash=hash_token(raw),
             person=person,
             expires_at=now + self.link_ttl,
             created_at=now,
             using_db=conn,
         )
-        link = self.deep_link(token.token)
+        link = self.deep_link(raw)
         if email:
             await self.notifier.notify(
                 person,
@@ -385,29 +417,145 @@ class PeopleService:
     async def set_active(
         self, actor: Person | None, person_id: int, active: bool, *, chat_id: int | None = None
     ) -> Person:
-        person = (
-            await self.get_person(actor, person_id)
-            if active
-            else await self.check_can_deactivate(actor, person_id)
-        )
-        action = "person.reactivated" if active else "person.deactivated"
-        return await self._change(person, {"active": active}, action, actor, chat_id)
+        if not active:
+            return (await self.deactivate(actor, person_id, chat_id=chat_id)).person
+        person = await self.get_person(actor, person_id)
+        return await self._change(person, {"active": True}, "person.reactivated", actor, chat_id)
+
+    async def deactivate(
+        self, actor: Person | None, person_id: int, *, chat_id: int | None = None
+    ) -> Deactivated:
+        """The bot forgets them as a recipient: their open assignments (invited or confirmed,
+        on events not over) are cancelled with their reminders and nudges, and messages
+        still queued for them are not delivered. Their history and balance stay."""
+        person = await self.check_can_deactivate(actor, person_id)
+        if not person.active:
+            return Deactivated(person, [])
+        now = self.clock.now()
+        async with in_transaction() as conn:
+            changed = (
+                await Person.filter(id=person.id, active=True)
+                .using_db(conn)
+                .update(active=False, updated_at=now)
+            )
+            if not changed:  # another manager did it a moment ago
+                return Deactivated(await Person.get(id=person.id), [])
+            open_rows = (
+                await Assignment.filter(
+                    person_id=person.id,
+                    status__in=OPEN_ASSIGNMENTS,
+                    event__status=EventStatus.SCHEDULED,
+                    event__ends_at__gt=now,
+                )
+                .using_db(conn)
+                .select_related("event", "event__manager")
+                .order_by("event__starts_at", "id")
+            )
+            ids = [a.id for a in open_rows]
+            if ids:
+                await (
+                    Assignment.filter(id__in=ids, status__in=OPEN_ASSIGNMENTS)
+                    .using_db(conn)
+                    .update(status=AssignmentStatus.CANCELLED, updated_at=now)
+                )
+                await (
+                    ScheduledJob.filter(
+                        assignment_id__in=ids,
+                        status=JobStatus.PENDING,
+                        kind__in=[JobKind.NUDGE, JobKind.REMINDER],
+                    )
+                    .using_db(conn)
+                    .update(status=JobStatus.CANCELLED)
+                )
+            for row in open_rows:
+                await audit.record(
+                    "assignment.cancelled",
+                    "assignment",
+                    row.id,
+                    at=now,
+                    actor=actor,
+                    chat_id=chat_id,
+                    details={
+                        "event_id": row.event.id,
+                        "person": person.name,
+                        "from": row.status.value,
+                        "reason": "person deactivated",
+                    },
+                    using_db=conn,
+                )
+                if actor is None or row.event.manager.id != actor.id:
+                    await self.notifier.notify(
+                        row.event.manager,
+                        NotificationKind.CREW_REMOVED,
+                        {
+                            "crew": person,
+                            "event": row.event,
+                            "by": actor.name if actor else "an operator",
+                            "was": row.status.value,
+                            "role": row.role,
+                        },
+                        using_db=conn,
+                    )
+            held = (
+                await OutboxMessage.filter(person_id=person.id, status=OutboxStatus.PENDING)
+                .using_db(conn)
+                .update(status=OutboxStatus.SKIPPED, last_error="not sent: person deactivated")
+            )
+            await audit.record(
+                "person.deactivated",
+                "person",
+                person.id,
+                at=now,
+                actor=actor,
+                chat_id=chat_id,
+                details={
+                    "old": {"active": True},
+                    "new": {"active": False},
+                    "cancelled_assignments": ids,
+                    "messages_held": held,
+                },
+                using_db=conn,
+            )
+        self.outbox.wake()
+        cancelled = [
+            AssignmentLine(a.event.title, a.event.starts_at, a.role, a.status) for a in open_rows
+        ]
+        return Deactivated(await Person.get(id=person.id), cancelled)
 
     async def new_link(
         self, actor: Person | None, person_id: int, *, chat_id: int | None = None
     ) -> Invite:
-        """A fresh one-time link; the person's older unused links stop working."""
+        """A fresh one-time link; the person's older unused links stop working. A linked
+        person is disconnected first (their chat is told): a link never takes over a linked
+        account, so this is how someone who changed phones gets back in."""
         person = await self.get_person(actor, person_id)
         if not person.active:
             raise NotAllowed(f"{person.name} is inactive. Reactivate them first.")
         now = self.clock.now()
+        unlinked = person.telegram_id
         async with in_transaction() as conn:
-            expired = (
-                await LinkToken.filter(person_id=person.id, used_at=None, expires_at__gt=now)
-                .using_db(conn)
-                .update(expires_at=now)
-            )
+            expired = await self._end_links(person.id, now, conn)
+            if unlinked is not None:
+                await self.notifier.notify(
+                    person,
+                    NotificationKind.ACCOUNT_NOTICE,
+                    {"notice": "unlinked", "at": now},
+                    using_db=conn,
+                )
+                await (
+                    Person.filter(id=person.id)
+                    .using_db(conn)
+                    .update(
+                        telegram_id=None,
+                        telegram_username=None,
+                        linked_at=None,
+                        chat_unreachable_at=None,
+                        updated_at=now,
+                    )
+                )
+                person.telegram_id = person.telegram_username = person.linked_at = None
             invite = await self._issue_link(person, now, email=bool(person.email), conn=conn)
+            invite = replace(invite, unlinked=unlinked is not None)
             await audit.record(
                 "person.link_issued",
                 "person",
@@ -415,11 +563,22 @@ class PeopleService:
                 at=now,
                 actor=actor,
                 chat_id=chat_id,
-                details={"old_links_invalidated": expired, "emailed": bool(person.email)},
+                details={
+                    "old_links_invalidated": expired,
+                    "emailed": bool(person.email),
+                    "unlinked_telegram_id": unlinked,
+                },
                 using_db=conn,
             )
         self.outbox.wake()
         return invite
+
+    async def _end_links(self, person_id: int, now: datetime, conn: BaseDBAsyncClient) -> int:
+        return await (
+            LinkToken.filter(person_id=person_id, used_at=None, expires_at__gt=now)
+            .using_db(conn)
+            .update(expires_at=now)
+        )
 
     async def _change(
         self,
@@ -459,12 +618,23 @@ class PeopleService:
         self, token: str, telegram_id: int, username: str | None, chat_id: int | None = None
     ) -> Person:
         now = self.clock.now()
-        row = await LinkToken.get_or_none(token=token).prefetch_related("person")
+        row = None
+        if _TOKEN_SHAPE.match(token):
+            row = await LinkToken.get_or_none(token_hash=hash_token(token)).prefetch_related(
+                "person"
+            )
         if row is None:
             raise LinkError(
                 "This link is not valid. Ask your manager for a new one, "
                 "or tap Share my phone number below."
             )
+        person = row.person
+        if not person.active:
+            raise LinkError("Your account is not active. Please talk to your manager.")
+        if person.telegram_id == telegram_id:
+            return person  # already theirs: opening their own old link changes nothing
+        if person.telegram_id is not None:
+            await self._refuse_takeover(person, row, now)
         if row.used_at is not None:
             raise LinkError(
                 "This link was already used. Each link works once: ask your manager for a new "
@@ -475,9 +645,6 @@ class PeopleService:
                 "This link has expired. Ask your manager for a new one, "
                 "or tap Share my phone number below."
             )
-        person = row.person
-        if not person.active:
-            raise LinkError("Your account is not active. Please talk to your manager.")
         async with in_transaction() as conn:
             # Only one press of the link may win, even when two arrive at once.
             won = await LinkToken.filter(id=row.id, used_at=None).using_db(conn).update(used_at=now)
@@ -485,6 +652,37 @@ class PeopleService:
                 raise LinkError("This link was already used. Ask your manager for a new one.")
             await self._bind(person, telegram_id, username, now, "token", chat_id, conn)
         return person
+
+    async def _refuse_takeover(self, person: Person, row: LinkToken, now: datetime) -> None:
+        """Someone else opened a link of a linked person: refused, and the owner is told
+        (once per link, so replaying it cannot flood them)."""
+        key = f"link-refused:{row.id}"
+        if not await OutboxMessage.filter(dedupe_key__startswith=f"{key}:").exists():
+            try:
+                async with in_transaction() as conn:
+                    await self.notifier.notify(
+                        person,
+                        NotificationKind.ACCOUNT_NOTICE,
+                        {"notice": "link_refused", "at": now},
+                        dedupe_key=key,
+                        using_db=conn,
+                    )
+                    await audit.record(
+                        "person.link_refused",
+                        "person",
+                        person.id,
+                        at=now,
+                        actor_label="someone else",
+                        details={"link_id": row.id},
+                        using_db=conn,
+                    )
+            except IntegrityError:
+                pass  # the same link opened twice at once: the owner is told once
+            self.outbox.wake()
+        raise LinkError(
+            "This account is already linked to another Telegram account, so this link does "
+            "not work. If the account is yours, ask your manager for a new link."
+        )
 
     async def link_with_contact(
         self,
@@ -538,8 +736,9 @@ class PeopleService:
                 f"This Telegram account is already linked to {other.name}. "
                 "Ask your manager if that is wrong."
             )
-        await (
-            Person.filter(id=person.id)
+        # Never over another account: one linked a moment ago by its owner keeps it.
+        bound = await (
+            Person.filter(Q(telegram_id=None) | Q(telegram_id=telegram_id), id=person.id)
             .using_db(conn)
             .update(
                 telegram_id=telegram_id,
@@ -549,10 +748,17 @@ class PeopleService:
                 updated_at=now,
             )
         )
+        if not bound:
+            raise LinkError(
+                "This account was linked to another Telegram account a moment ago. "
+                "Ask your manager for a new link."
+            )
         person.telegram_id = telegram_id
         person.telegram_username = username
         person.linked_at = now
         person.chat_unreachable_at = None
+        # Linked now, by whichever route: every other link of theirs stops working.
+        await self._end_links(person.id, now, conn)
         await audit.record(
             "person.linked",
             "person",

@@ -58,10 +58,11 @@ async def test_deep_link_links_once_and_shows_help_for_the_role(
     assert "Manager" not in reply["text"]
     assert [c["command"] for c in tg.commands_for(jane)] == ["help", "my", "balance"]
 
-    # The same link again, from someone else: refused, nothing changes.
+    # The same link again, from someone else: refused, nothing changes, and Jane is told.
     mallory = tg.user(6666, "Mallory")
     await tg.send_text(mallory, f"/start {token}")
-    await tg.wait_for_bot_message(mallory.id, "This link was already used")
+    await tg.wait_for_bot_message(mallory.id, "already linked to another Telegram account")
+    await tg.wait_for_bot_message(jane.id, "It was refused")
     assert (await Person.get(phone="+254712345678")).telegram_id == jane.id
     assert await AuditLog.filter(action="person.linked").count() == 1
 

@@ -12,9 +12,11 @@ from models import (
     AssignmentStatus,
     AuditLog,
     Event,
+    JobStatus,
     LinkToken,
     OutboxMessage,
     Person,
+    ScheduledJob,
 )
 from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
@@ -348,3 +350,111 @@ async def test_a_manager_demoted_mid_edit_is_stopped(
     await say(tg, boss, "Mallory", "Only managers can see or change people.")
     await say(tg, boss, "Mallory again", "Send /help")
     assert (await Person.get(id=jane.id)).name == "Jane Wanjiku"
+
+
+async def test_deactivating_cancels_open_assignments_and_stops_every_message(
+    app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox
+) -> None:
+    _, boss = await people.add("Achieng Otieno", "0700000001", manager=True)
+    jane_person, jane = await people.add("Jane Wanjiku", "0712345678", email="jane@example.com")
+    _, otieno = await people.add("Otieno Kamau", "0722111222")
+    await say(
+        tg, boss, "/newevent Harusi | 2026-12-05 18:00 | 23:00 | KICC | call 15:00 | XLR", "#1"
+    )
+    await say(tg, boss, "/newevent AGM | 2026-12-09 09:00 | 17:00 | Sarit | call 07:00 | -", "#2")
+    for user, phone in ((jane, "0712345678"), (otieno, "0722111222")):
+        await say(tg, boss, f"/assign 1 | {phone} | rigger", "invited")
+        invitation = await tg.wait_for_bot_message(user.id, "Harusi")
+        await tg.press(user, invitation["message_id"], "Confirm")
+        await tg.wait_for_bot_message(boss.id, f"{user.first_name}")
+    await say(tg, boss, "/assign 2 | 0712345678 | sound engineer", "invited")
+    await tg.wait_for_bot_message(jane.id, "AGM")
+    jobs = ScheduledJob.filter(assignment__person_id=jane_person.id, status=JobStatus.PENDING)
+    assert await jobs.count() >= 2  # her reminders for #1 and the nudge for #2
+
+    card = await say(tg, boss, f"/person {jane_person.id}", "Phone:")
+    await press(tg, boss, card, "Deactivate", "open assignments are cancelled")
+    confirm = await tg.wait_for_bot_message(
+        boss.id, "Deactivate Jane", message_id=card["message_id"]
+    )
+    await press(tg, boss, confirm, "Yes, deactivate", "is deactivated")
+    done = await tg.wait_for_bot_message(boss.id, "is deactivated", message_id=card["message_id"])
+    assert "Cancelled 2 open assignments" in done["text"]
+    assert "Sat 5 Dec, 18:00 · Harusi · rigger (was confirmed)" in done["text"]
+    assert "Wed 9 Dec, 09:00 · AGM · sound engineer (was invited)" in done["text"]
+    assert await jobs.count() == 0
+    assert (
+        await Assignment.filter(person_id=jane_person.id, status=AssignmentStatus.CANCELLED).count()
+        == 2
+    )
+
+    # The briefing goes to Otieno alone and no longer lists her (or her phone).
+    heard = len(tg.bot_messages(jane.id))
+    await say(tg, boss, "/brief 1 | Gate B", "Briefing sent to 1")
+    briefing = await tg.wait_for_bot_message(otieno.id, "Gate B")
+    assert "Jane" not in briefing["text"] and "712" not in briefing["text"]
+    await say(tg, boss, "/remind 1", "Reminder sent to 1")
+    await tg.wait_for_bot_message(otieno.id, "Reminder")
+    event_card = await say(tg, boss, "/event 1", "Call time")
+    confirmed, _, cancelled = event_card["text"].partition("Cancelled")
+    assert "Jane" not in confirmed and "Jane Wanjiku (rigger)" in cancelled
+    assert len(tg.bot_messages(jane.id)) == heard
+    assert not [m for m in mail.to("jane@example.com") if "Gate B" in text_part(m)]
+    await tg.press(boss, event_card["message_id"], "History")
+    history = await tg.wait_for_bot_message(boss.id, "History of #1")
+    assert (
+        "Achieng Otieno · took Jane Wanjiku off the event (person deactivated)" in (history["text"])
+    )
+
+
+async def test_an_old_emailed_link_cannot_take_over_a_linked_manager(
+    app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox
+) -> None:
+    _, boss = await people.add("Achieng Otieno", "0700000001", manager=True)
+    added = await say(
+        tg, boss, "/addmanager Wanjiru Mwangi | 0733000111 | w@example.com | producer", "Added"
+    )
+    token = link_token(added["text"])
+    # Wanjiru links by sharing her contact; the link in her mailbox stays around for 7 days.
+    wanjiru = tg.user(5002, "Wanjiru")
+    await tg.send_text(wanjiru, "/start")
+    await tg.share_contact(wanjiru, "+254733000111")
+    await tg.wait_for_bot_message(wanjiru.id, "Your Telegram is now linked")
+
+    mallory = tg.user(6666, "Mallory")
+    refused = await say(tg, mallory, f"/start {token}", "❌")
+    assert "already linked to another Telegram account" in refused["text"]
+    told = await tg.wait_for_bot_message(wanjiru.id, "Someone opened a link for your")
+    assert "It was refused" in told["text"]
+    await mail.wait_for("w@example.com", "someone tried to link your account")
+    await say(tg, mallory, "/crew", "Sorry, I don't know you yet")
+    stored = await Person.get(phone="+254733000111")
+    assert stored.telegram_id == wanjiru.id and stored.is_manager
+    await say(tg, wanjiru, "/crew", "Crew —")
+
+
+async def test_an_over_long_start_token_gets_the_reason(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    stranger = tg.user(7777, "Stranger")
+    for token in ("a" * 65, "a" * 300):
+        reply = await say(tg, stranger, f"/start {token}", "❌")
+        assert "This link is not valid" in reply["text"]
+        assert "Share my phone number" in reply["text"]
+
+
+async def test_a_form_whose_manager_is_demoted_midway_says_why(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    boss_person, boss = await people.add("Achieng Otieno", "0700000001", manager=True)
+    other, _ = await people.add("Wanjiru Mwangi", "0733000111", manager=True, linked=False)
+    await people.add("Jane Wanjiku", "0712345678", linked=False)
+    await say(tg, boss, "/charge", "Who owes it?")
+    await say(tg, boss, "Jane Wanjiku", "How much")
+    await say(tg, boss, "1500", "What is it for?")
+    assert app.services is not None
+    await app.services.people.set_access(other, boss_person.id, Access.CREW)
+    reply = await say(tg, boss, "Lost XLR cable", "❌")
+    assert "Only managers can add charges." in reply["text"]
+    assert "Something went wrong" not in reply["text"]
+    assert (await Person.get(phone="+254712345678")).balance == 0

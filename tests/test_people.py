@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
 
 from bot.container import build_services
-from models import Access, AuditLog, Channel, LinkToken, OutboxMessage, Person
+from models import (
+    Access,
+    Assignment,
+    AssignmentStatus,
+    AuditLog,
+    Channel,
+    Event,
+    LinkToken,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
+from models.stamps import stamp
 from services.clock import ManualClock
+from services.notifications import NotificationKind
 from services.people import (
     DuplicatePhone,
     InvalidPerson,
@@ -17,6 +31,7 @@ from services.people import (
     PeopleService,
     PersonField,
     PersonNotFound,
+    hash_token,
 )
 from services.phones import InvalidPhone
 from tests.conftest import BOT_USERNAME, make_settings
@@ -80,9 +95,92 @@ async def test_deep_link_binds_once(people: PeopleService) -> None:
     person = await people.link_with_token(token, 5001, "jane_w")
     assert person.telegram_id == 5001
     assert (await people.by_telegram_id(5001)) is not None
-    with pytest.raises(LinkError, match="already used"):
+    with pytest.raises(LinkError, match="already linked to another Telegram account"):
         await people.link_with_token(token, 6002, "mallory")
     assert (await Person.get(id=person.id)).telegram_id == 5001
+    # Her own link again, from her own account: nothing changes, nothing is refused.
+    assert (await people.link_with_token(token, 5001, "jane_w")).telegram_id == 5001
+
+
+async def test_an_old_link_cannot_take_a_linked_account_and_the_owner_is_told(
+    people: PeopleService, clock: ManualClock
+) -> None:
+    boss = (
+        await people.add_person(
+            name="Achieng Otieno",
+            phone="0700000001",
+            email="achieng@example.com",
+            access=Access.MANAGER,
+        )
+    ).person
+    token = (await OutboxMessage.get(person=boss)).text.split("?start=")[1].split()[0]
+    # She links by sharing her contact; the emailed link (valid 7 days) must die with that.
+    await people.link_with_contact(42, 42, "0700000001", "achieng")
+    clock.advance(timedelta(hours=1))
+    for _ in range(2):  # replaying the link tells her once, not once per try
+        with pytest.raises(LinkError, match="already linked to another Telegram account"):
+            await people.link_with_token(token, 6666, "mallory")
+    stored = await Person.get(id=boss.id)
+    assert (stored.telegram_id, stored.telegram_username) == (42, "achieng")
+    assert await people.by_telegram_id(6666) is None
+    notices = await OutboxMessage.filter(kind="account_notice").order_by("channel")
+    assert [(n.channel, n.chat_id, n.email_to) for n in notices] == [
+        (Channel.EMAIL, None, "achieng@example.com"),
+        (Channel.TELEGRAM, 42, None),
+    ]
+    assert "It was refused" in notices[1].text
+    assert await AuditLog.filter(action="person.link_refused", subject_id=boss.id).count() == 1
+    link = await LinkToken.get(person_id=boss.id)
+    assert link.used_at is None and link.expires_at <= clock.now()
+
+
+async def test_linking_by_link_ends_every_other_link(people: PeopleService) -> None:
+    boss = await _manager(people)
+    first = await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    # A second unused link, as a manager's "New link" on another day would leave.
+    await LinkToken.create(
+        token_hash=hash_token("second-link-token"),
+        person=first.person,
+        expires_at=people.clock.now() + timedelta(days=7),
+        created_at=people.clock.now(),
+    )
+    await people.link_with_token(first.link.rsplit("=", 1)[1], 5001, None)
+    with pytest.raises(LinkError, match="already linked"):
+        await people.link_with_token("second-link-token", 6002, None)
+    assert (await Person.get(id=first.person.id)).telegram_id == 5001
+    # Added already linked (callsheet add-manager --telegram-id): no link of theirs is live.
+    assert boss.telegram_id == 42
+    assert (await LinkToken.get(person_id=boss.id)).expires_at <= people.clock.now()
+
+
+async def test_tokens_are_stored_hashed_and_odd_tokens_are_refused_with_a_reason(
+    people: PeopleService,
+) -> None:
+    invite = await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    token = invite.link.rsplit("=", 1)[1]
+    stored = await LinkToken.get(person_id=invite.person.id)
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest() != token
+    for odd in ("x" * 65, "x" * 300, "bad token", "ünïcode", ""):
+        with pytest.raises(LinkError, match="This link is not valid"):
+            await people.link_with_token(odd, 5001, None)
+    assert (await Person.get(id=invite.person.id)).telegram_id is None
+
+
+async def test_new_link_for_a_linked_person_disconnects_them_and_tells_them(
+    people: PeopleService,
+) -> None:
+    boss = await _manager(people)
+    jane = await people.add_person(name="Jane Wanjiku", phone="0712345678")
+    await people.link_with_contact(5001, 5001, "0712345678", "jane")
+    fresh = await people.new_link(boss, jane.person.id)
+    assert fresh.unlinked
+    assert (await Person.get(id=jane.person.id)).telegram_id is None
+    notice = await OutboxMessage.get(kind="account_notice")
+    assert notice.chat_id == 5001 and "no longer connected" in notice.text
+    # On her new phone the new link works.
+    assert (await people.link_with_token(fresh.link.rsplit("=", 1)[1], 7007, None)).id == (
+        jane.person.id
+    )
 
 
 async def test_expired_or_unknown_token_does_not_link(
@@ -96,7 +194,7 @@ async def test_expired_or_unknown_token_does_not_link(
     with pytest.raises(LinkError, match="not valid"):
         await people.link_with_token("made-up-token", 5001, None)
     assert (await Person.get(id=invite.person.id)).telegram_id is None
-    assert (await LinkToken.get(token=token)).used_at is None
+    assert (await LinkToken.get(token_hash=hash_token(token))).used_at is None
 
 
 async def test_contact_links_only_the_sender_themselves(people: PeopleService) -> None:
@@ -207,3 +305,79 @@ async def test_new_link_invalidates_older_unused_links(people: PeopleService) ->
         await people.new_link(boss, first.person.id)
     with pytest.raises(PersonNotFound, match="no person #99"):
         await people.card(boss, 99)
+
+
+async def test_a_deactivated_person_gets_nothing_queued_or_new(people: PeopleService) -> None:
+    boss = await _manager(people)
+    jane = await people.add_person(name="Jane Wanjiku", phone="0712345678", email="j@example.com")
+    await people.link_with_contact(5001, 5001, "0712345678", None)
+    jane_person = await Person.get(id=jane.person.id)
+    notifier = people.notifier
+    # A reminder waiting in the outbox when she is deactivated is not delivered.
+    context = {"reason": "Telegram said 403", "since": people.clock.now(), "moved": 0}
+    context |= {"who": boss, "phone": "+254 700 000 001"}
+    queued = await notifier.notify(jane_person, NotificationKind.CHAT_UNREACHABLE, context)
+    assert {row.status for row in queued} == {OutboxStatus.PENDING}
+
+    done = await people.deactivate(boss, jane.person.id, chat_id=42)
+    assert done.cancelled == [] and not done.person.active
+    for row in await OutboxMessage.filter(id__in=[r.id for r in queued]):
+        assert (row.status, row.last_error) == (
+            OutboxStatus.SKIPPED,
+            "not sent: person deactivated",
+        )
+    # Anything queued for her later is kept as a subject line in her history, never sent.
+    gone = await Person.get(id=jane.person.id)
+    assert await notifier.notify(gone, NotificationKind.CHAT_UNREACHABLE, context) == []
+    held = await OutboxMessage.filter(person_id=gone.id).order_by("-id").first()
+    assert held is not None and held.status is OutboxStatus.SKIPPED
+    assert held.text == held.subject and "Call them" not in held.text
+    assert held.chat_id is None and held.email_to is None
+    # A live edit (a payment's status) is not even recorded.
+    live = await notifier.notify(
+        gone, NotificationKind.CHAT_UNREACHABLE, context, live_key="pay:1:payer"
+    )
+    assert live == [] and await OutboxMessage.filter(live_key="pay:1:payer").count() == 0
+    assert await OutboxMessage.filter(status=OutboxStatus.PENDING, person_id=gone.id).count() == 0
+
+
+async def test_deactivating_tells_each_other_manager_whose_event_lost_them(
+    people: PeopleService, clock: ManualClock
+) -> None:
+    boss = await _manager(people)
+    wanjiru = (
+        await people.add_person(
+            name="Wanjiru Mwangi", phone="0733000111", access=Access.MANAGER, telegram_id=43
+        )
+    ).person
+    jane = (await people.add_person(name="Jane Wanjiku", phone="0712345678")).person
+    starts = clock.now() + timedelta(days=3)
+    events = [
+        await Event.create(
+            **stamp(Event, clock.now()),
+            title=title,
+            venue="KICC",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=5),
+            call_at=starts - timedelta(hours=3),
+            manager=manager,
+        )
+        for title, manager in (("Harusi", wanjiru), ("AGM", boss))
+    ]
+    for event in events:
+        await Assignment.create(
+            **stamp(Assignment, clock.now()),
+            event=event,
+            person=jane,
+            role="rigger",
+            status=AssignmentStatus.CONFIRMED,
+        )
+    done = await people.deactivate(boss, jane.id)
+    assert [(line.event_title, line.status) for line in done.cancelled] == [
+        ("Harusi", AssignmentStatus.CONFIRMED),
+        ("AGM", AssignmentStatus.CONFIRMED),
+    ]
+    told = await OutboxMessage.filter(kind="crew_removed")
+    assert [(m.chat_id, m.channel) for m in told] == [(43, Channel.TELEGRAM)]
+    assert "Jane Wanjiku</b> was deactivated by Achieng Otieno" in told[0].text
+    assert "they were confirmed as rigger" in told[0].text

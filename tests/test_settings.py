@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.db import tortoise_config
 from bot.settings import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +106,20 @@ def test_env_example_documents_every_setting() -> None:
         if "=" in line and not line.startswith("#")
     }
     assert documented == set(Settings.model_fields)
+
+
+def test_a_postgresql_url_is_accepted_and_a_bad_url_is_never_echoed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://crew:hunter2pw@db.internal:5432/callsheet")
+    settings = load_settings(_env_file=None)
+    assert settings.database_url.startswith("postgresql://")
+    assert settings.database_password == "hunter2pw"
+    for bad in ("mysql://crew:hunter2pw@db/callsheet", "crew:hunter2pw@db", "postgres://"):
+        result = run_cli("migrate", env={"DATABASE_URL": bad}, cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.startswith("callsheet: DATABASE_URL is invalid: it must start with")
+        assert "hunter2pw" not in result.stderr + result.stdout
+    # bot/db.py opens it as tortoise's postgres:// (asyncpg).
+    opened = tortoise_config(settings.database_url)["connections"]["default"]
+    assert opened == "postgres://crew:hunter2pw@db.internal:5432/callsheet"
