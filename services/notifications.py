@@ -23,6 +23,8 @@ from models import Channel, OutboxMessage, OutboxStatus, Person
 from services.clock import Clock, format_span, format_when
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# Why a message to someone deactivated was kept but not sent (their history shows it).
+NOT_SENT_INACTIVE = "not sent: person deactivated"
 
 
 class NotificationKind(StrEnum):
@@ -328,7 +330,7 @@ class Notifier:
                 status=OutboxStatus.SKIPPED,
                 subject=subject[:250],
                 text=subject,
-                last_error="not sent: person deactivated",
+                last_error=NOT_SENT_INACTIVE,
                 next_attempt_at=now,
                 created_at=now,
             )

@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F, Q, RawSQL
+from tortoise.expressions import F, Q, RawSQL, Subquery
 from tortoise.transactions import in_transaction
 
 from models import Access, Channel, LiveMessage, OutboxMessage, OutboxStatus, Person
 from services import audit
 from services.clock import Clock
 from services.errors import CallsheetError
-from services.notifications import NotificationKind, Notifier
+from services.notifications import NOT_SENT_INACTIVE, NotificationKind, Notifier
 from services.worker import ERROR_LIMIT, Failure, Worker, backoff, isolated
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,17 @@ class Outbox:
             status=OutboxStatus.SENDING, lease_until__lt=now
         )
         async with in_transaction() as conn:
+            # Someone deactivated after this row was queued (a retry, a lease that ran out, a
+            # manager's Resend) gets nothing: the row is kept, skipped, with the reason.
+            await (
+                OutboxMessage.filter(
+                    due,
+                    channel=channel,
+                    person_id__in=Subquery(Person.filter(active=False).values("id")),
+                )
+                .using_db(conn)
+                .update(status=OutboxStatus.SKIPPED, lease_until=None, last_error=NOT_SENT_INACTIVE)
+            )
             query = OutboxMessage.filter(due, channel=channel)
             if channel is Channel.TELEGRAM:
                 # Only the head of each chat's queue: a later message never overtakes an
@@ -418,6 +429,11 @@ class OutboxService:
                 f"Message #{outbox_id} is {row.status.value}, not failed: nothing to resend."
             )
         person: Person | None = row.person
+        if person is not None and not person.active:
+            raise NothingToResend(
+                f"{person.name} is deactivated, so nothing is sent to them. "
+                f"Reactivate them on their card (/person {person.id}) first."
+            )
         now = self.clock.now()
         changes: dict[str, Any] = {
             "status": OutboxStatus.PENDING,

@@ -33,7 +33,7 @@ from models import (
 from services import audit
 from services.clock import Clock
 from services.errors import CallsheetError
-from services.notifications import NotificationKind, Notifier
+from services.notifications import NOT_SENT_INACTIVE, NotificationKind, Notifier
 from services.outbox import Outbox
 from services.phones import normalise_phone
 
@@ -499,7 +499,7 @@ class PeopleService:
             held = (
                 await OutboxMessage.filter(person_id=person.id, status=OutboxStatus.PENDING)
                 .using_db(conn)
-                .update(status=OutboxStatus.SKIPPED, last_error="not sent: person deactivated")
+                .update(status=OutboxStatus.SKIPPED, last_error=NOT_SENT_INACTIVE)
             )
             await audit.record(
                 "person.deactivated",

@@ -367,3 +367,55 @@ async def test_resend_is_for_managers_and_starts_a_new_attempt_count(
         await svc.resend(boss, 999)
     assert await svc.failed_emails() == []
     assert await AuditLog.filter(action="outbox.resent", actor=boss).count() == 1
+
+
+async def test_nothing_queued_before_a_deactivation_reaches_the_person_afterwards(
+    database: str, clock: ManualClock
+) -> None:
+    """A retry, a lease that ran out, or a manager's Resend: once someone is deactivated,
+    their rows are skipped with the reason, and their neighbours' still go out."""
+    svc = service(clock)
+    boss = await Person.create(
+        **stamp(Person, START), name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER
+    )
+    jane = await Person.create(
+        **stamp(Person, START), name="Jane Wanjiku", phone="+254712345678", telegram_id=1001
+    )
+    otieno = await Person.create(
+        **stamp(Person, START), name="Otieno Kamau", phone="+254712345679", telegram_id=1002
+    )
+    for person, status in ((jane, OutboxStatus.PENDING), (otieno, OutboxStatus.PENDING)):
+        await OutboxMessage.create(
+            **stamp(OutboxMessage, START),
+            person=person,
+            channel=Channel.TELEGRAM,
+            kind="reminder",
+            chat_id=person.telegram_id,
+            text=f"briefing with the crew's phones, for {person.name}",
+            status=status,
+            attempts=1,  # a first try failed before the deactivation
+            next_attempt_at=clock.now(),
+        )
+    failed = await OutboxMessage.create(
+        **stamp(OutboxMessage, START),
+        person=jane,
+        channel=Channel.TELEGRAM,
+        kind="reminder",
+        chat_id=1001,
+        text="an older reminder",
+        status=OutboxStatus.FAILED,
+        attempts=8,
+        next_attempt_at=clock.now(),
+    )
+    await Person.filter(id=jane.id).update(active=False, updated_at=clock.now())
+
+    chat = RecordingChat()
+    dispatcher = Dispatcher(svc, Channel.TELEGRAM, chat=chat)
+    assert await dispatcher.round() == 1
+    assert chat.sent == [(1002, "briefing with the crew's phones, for Otieno Kamau")]
+    skipped = await OutboxMessage.get(person=jane, status=OutboxStatus.SKIPPED)
+    assert skipped.last_error == "not sent: person deactivated"
+
+    with pytest.raises(NothingToResend, match="Jane Wanjiku is deactivated"):
+        await svc.resend(boss, failed.id)
+    assert (await OutboxMessage.get(id=failed.id)).status is OutboxStatus.FAILED
