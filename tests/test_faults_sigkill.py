@@ -149,7 +149,7 @@ async def test_sigkill_twenty_times_leaves_true_payments_and_delivered_messages(
         "DARAJA_SHORTCODE": "174379",
         "DARAJA_PASSKEY": SANDBOX_PASSKEY,
         "DARAJA_CALLBACK_SECRET": CALLBACK_SECRET,
-        "DARAJA_TIMEOUT_SECONDS": "5",
+        "DARAJA_TIMEOUT_SECONDS": "3",
         # Callbacks that met a dead process are settled by asking Daraja, soon.
         "PAYMENT_QUERY_AFTER": "3s",
         "PAYMENT_GIVE_UP_AFTER": "10m",
