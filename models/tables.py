@@ -158,6 +158,8 @@ class PaymentBatchMember(Model):
         BatchMemberStatus, max_length=16, default=BatchMemberStatus.QUEUED
     )
     reason = fields.CharField(max_length=200, null=True)  # why SKIPPED
+    # The manager said "Send anyway": asked although the same amount went to them moments ago.
+    repeat_ok = fields.BooleanField(default=False)
     # Set while QUEUED for "Resend failed ones": the failed payment this one replaces.
     resend_of: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
         "models.Payment", related_name="batch_resends", null=True, on_delete=fields.SET_NULL

@@ -310,6 +310,46 @@ async def test_someone_asked_moments_ago_is_skipped_not_prompted_twice(
     assert len(jane_pushes) == 1 and len(daraja.pushes) == 4
 
 
+async def test_people_skipped_as_asked_moments_ago_can_be_sent_anyway(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    team: tuple[SandboxUser, dict[str, tuple[Person, SandboxUser]], Event],
+) -> None:
+    boss, _, _ = team
+    daraja.default_outcome = Outcome.HOLD  # the first prompts are still on their phones
+    picker = await open_picker(tg, boss)
+    await tg.press(boss, picker["message_id"], "Done (4)")
+    await tg.wait_for_bot_message(boss.id, "How much", message_id=picker["message_id"])
+    first = await ask(tg, boss, "1500 | Setup fee", "Ask 4 people")
+    await tg.press(boss, first["message_id"], "Send")
+    await tg.wait_for_bot_message(boss.id, "4 waiting", message_id=first["message_id"])
+    picker = await open_picker(tg, boss)
+    await tg.press(boss, picker["message_id"], "Done (4)")
+    await tg.wait_for_bot_message(boss.id, "How much", message_id=picker["message_id"])
+    question = await ask(tg, boss, "1500 | Setup fee", "Ask 4 people")
+    await tg.press(boss, question["message_id"], "Send")
+    summary = await tg.wait_for_bot_message(
+        boss.id, "4 skipped", message_id=question["message_id"]
+    )
+    assert "Nobody was asked. Send anyway asks those asked moments ago." in summary["text"]
+    assert "Collected KES 0 of KES 0" not in summary["text"]
+    assert len(daraja.pushes) == 4
+    # They dismiss the first prompts; the manager sends the second request anyway.
+    for push in daraja.pushes:
+        assert push.checkout_id is not None
+        await daraja.release(push.checkout_id, Outcome.CANCELLED)
+    await tg.wait_for_bot_message(boss.id, "4 cancelled", message_id=first["message_id"])
+    daraja.default_outcome = Outcome.SUCCESS
+    query_id = await tg.press(boss, question["message_id"], "Send anyway (4)")
+    answer = await tg.wait_for_callback_answer(query_id)
+    assert answer["text"] == "Asking 4 people anyway"
+    paid = await tg.wait_for_bot_message(boss.id, "4 paid", message_id=question["message_id"])
+    assert "Collected KES 6,000 of KES 6,000." in paid["text"]
+    assert "Send anyway" not in str(paid.get("reply_markup"))
+    assert len(daraja.pushes) == 8
+
+
 async def test_a_restart_mid_batch_pushes_the_rest_once_and_nobody_twice(
     tg: TelegramSandbox,
     database_url: str,

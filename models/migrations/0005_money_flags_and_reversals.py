@@ -29,4 +29,9 @@ class Migration(migrations.Migration):
             name='flag_resolved_by',
             field=fields.ForeignKeyField('models.Person', source_field='flag_resolved_by_id', null=True, db_constraint=True, to_field='id', related_name='flags_resolved', on_delete=OnDelete.SET_NULL),
         ),
+        ops.AddField(
+            model_name='PaymentBatchMember',
+            name='repeat_ok',
+            field=fields.BooleanField(default=False),
+        ),
     ]
