@@ -260,7 +260,7 @@ class LedgerEntry(Model):
     )
     # The entry this one undoes (same amount, opposite sign); an entry is undone at most once.
     reverses: fields.OneToOneNullableRelation[LedgerEntry] = fields.OneToOneField(
-        "models.LedgerEntry", related_name="reversal", null=True, on_delete=fields.RESTRICT
+        "models.LedgerEntry", related_name="reversal", null=True, on_delete=fields.NO_ACTION
     )
     created_at = fields.DatetimeField()
 

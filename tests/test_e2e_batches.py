@@ -329,9 +329,7 @@ async def test_people_skipped_as_asked_moments_ago_can_be_sent_anyway(
     await tg.wait_for_bot_message(boss.id, "How much", message_id=picker["message_id"])
     question = await ask(tg, boss, "1500 | Setup fee", "Ask 4 people")
     await tg.press(boss, question["message_id"], "Send")
-    summary = await tg.wait_for_bot_message(
-        boss.id, "4 skipped", message_id=question["message_id"]
-    )
+    summary = await tg.wait_for_bot_message(boss.id, "4 skipped", message_id=question["message_id"])
     assert "Nobody was asked. Send anyway asks those asked moments ago." in summary["text"]
     assert "Collected KES 0 of KES 0" not in summary["text"]
     assert len(daraja.pushes) == 4

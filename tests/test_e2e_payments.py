@@ -492,8 +492,10 @@ async def test_a_callback_stored_but_never_applied_is_applied_after_a_crash(
         message_id=started["message_id"],
     )
     await app.reconciler.run_due()  # a second sweep changes nothing
-    assert await LedgerEntry.all().count() == 1
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 1
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
     assert [c.status for c in await DarajaCallback.all()] == [CallbackStatus.APPLIED]
 
 
@@ -515,8 +517,10 @@ async def test_a_duplicate_callback_credits_once(
     await settled(app)
     statuses = sorted(c.status.value for c in await DarajaCallback.all())
     assert statuses == ["applied", "duplicate"]
-    assert await LedgerEntry.all().count() == 1
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 1
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
 
 
 async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
@@ -544,8 +548,10 @@ async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
     statuses = [c.status for c in await DarajaCallback.all()]
     assert statuses.count(CallbackStatus.APPLIED) == 1
     assert statuses.count(CallbackStatus.DUPLICATE) == 19
-    assert await LedgerEntry.all().count() == 1
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 1
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
     await tg.wait_for_bot_message(boss.id, "receipt QJK3ABCDEF", message_id=started["message_id"])
     await mail.wait_for("jane@example.com", "QJK3ABCDEF")
     receipts = [m for m in mail.to("jane@example.com") if "receipt" in str(m["Subject"])]
@@ -606,10 +612,12 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
     assert statuses.count(CallbackStatus.APPLIED) == 11
     assert statuses.count(CallbackStatus.DUPLICATE) == 1
     assert statuses.count(CallbackStatus.FLAGGED) == 1
-    assert await LedgerEntry.all().count() == 11
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 11
     for payer in payers:
         credited = sum(p.amount for p in payments[:11] if p.person_id == payer.id)  # type: ignore[attr-defined]
-        assert (await Person.get(id=payer.id)).balance == -credited
+        credits = LedgerEntry.filter(kind=LedgerKind.PAYMENT, person_id=payer.id)
+        assert -sum(e.amount for e in await credits) == credited
+        assert (await Person.get(id=payer.id)).balance == 0  # each charged with its request
 
     await tg.wait_for_bot_message(otieno_user.id, "✅ Paid KES 101 · receipt QBU0000001")
     await tg.wait_for_bot_message(boss_user.id, "Otieno Kamau paid, but it was not credited")
@@ -618,6 +626,8 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
         "person_id", flat=True
     )
     assert otieno.id not in receipts and jane.id in receipts and boss.id in receipts
+    assert app.services is not None
+    await app.services.ledger.resolve_flag(boss, payments[11].id, "A replay: nothing was paid")
 
 
 async def test_a_callback_that_beats_the_push_response_is_applied(
@@ -634,7 +644,9 @@ async def test_a_callback_that_beats_the_push_response_is_applied(
     )
     callback = await DarajaCallback.get()
     assert callback.status is CallbackStatus.APPLIED
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
 
 
 async def test_an_amount_mismatch_is_flagged_not_credited_and_managers_told(
@@ -661,6 +673,8 @@ async def test_an_amount_mismatch_is_flagged_not_credited_and_managers_told(
     assert await LedgerEntry.all().count() == 0
     assert (await Person.get(id=jane_person.id)).balance == 0
     await ask(tg, boss, "/payments flagged", "flagged: M-Pesa reports KES 1,499")
+    await ask(tg, boss, "/resolve 1 | Jane topped up KES 1 in cash", "✅ Payment #1 resolved")
+    await ask(tg, boss, "/payments flagged", "resolved: Jane topped up KES 1 in cash")
 
 
 async def test_unknown_and_malformed_callbacks_are_stored(
@@ -931,7 +945,9 @@ async def test_a_push_without_an_answer_is_never_resent_and_is_settled_by_its_ca
         boss.id, "✅ Jane Wanjiku paid KES 1,500", message_id=started["message_id"]
     )
     assert (await only_payment()).checkout_request_id == checkout
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
 
 
 async def test_cancel_leaves_nothing_behind(
@@ -1184,7 +1200,9 @@ async def test_a_charge_can_be_undone_once_and_balances_show_credit(
     await ask(tg, boss, "/uncharge 1 | again", "❌ Charge #1 was already undone (entry #3).")
     await ask(tg, boss, "/uncharge 2 | no", "❌ Entry #2 is not a charge (payment)")
     await ask(tg, boss, "/uncharge 99 | no", "❌ There is no ledger entry #99.")
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == -1500  # in credit: the charge was undone
 
 
 async def test_a_deactivated_person_who_owes_can_be_charged_and_asked_to_pay(

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='LedgerEntry',
             name='reverses',
-            field=fields.OneToOneField('models.LedgerEntry', source_field='reverses_id', null=True, db_constraint=True, to_field='id', related_name='reversal', on_delete=OnDelete.RESTRICT),
+            field=fields.OneToOneField('models.LedgerEntry', source_field='reverses_id', null=True, db_constraint=True, to_field='id', related_name='reversal', on_delete=OnDelete.NO_ACTION),
         ),
         ops.AddField(
             model_name='Payment',
