@@ -318,6 +318,8 @@ def _payment_line(payment: Payment, tz: Any, *, with_person: bool) -> str:
     status = payment.status.value
     if payment.status is PaymentStatus.COMPLETED:
         status = f"paid · receipt {html.escape(payment.receipt or 'not yet known')}"
+        if payment.flag_resolved_at is not None and not payment.flag_reason:
+            status += f" · {html.escape(payment.flag_resolution or '')}"
         if payment.flag_reason:
             status = f"flagged: {html.escape(payment.flag_reason)}"
             if payment.flag_resolved_at is not None:

@@ -31,10 +31,9 @@ from services.payments import NotAllowed, PaymentError, PaymentNotFound, find_pe
 from services.phones import display_phone
 
 REASON_MAX = 200
-# A success callback waits unmatched until its push's answer is stored (seconds); a payment
-# settled by the STK query waits for its callback's receipt. Past these, the audit reports.
+# A success callback waits unmatched until its push's answer is stored (seconds); past this,
+# the audit reports it.
 UNMATCHED_GRACE = timedelta(minutes=10)
-RECEIPT_GRACE = timedelta(hours=1)
 LIST_LIMIT = 30
 BALANCES_SHOWN = 50  # one chat message: 50 short lines stay far below Telegram's 4,096 characters
 
@@ -182,7 +181,8 @@ class LedgerService:
     async def resolve_flag(
         self, actor: Person, payment_id: int, note: str, *, chat_id: int | None = None
     ) -> Payment:
-        """A manager says what was done about a flagged payment; the audit stops asking."""
+        """A manager says what was done about a flagged payment, or where the receipt of one
+        settled without it is; the audit stops asking."""
         if not actor.is_manager:
             raise NotAllowed("Only managers can resolve flagged payments.")
         text = clean_reason(note)
@@ -191,7 +191,8 @@ class LedgerService:
             payment = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
             if payment is None:
                 raise PaymentNotFound(f"There is no payment #{payment_id}.")
-            if payment.flag_reason is None:
+            no_receipt = payment.status is PaymentStatus.COMPLETED and payment.receipt is None
+            if payment.flag_reason is None and not no_receipt:
                 raise CannotUndo(f"Payment #{payment_id} is not flagged: nothing to resolve.")
             if payment.flag_resolved_at is not None:
                 raise CannotUndo(
@@ -317,7 +318,6 @@ class LedgerService:
             .values("reverses_id")
         }
         names = dict(await Person.all().using_db(conn).values_list("id", "name"))
-        receipt_due = self.clock.now() - RECEIPT_GRACE
         for payment in await Payment.all().using_db(conn).order_by("id"):
             subject = f"payment #{payment.id}"
             payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
@@ -364,13 +364,14 @@ class LedgerService:
             if (
                 payment.status is PaymentStatus.COMPLETED
                 and payment.receipt is None
+                and payment.flag_reason is None
                 and payment.flag_resolved_at is None
-                and (payment.resolved_at or payment.updated_at) <= receipt_due
             ):
                 problems.append(
                     Mismatch(
                         subject,
-                        "completed without an M-Pesa receipt: find it on the M-Pesa statement",
+                        "completed without an M-Pesa receipt: find it on the M-Pesa "
+                        f"statement, then /resolve {payment.id} | the receipt",
                     )
                 )
             if payment.flag_reason and payment.flag_resolved_at is None:

@@ -773,6 +773,11 @@ class PaymentService:
                 result = await self.daraja.stk_query(payment.checkout_request_id)
         except DarajaError as exc:
             log.warning("payment %s: query failed: %s", payment.id, exc)
+            if by_hand and isinstance(exc, DarajaUnavailable):
+                # It never reached Daraja, so it used none of the quota: the next press may ask.
+                await Payment.filter(id=payment.id).update(
+                    queried_at=payment.queried_at, updated_at=self.clock.now()
+                )
             if by_hand:
                 raise PaymentError(
                     "M-Pesa could not be asked right now; try Check status again in a minute."

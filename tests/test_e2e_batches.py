@@ -225,11 +225,22 @@ async def test_request_payment_for_the_confirmed_crew_with_a_live_summary(
     assert "asked 3 crew for KES 1,500 each (Setup fee)" in history["text"]
     assert "sent the payment request again to 1 crew" in history["text"]
 
-    # The ledger: three payments credited once each.
-    assert await LedgerEntry.all().count() == 3
+    # The ledger: three payments credited once each, and the fee charged with the request
+    # (nobody owed it before), so nobody shows credit.
+    assert await LedgerEntry.filter(payment_id__isnull=False).count() == 3
     for key in ("jane", "otieno", "brian"):
-        assert (await Person.get(id=crew[key][0].id)).balance == -1500
+        person_id = crew[key][0].id
+        entries = await LedgerEntry.filter(person_id=person_id).order_by("id")
+        assert [e.amount for e in entries] == [-1500, 1500]
+        assert (await Person.get(id=person_id)).balance == 0
     assert (await Person.get(id=crew["wanjiru"][0].id)).balance == 0
+    # Brian's receipt never came: the manager finds it on the statement and says so.
+    await ask(
+        tg,
+        boss,
+        f"/resolve {brian.id} | QJK4BRIAN1 on the statement",
+        f"Payment #{brian.id} resolved",
+    )
     audit = await asyncio.to_thread(run_audit, database_url)
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
