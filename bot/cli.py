@@ -52,9 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "audit",
-        help="check every balance against its ledger and every payment's ledger entry",
-        description="Exit 1 and print each mismatch if a balance differs from the sum of its "
-        "ledger entries, or a completed payment does not have exactly one ledger entry.",
+        help="check every balance, payment and callback against the ledger",
+        description="Exit 1 and print each mismatch: a balance that differs from the sum of "
+        "its ledger entries; a completed payment without exactly one entry, or whose entry is "
+        "for another person or amount; a failed or flagged payment still credited; a completed "
+        "payment without a receipt after an hour; a flagged payment not resolved (/resolve); "
+        "a success callback that matched no payment.",
     )
     sub.add_parser(
         "check",

@@ -194,6 +194,12 @@ class Settings(BaseSettings):
                 )
             if self.public_base_url is None:
                 raise ValueError("PUBLIC_BASE_URL is required when TELEGRAM_MODE=webhook")
+        if self.payment_query_after.total_seconds() < self.daraja_timeout_seconds:
+            # Sooner, a push still waiting for Daraja's answer would be marked unknown.
+            raise ValueError(
+                f"PAYMENT_QUERY_AFTER ({_seconds(self.payment_query_after)}) must not be "
+                f"shorter than DARAJA_TIMEOUT_SECONDS ({self.daraja_timeout_seconds:g} s)"
+            )
         if self.email_backend is EmailBackend.SMTP:
             if not self.smtp_host:
                 raise ValueError("SMTP_HOST is required when EMAIL_BACKEND=smtp")
@@ -238,6 +244,10 @@ class Settings(BaseSettings):
                 "or the environment"
             )
         return self.telegram_bot_token.get_secret_value()
+
+
+def _seconds(value: timedelta) -> str:
+    return f"{value.total_seconds():g} s"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -329,6 +329,29 @@ async def resend_failed(update: Update, context: CallsheetContext) -> None:
     await query.answer(f"Sending again to {queued} {'person' if queued == 1 else 'people'}")
 
 
+async def send_anyway(update: Update, context: CallsheetContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    actor = await current_person(update, context)
+    assert actor is not None
+    service = _service(context)
+    if service is None:
+        await query.answer(PAYMENTS_OFF, show_alert=True)
+        return
+    batch_id = parse_id(query.data.rsplit(":", 1)[1])
+    try:
+        if batch_id is None:
+            raise BatchError("That button is not valid.")
+        queued = await service.send_anyway(actor, batch_id)
+    except CallsheetError as exc:
+        await query.answer(str(exc)[:200], show_alert=True)
+        return
+    if not queued:
+        await query.answer("Nobody left to ask: they were all sent already.", show_alert=True)
+        return
+    await query.answer(f"Asking {queued} {'person' if queued == 1 else 'people'} anyway")
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     text = filters.TEXT & ~filters.COMMAND
     with warnings.catch_warnings():
@@ -353,3 +376,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         )
     application.add_handler(conversation)
     application.add_handler(CallbackQueryHandler(resend_failed, pattern=r"^pay:bresend:"))
+    application.add_handler(CallbackQueryHandler(send_anyway, pattern=r"^pay:banyway:"))

@@ -43,6 +43,8 @@ from services.phones import display_phone
 MANAGER_COMMANDS += [
     Command("request", "Ask someone to pay by M-Pesa", "/request Jane | 1500 | Cable damage"),
     Command("charge", "Add an amount someone owes", "/charge Jane | 1500 | Lost XLR cable"),
+    Command("uncharge", "Undo a charge", "/uncharge 12 | Cable was found"),
+    Command("resolve", "Say what was done about a flagged payment", "/resolve 7 | Refunded"),
     Command("payments", "Payment history: /payments [person or status]"),
     Command("balances", "Outstanding balances"),
 ]
@@ -222,7 +224,7 @@ async def _push(
 
 
 async def _check_person(text: str, context: CallsheetContext) -> None:
-    await find_person(text)
+    await find_person(text, owing_too=True)
 
 
 async def _check_reason(text: str, context: CallsheetContext) -> None:
@@ -238,9 +240,67 @@ async def _charge(
     )
     await update.message.reply_text(
         f"✅ Charged {html.escape(person.name)} {format_kes(entry.amount)} for "
-        f"{html.escape(entry.description)}. They now owe {format_kes(person.balance)}.",
+        f"{html.escape(entry.description)} (entry #{entry.id}). {_owes(person)}",
         parse_mode=ParseMode.HTML,
     )
+
+
+# --- /uncharge and /resolve ---------------------------------------------------------------
+
+
+def _number(what: str) -> Check:
+    async def check(text: str, context: CallsheetContext) -> None:
+        if parse_id(text.strip().lstrip("#")) is None:
+            raise PaymentError(f"Send the {what} number, like 12.")
+
+    return check
+
+
+async def _uncharge(
+    update: Update, context: CallsheetContext, actor: Person, values: list[str]
+) -> None:
+    assert update.message is not None
+    entry_id = parse_id(values[0].strip().lstrip("#"))
+    assert entry_id is not None
+    try:
+        person, entry = await context.services.ledger.uncharge(
+            actor, entry_id, values[1], chat_id=update.message.chat_id
+        )
+    except CallsheetError as exc:
+        await update.message.reply_text(f"❌ {html.escape(str(exc))}")
+        return
+    await update.message.reply_text(
+        f"✅ Charge #{entry_id} undone ({format_kes(-entry.amount)}) for "
+        f"{html.escape(person.name)}. {_owes(person)}",
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def _resolve(
+    update: Update, context: CallsheetContext, actor: Person, values: list[str]
+) -> None:
+    assert update.message is not None
+    payment_id = parse_id(values[0].strip().lstrip("#"))
+    assert payment_id is not None
+    try:
+        payment = await context.services.ledger.resolve_flag(
+            actor, payment_id, values[1], chat_id=update.message.chat_id
+        )
+    except CallsheetError as exc:
+        await update.message.reply_text(f"❌ {html.escape(str(exc))}")
+        return
+    await update.message.reply_text(
+        f"✅ Payment #{payment.id} resolved: {html.escape(payment.flag_resolution or '')}",
+        parse_mode=ParseMode.HTML,
+    )
+
+
+def _owes(person: Person) -> str:
+    if person.balance > 0:
+        return f"They now owe {format_kes(person.balance)}."
+    if person.balance < 0:
+        return f"They are now {format_kes(-person.balance)} in credit."
+    return "They now owe nothing."
 
 
 # --- lists -------------------------------------------------------------------------------
@@ -257,9 +317,14 @@ def _payment_line(payment: Payment, tz: Any, *, with_person: bool) -> str:
         who = f"{display_phone(payment.phone)} · "
     status = payment.status.value
     if payment.status is PaymentStatus.COMPLETED:
-        status = f"paid · receipt {payment.receipt or 'not yet known'}"
+        status = f"paid · receipt {html.escape(payment.receipt or 'not yet known')}"
+        if payment.flag_resolved_at is not None and not payment.flag_reason:
+            status += f" · {html.escape(payment.flag_resolution or '')}"
         if payment.flag_reason:
             status = f"flagged: {html.escape(payment.flag_reason)}"
+            if payment.flag_resolved_at is not None:
+                mark = "✅"
+                status += f" · resolved: {html.escape(payment.flag_resolution or '')}"
     elif payment.error:
         status += f": {html.escape(payment.error)}"
     return (
@@ -296,19 +361,34 @@ async def balances_command(update: Update, context: CallsheetContext) -> None:
     except CallsheetError as exc:
         await update.message.reply_text(f"❌ {html.escape(str(exc))}")
         return
-    if not owing.count:
-        await update.message.reply_text("✅ Nobody owes anything.")
+    if not owing.count and not owing.credit_count:
+        await update.message.reply_text("✅ Nobody owes anything, and nobody is in credit.")
         return
-    lines = [
-        f"<b>Outstanding balances</b> · {format_kes(owing.total)} in all, "
-        f"{owing.count} {'person' if owing.count == 1 else 'people'}"
-    ]
+    lines = (
+        [
+            f"<b>Outstanding balances</b> · {format_kes(owing.total)} in all, "
+            f"{owing.count} {'person' if owing.count == 1 else 'people'}"
+        ]
+        if owing.count
+        else ["✅ Nobody owes anything."]
+    )
     lines += [f"{html.escape(p.name)} (#{p.id}) · {format_kes(p.balance)}" for p in owing.people]
     if owing.count > len(owing.people):
         rest = owing.count - len(owing.people)
         lines.append(
             f"…and {rest} more with smaller balances. For one person, send /payments and their name."
         )
+    if owing.credit_count:
+        lines += [
+            "",
+            f"<b>In credit</b> (the company owes them) · {format_kes(owing.credit_total)} in all, "
+            f"{owing.credit_count} {'person' if owing.credit_count == 1 else 'people'}",
+        ]
+        lines += [
+            f"{html.escape(p.name)} (#{p.id}) · {format_kes(-p.balance)}" for p in owing.credits
+        ]
+        if owing.credit_count > len(owing.credits):
+            lines.append(f"…and {owing.credit_count - len(owing.credits)} more.")
     await update.message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
 
@@ -332,8 +412,8 @@ async def balance_command(update: Update, context: CallsheetContext) -> None:
             sign = "+" if entry.amount > 0 else "−"
             kind = "charge" if entry.kind is LedgerKind.CHARGE else entry.kind.value
             lines.append(
-                f"{format_when(entry.created_at, tz)} · {kind} {sign}{format_kes(abs(entry.amount))}"
-                f" · {html.escape(entry.description)}"
+                f"#{entry.id} {format_when(entry.created_at, tz)} · {kind} "
+                f"{sign}{format_kes(abs(entry.amount))} · {html.escape(entry.description)}"
             )
     if statement.payments:
         lines += ["", "<b>M-Pesa requests</b>"]
@@ -417,6 +497,29 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
                 Field("What is it for?", _check_reason),
             ],
             _charge,
+        )
+    )
+    application.add_handler(
+        guided(
+            "uncharge",
+            [
+                Field(
+                    "Which charge? Send its number (the # on /balance or /payments).",
+                    _number("charge"),
+                ),
+                Field("Why is it undone?", _check_reason),
+            ],
+            _uncharge,
+        )
+    )
+    application.add_handler(
+        guided(
+            "resolve",
+            [
+                Field("Which flagged payment? Send its number.", _number("payment")),
+                Field("What was done about it? (refunded, credited by hand, …)", _check_reason),
+            ],
+            _resolve,
         )
     )
     application.add_handler(CommandHandler("payments", payments_command))

@@ -160,6 +160,8 @@ class PaymentBatchMember(Model):
         BatchMemberStatus, max_length=16, default=BatchMemberStatus.QUEUED
     )
     reason = fields.CharField(max_length=200, null=True)  # why SKIPPED
+    # The manager said "Send anyway": asked although the same amount went to them moments ago.
+    repeat_ok = fields.BooleanField(default=False)
     # Set while QUEUED for "Resend failed ones": the failed payment this one replaces.
     resend_of: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
         "models.Payment", related_name="batch_resends", null=True, on_delete=fields.SET_NULL
@@ -204,6 +206,12 @@ class Payment(Model):
     paid_amount = fields.IntField(null=True)
     paid_phone = fields.CharField(max_length=16, null=True)
     flag_reason = fields.CharField(max_length=255, null=True)  # set: a manager must look
+    # A manager looked at the flag and said what was done (refunded, credited by hand, …).
+    flag_resolved_at = fields.DatetimeField(null=True)
+    flag_resolved_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="flags_resolved", null=True, on_delete=fields.SET_NULL
+    )
+    flag_resolution = fields.CharField(max_length=200, null=True)
     error = fields.CharField(max_length=500, null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
@@ -251,6 +259,10 @@ class LedgerEntry(Model):
     )
     created_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="ledger_written", null=True, on_delete=fields.SET_NULL
+    )
+    # The entry this one undoes (same amount, opposite sign); an entry is undone at most once.
+    reverses: fields.OneToOneNullableRelation[LedgerEntry] = fields.OneToOneField(
+        "models.LedgerEntry", related_name="reversal", null=True, on_delete=fields.NO_ACTION
     )
     created_at = fields.DatetimeField()
 

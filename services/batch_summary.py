@@ -19,6 +19,7 @@ from models import (
     BatchMemberStatus,
     Channel,
     Event,
+    EventStatus,
     Payment,
     PaymentBatch,
     PaymentBatchMember,
@@ -32,6 +33,7 @@ from services.notifications import Button, Keyboard, NotificationKind, Notifier
 LINES_BUDGET = 3_300
 NAME_MAX = 40
 DETAIL_MAX = 90
+REPEAT_SKIP = "skipped: asked for"  # the start of a repeat's reason; "Send anyway" asks them
 RESENDABLE = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.TIMEOUT)
 
 
@@ -86,6 +88,7 @@ class BatchView:
     counts: dict[Bucket, int]
     collected: int
     resendable: int  # members whose latest payment failed, was cancelled or timed out
+    repeats: int = 0  # members skipped as asked moments ago: "Send anyway" asks them
 
     @property
     def counts_text(self) -> str:
@@ -163,13 +166,17 @@ async def view(batch_id: int, conn: BaseDBAsyncClient, *, lock: bool = False) ->
     for row in await Payment.filter(batch_id=batch.id).using_db(conn).order_by("id"):
         latest[row.person_id] = row  # type: ignore[attr-defined]
     lines: list[Line] = []
-    collected = resendable = 0
+    collected = resendable = repeats = 0
     for member in members:
         payment = latest.get(member.person_id)  # type: ignore[attr-defined]
         line = _line(member, people[member.person_id], payment)  # type: ignore[attr-defined]
         lines.append(line)
         if line.bucket is Bucket.PAID and payment is not None:
             collected += payment.paid_amount or payment.amount
+        if member.status is BatchMemberStatus.SKIPPED and (member.reason or "").startswith(
+            REPEAT_SKIP
+        ):
+            repeats += 1
         if (
             member.status is BatchMemberStatus.ASKED
             and payment is not None
@@ -178,13 +185,18 @@ async def view(batch_id: int, conn: BaseDBAsyncClient, *, lock: bool = False) ->
             resendable += 1
     lines.sort(key=lambda line: (LINE_ORDER.index(line.bucket), line.name.lower()))
     counts = {b: sum(1 for line in lines if line.bucket is b) for b in COUNT_ORDER}
-    return BatchView(batch, event, lines, counts, collected, resendable)
+    return BatchView(batch, event, lines, counts, collected, resendable, repeats)
 
 
 def buttons(view: BatchView) -> Keyboard:
-    if not view.resendable:
-        return []
-    return [[Button(f"Resend failed ones ({view.resendable})", f"pay:bresend:{view.batch.id}")]]
+    row: list[Button] = []
+    if view.resendable:
+        row.append(
+            Button(f"Resend failed ones ({view.resendable})", f"pay:bresend:{view.batch.id}")
+        )
+    if view.repeats and view.event.status is not EventStatus.CANCELLED:
+        row.append(Button(f"Send anyway ({view.repeats})", f"pay:banyway:{view.batch.id}"))
+    return [row] if row else []
 
 
 def live_key(batch_id: int) -> str:

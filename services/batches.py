@@ -299,6 +299,45 @@ class BatchService(Worker):
             self._wake.set()
         return queued
 
+    async def send_anyway(self, actor: Person, batch_id: int) -> int:
+        """Queue everyone skipped because they were asked the same amount moments ago: the
+        manager confirmed, as "Send again" does for /request."""
+        _require_manager(actor)
+        now = self.clock.now()
+        async with in_transaction() as conn:
+            batch = await PaymentBatch.filter(id=batch_id).using_db(conn).first()
+            if batch is None:
+                raise BatchError(f"There is no payment request #{batch_id}.")
+            event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
+            if event.status is EventStatus.CANCELLED:
+                raise BatchError(f"Event #{event.id} was cancelled; nobody was asked.")
+            queued = await (
+                PaymentBatchMember.filter(
+                    batch_id=batch_id,
+                    status=BatchMemberStatus.SKIPPED,
+                    reason__startswith=batch_summary.REPEAT_SKIP,
+                )
+                .using_db(conn)
+                .update(
+                    status=BatchMemberStatus.QUEUED, repeat_ok=True, reason=None, updated_at=now
+                )
+            )
+            if queued:
+                await audit.record(
+                    "payment_batch.send_anyway",
+                    "event",
+                    event.id,
+                    at=now,
+                    actor=actor,
+                    details={"batch": batch_id, "people": queued},
+                    using_db=conn,
+                )
+                await batch_summary.refresh(self.notifier, batch_id, conn)
+        if queued:
+            self.outbox.wake()
+            self._wake.set()
+        return queued
+
     # --- sending --------------------------------------------------------------------------
 
     async def send_due(self) -> int:
@@ -395,11 +434,16 @@ class BatchService(Worker):
             if await Payment.filter(resend_of_id=resend_of).using_db(conn).exists():
                 return ""
             return None
+        if member.repeat_ok:
+            return None
         previous = await self.payments.recent_request(member.phone, batch.amount, conn)
         if previous is None:
             return None
         seconds = (self.clock.now() - previous.created_at).total_seconds()
-        return f"skipped: asked for {format_kes(batch.amount)} {ago(seconds)} (#{previous.id})"
+        return (
+            f"{batch_summary.REPEAT_SKIP} {format_kes(batch.amount)} {ago(seconds)} "
+            f"(#{previous.id})"
+        )
 
     # --- the loop -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -67,6 +69,7 @@ DUPLICATE_WINDOW = timedelta(minutes=2)
 STRANDED_AFTER = timedelta(seconds=30)  # a callback stored this long ago and never applied
 STRANDED_BATCH = 100
 PURPOSE_MAX = 100
+CHECK_EVERY = timedelta(seconds=30)  # Check status asks M-Pesa at most this often per payment
 
 
 class PaymentError(CallsheetError):
@@ -90,6 +93,10 @@ class PaymentNotFound(PaymentError):
 
 
 class NothingToCheck(PaymentError):
+    pass
+
+
+class TooSoon(PaymentError):
     pass
 
 
@@ -146,23 +153,30 @@ def looks_like_phone(text: str) -> bool:
     return digits.isdigit() and len(digits) >= 9
 
 
-async def find_person(text: str) -> Person:
+def _listed(owing_too: bool) -> Q:
+    """Who can be named: active people, and for money also deactivated people who still owe
+    (leaving the crew does not cancel a debt)."""
+    return Q(active=True) | Q(balance__gt=0) if owing_too else Q(active=True)
+
+
+async def find_person(text: str, *, owing_too: bool = False) -> Person:
     """A person by #id, phone or (part of) name; the error says how to be more precise."""
     query = " ".join(text.split())
+    listed = _listed(owing_too)
     if not query:
         raise UnknownPerson("Say who: a name, a phone number like 0712 345 678, or #id.")
     if re.fullmatch(r"#?\d{1,6}", query):
-        person = await Person.get_or_none(id=int(query.lstrip("#")), active=True)
+        person = await Person.filter(listed, id=int(query.lstrip("#"))).first()
         if person is None:
             raise UnknownPerson(f"There is nobody with id {query}. Send /crew to see the list.")
         return person
     if looks_like_phone(query):
         phone = normalise_phone(query)
-        person = await Person.get_or_none(phone=phone, active=True)
+        person = await Person.filter(listed, phone=phone).first()
         if person is None:
             raise UnknownPerson(f"Nobody on the crew list has {display_phone(phone)}.")
         return person
-    matches = await Person.filter(name__icontains=query, active=True).order_by("name")
+    matches = await Person.filter(listed, name__icontains=query).order_by("name")
     exact = [p for p in matches if p.name.lower() == query.lower()]
     if len(exact) == 1:
         return exact[0]
@@ -227,8 +241,8 @@ class PaymentService:
         """Who pays, from a name/#id/phone; a phone nobody has is fine (person None)."""
         if looks_like_phone(text):
             phone = normalise_phone(text)
-            return await Person.get_or_none(phone=phone, active=True), phone
-        person = await find_person(text)
+            return await Person.filter(_listed(True), phone=phone).first(), phone
+        person = await find_person(text, owing_too=True)
         return person, person.phone
 
     async def prepare(self, who: str, amount: str | int, purpose: str) -> PaymentDraft:
@@ -407,13 +421,20 @@ class PaymentService:
             await self._mark_unknown(payment.id, "M-Pesa gave an answer we do not understand")
             return
         async with in_transaction() as conn:
+            # Still initiated, or marked unknown meanwhile (the answer came after
+            # PAYMENT_QUERY_AFTER): either way M-Pesa took it, so it waits for the PIN.
             updated = (
-                await Payment.filter(id=payment.id, status=PaymentStatus.INITIATED)
+                await Payment.filter(
+                    id=payment.id,
+                    status__in=[PaymentStatus.INITIATED, PaymentStatus.UNKNOWN],
+                    checkout_request_id__isnull=True,
+                )
                 .using_db(conn)
                 .update(
                     status=PaymentStatus.PENDING,
                     checkout_request_id=accepted.checkout_request_id,
                     merchant_request_id=accepted.merchant_request_id,
+                    error=None,
                     updated_at=self.clock.now(),
                 )
             )
@@ -497,7 +518,10 @@ class PaymentService:
                     log.info("callback %s unmatched: %s", row_id, callback.checkout_request_id)
                     continue
                 settlement = batch.receipt_unused(payment, self._from_callback(payment, callback))
-                if await batch.settle(payment, settlement, source=f"callback {row_id}"):
+                source = f"callback {row_id}"
+                if await batch.settle(payment, settlement, source=source) or (
+                    await batch.fill_in(payment, settlement, source=source)
+                ):
                     status = (
                         CallbackStatus.FLAGGED if settlement.flag_reason else CallbackStatus.APPLIED
                     )
@@ -527,6 +551,16 @@ class PaymentService:
         with that phone and amount, asked for recently, gets this CheckoutRequestID."""
         if not parsed.succeeded or parsed.phone is None or parsed.amount is None:
             return None
+        # While a push to this phone is in flight its own callback may be this one (Daraja
+        # can call back before it answers the push): guessing now could credit the wrong
+        # payment. The callback waits, unmatched, and that push applies it once answered.
+        in_flight = (
+            await Payment.filter(phone=parsed.phone, status=PaymentStatus.INITIATED)
+            .using_db(conn)
+            .exists()
+        )
+        if in_flight:
+            return None
         candidates = (
             await Payment.filter(
                 status=PaymentStatus.UNKNOWN,
@@ -541,6 +575,11 @@ class PaymentService:
         if len(candidates) != 1:
             return None
         payment = candidates[0]
+        # Only the latest request to that phone: a later one (a resend, or the number now
+        # someone else's) may be what was paid.
+        later = await Payment.filter(phone=parsed.phone, id__gt=payment.id).using_db(conn).exists()
+        if later:
+            return None
         await (
             Payment.filter(id=payment.id)
             .using_db(conn)
@@ -645,8 +684,28 @@ class PaymentService:
         if not actor.is_manager and payment.person_id != actor.id:  # type: ignore[attr-defined]
             raise NotAllowed("That payment is not yours.")
         if payment.status in OPEN:
+            if payment.checkout_request_id is not None:
+                await self._claim_query(payment)
             await self._reconcile(payment, by_hand=True)
         return await Payment.get(id=payment.id)
+
+    async def _claim_query(self, payment: Payment) -> None:
+        """One STK query per payment per CHECK_EVERY, however many presses race for it:
+        Daraja's quota is shared with everyone's pushes."""
+        now = self.clock.now()
+        since = now - CHECK_EVERY
+        claimed = (
+            await Payment.filter(id=payment.id)
+            .filter(Q(queried_at__isnull=True) | Q(queried_at__lte=since))
+            .update(queried_at=now, updated_at=now)
+        )
+        if not claimed:
+            last = (await Payment.get(id=payment.id)).queried_at or now
+            wait = max(1, math.ceil((last + CHECK_EVERY - now).total_seconds()))
+            raise TooSoon(
+                f"M-Pesa was just asked about payment #{payment.id}. "
+                f"You can check again in {wait} seconds."
+            )
 
     async def apply_stranded_callbacks(self, older_than: timedelta = STRANDED_AFTER) -> int:
         """Callbacks stored but never applied (the process died before its worker got to
@@ -746,6 +805,11 @@ class PaymentService:
                 result = await self.daraja.stk_query(payment.checkout_request_id)
         except DarajaError as exc:
             log.warning("payment %s: query failed: %s", payment.id, exc)
+            if by_hand and isinstance(exc, DarajaUnavailable):
+                # It never reached Daraja, so it used none of the quota: the next press may ask.
+                await Payment.filter(id=payment.id).update(
+                    queried_at=payment.queried_at, updated_at=self.clock.now()
+                )
             if by_hand:
                 raise PaymentError(
                     "M-Pesa could not be asked right now; try Check status again in a minute."
@@ -906,7 +970,8 @@ class _Settling:
         self.receipts: dict[str, int] = {}  # receipt → the payment that holds it
         self.updates: list[list[Any]] = []
         self.ledger: list[LedgerEntry] = []
-        self.balances: dict[int, int] = {}  # person id → shillings paid
+        self.balances: dict[int, int] = {}  # person id → shillings that lower the balance
+        self.credits: list[tuple[int, int, Payment]] = []  # (payer, shillings, payment)
         self.audit: list[AuditLog] = []
         self.messages: list[OutboxMessage] = []
         self.batches: set[int] = set()  # payment requests whose summary must be rewritten
@@ -992,6 +1057,7 @@ class _Settling:
                 )
             )
             self.balances[payer_id] = self.balances.get(payer_id, 0) + amount
+            self.credits.append((payer_id, amount, payment))
         self.audit.append(
             AuditLog(
                 at=self.now,
@@ -1016,13 +1082,7 @@ class _Settling:
             self.batches.add(batch_id)
         if completed:
             self.messages += self.service._receipt_rows(payment, manager, person)
-        if payment.flag_reason:
-            if self.managers is None:
-                managers = Person.filter(access=Access.MANAGER, active=True).using_db(self.conn)
-                self.managers = list(await managers)
-            self.messages += self.service._alert_rows(
-                payment, payment.flag_reason, person, self.managers
-            )
+        await self._alert_if_flagged(payment, person)
         log.info(
             "payment %s %s (%s)%s%s",
             payment.id,
@@ -1032,6 +1092,101 @@ class _Settling:
             f" flagged: {payment.flag_reason}" if payment.flag_reason else "",
         )
         return True
+
+    async def fill_in(self, payment: Payment, settlement: Settlement, source: str = "") -> bool:
+        """The success callback of a payment the STK query already settled (the query has no
+        receipt): record its receipt and check it like any callback. A mismatch flags the
+        payment and withdraws the credit the query gave."""
+        if not (
+            payment.status is PaymentStatus.COMPLETED
+            and payment.receipt is None
+            and payment.flag_reason is None
+            and settlement.status is PaymentStatus.COMPLETED
+        ):
+            return False
+        payment.receipt = settlement.receipt
+        payment.paid_amount = settlement.paid_amount or payment.paid_amount
+        payment.paid_phone = settlement.paid_phone
+        payment.flag_reason = settlement.flag_reason
+        if payment.receipt:
+            self.receipts[payment.receipt] = payment.id
+        self.updates.append(
+            [
+                payment.status.value,
+                payment.result_code,
+                payment.result_desc,
+                payment.resolved_at,
+                payment.error,
+                payment.receipt,
+                payment.paid_amount,
+                payment.paid_phone,
+                payment.flag_reason,
+                self.now,
+                payment.id,
+                payment.status.value,
+            ]
+        )
+        payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
+        withdrawn = 0
+        if payment.flag_reason and payer_id is not None:
+            entry = await LedgerEntry.filter(payment_id=payment.id).using_db(self.conn).first()
+            undone = entry is not None and await LedgerEntry.exists(
+                reverses_id=entry.id, using_db=self.conn
+            )
+            if entry is not None and not undone:
+                withdrawn = -entry.amount
+                self.ledger.append(
+                    LedgerEntry(
+                        person_id=payer_id,
+                        kind=LedgerKind.ADJUSTMENT,
+                        amount=withdrawn,
+                        description=f"Payment #{payment.id} not credited: {payment.flag_reason}"[
+                            :200
+                        ],
+                        reverses_id=entry.id,
+                        created_at=self.now,
+                    )
+                )
+                self.balances[payer_id] = self.balances.get(payer_id, 0) - withdrawn
+        self.audit.append(
+            AuditLog(
+                at=self.now,
+                action="payment.receipt",
+                subject_type="payment",
+                subject_id=payment.id,
+                actor_label="daraja",
+                details={
+                    "receipt": payment.receipt,
+                    "flag": payment.flag_reason,
+                    "withdrawn": withdrawn,
+                },
+            )
+        )
+        manager = self.people[payment.requested_by_id]  # type: ignore[attr-defined]
+        person = self.people.get(payer_id) if payer_id else None
+        to_manager = await _manager_follows(payment, self.conn)
+        self.messages += self.service._status_rows(payment, manager, person, to_manager=to_manager)
+        batch_id: int | None = payment.batch_id  # type: ignore[attr-defined]
+        if batch_id is not None:
+            self.batches.add(batch_id)
+        await self._alert_if_flagged(payment, person)
+        log.info(
+            "payment %s receipt %s%s%s",
+            payment.id,
+            payment.receipt,
+            f" from {source}" if source else "",
+            f" flagged: {payment.flag_reason}" if payment.flag_reason else "",
+        )
+        return True
+
+    async def _alert_if_flagged(self, payment: Payment, person: Person | None) -> None:
+        if payment.flag_reason:
+            if self.managers is None:
+                managers = Person.filter(access=Access.MANAGER, active=True).using_db(self.conn)
+                self.managers = list(await managers)
+            self.messages += self.service._alert_rows(
+                payment, payment.flag_reason, person, self.managers
+            )
 
     async def write(self) -> None:
         conn = self.conn
@@ -1047,6 +1202,7 @@ class _Settling:
                 ),
                 self.updates,
             )
+        await self._charge_beyond_owed()
         if self.ledger:
             await LedgerEntry.bulk_create(self.ledger, using_db=conn)
         if self.balances:
@@ -1064,6 +1220,42 @@ class _Settling:
         # are all locked already, so two settlers cannot wait for each other in a ring.
         for batch_id in sorted(self.batches):
             await batch_summary.refresh(self.service.notifier, batch_id, conn)
+
+    async def _charge_beyond_owed(self) -> None:
+        """A request settles what the payer owes; whatever they pay beyond that is charged
+        with the request (its purpose), so a payment never leaves anyone in credit."""
+        if not self.credits:
+            return
+        payers = sorted({pid for pid, _, _ in self.credits})
+        marks = ", ".join("?" for _ in payers)
+        sql = f"SELECT id, balance FROM person WHERE id IN ({marks}) ORDER BY id"
+        if self.conn.capabilities.dialect == "postgres":
+            sql += " FOR UPDATE"  # in id order, like the balance update below
+        rows = await self.conn.execute_query_dict(_sql(self.conn, sql), payers)
+        # What each owes before these credits: the stored balance, plus any credit this
+        # batch withdraws (a late callback that did not match).
+        owed = {r["id"]: int(r["balance"]) for r in rows}
+        for pid, lowered in self.balances.items():
+            owed[pid] = owed.get(pid, 0) - lowered
+        for pid, amount, _ in self.credits:
+            owed[pid] += amount
+        for pid, amount, payment in self.credits:
+            beyond = amount - max(owed[pid], 0)
+            owed[pid] -= amount
+            if beyond <= 0:
+                continue
+            owed[pid] += beyond
+            self.ledger.append(
+                LedgerEntry(
+                    person_id=pid,
+                    kind=LedgerKind.CHARGE,
+                    amount=beyond,
+                    description=f"{payment.purpose} · asked with payment #{payment.id}"[:200],
+                    created_by_id=payment.requested_by_id,  # type: ignore[attr-defined]
+                    created_at=self.now,
+                )
+            )
+            self.balances[pid] -= beyond
 
 
 async def _people_of(payment: Payment, conn: BaseDBAsyncClient) -> tuple[Person, Person | None]:

@@ -105,9 +105,11 @@ async def test_a_receipt_replayed_for_another_payment_is_flagged_not_credited(
     assert second.flag_reason is not None and "QJK1REALON" in second.flag_reason
     assert second.flag_reason.count("payment #1") == 1
     assert await LedgerEntry.filter(payment_id=second.id).count() == 0
-    assert (await Person.get(id=jane.id)).balance == -1500
+    assert await LedgerEntry.filter(payment_id=first.id).count() == 1
+    assert (await Person.get(id=jane.id)).balance == 0  # credited, and charged with the request
     assert (await Person.get(id=otieno.id)).balance == 0
     await tg.wait_for_bot_message(boss.id, "needs a manager")
+    await ask(tg, boss, "/resolve 2 | A replay: nothing was paid", "✅ Payment #2 resolved")
 
 
 async def test_a_completed_payments_callback_replayed_changes_nothing(
@@ -158,6 +160,7 @@ async def test_an_altered_amount_is_flagged_and_not_credited(
     assert (await DarajaCallback.get()).status is CallbackStatus.FLAGGED
     assert await LedgerEntry.all().count() == 0
     assert (await Person.get(id=jane.id)).balance == 0
+    await ask(tg, boss, "/resolve 1 | Forged: nothing was paid", "✅ Payment #1 resolved")
 
 
 @pytest.mark.app_settings(daraja_allowed_ips="196.201.214.200")

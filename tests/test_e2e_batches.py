@@ -225,11 +225,22 @@ async def test_request_payment_for_the_confirmed_crew_with_a_live_summary(
     assert "asked 3 crew for KES 1,500 each (Setup fee)" in history["text"]
     assert "sent the payment request again to 1 crew" in history["text"]
 
-    # The ledger: three payments credited once each.
-    assert await LedgerEntry.all().count() == 3
+    # The ledger: three payments credited once each, and the fee charged with the request
+    # (nobody owed it before), so nobody shows credit.
+    assert await LedgerEntry.filter(payment_id__isnull=False).count() == 3
     for key in ("jane", "otieno", "brian"):
-        assert (await Person.get(id=crew[key][0].id)).balance == -1500
+        person_id = crew[key][0].id
+        entries = await LedgerEntry.filter(person_id=person_id).order_by("id")
+        assert [e.amount for e in entries] == [-1500, 1500]
+        assert (await Person.get(id=person_id)).balance == 0
     assert (await Person.get(id=crew["wanjiru"][0].id)).balance == 0
+    # Brian's receipt never came: the manager finds it on the statement and says so.
+    await ask(
+        tg,
+        boss,
+        f"/resolve {brian.id} | QJK4BRIAN1 on the statement",
+        f"Payment #{brian.id} resolved",
+    )
     audit = await asyncio.to_thread(run_audit, database_url)
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
@@ -308,6 +319,44 @@ async def test_someone_asked_moments_ago_is_skipped_not_prompted_twice(
     assert "Collected KES 4,500 of KES 4,500." in summary["text"]
     jane_pushes = [p for p in daraja.pushes if p.body["PhoneNumber"] == "254712345678"]
     assert len(jane_pushes) == 1 and len(daraja.pushes) == 4
+
+
+async def test_people_skipped_as_asked_moments_ago_can_be_sent_anyway(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    team: tuple[SandboxUser, dict[str, tuple[Person, SandboxUser]], Event],
+) -> None:
+    boss, _, _ = team
+    daraja.default_outcome = Outcome.HOLD  # the first prompts are still on their phones
+    picker = await open_picker(tg, boss)
+    await tg.press(boss, picker["message_id"], "Done (4)")
+    await tg.wait_for_bot_message(boss.id, "How much", message_id=picker["message_id"])
+    first = await ask(tg, boss, "1500 | Setup fee", "Ask 4 people")
+    await tg.press(boss, first["message_id"], "Send")
+    await tg.wait_for_bot_message(boss.id, "4 waiting", message_id=first["message_id"])
+    picker = await open_picker(tg, boss)
+    await tg.press(boss, picker["message_id"], "Done (4)")
+    await tg.wait_for_bot_message(boss.id, "How much", message_id=picker["message_id"])
+    question = await ask(tg, boss, "1500 | Setup fee", "Ask 4 people")
+    await tg.press(boss, question["message_id"], "Send")
+    summary = await tg.wait_for_bot_message(boss.id, "4 skipped", message_id=question["message_id"])
+    assert "Nobody was asked. Send anyway asks those asked moments ago." in summary["text"]
+    assert "Collected KES 0 of KES 0" not in summary["text"]
+    assert len(daraja.pushes) == 4
+    # They dismiss the first prompts; the manager sends the second request anyway.
+    for push in daraja.pushes:
+        assert push.checkout_id is not None
+        await daraja.release(push.checkout_id, Outcome.CANCELLED)
+    await tg.wait_for_bot_message(boss.id, "4 cancelled", message_id=first["message_id"])
+    daraja.default_outcome = Outcome.SUCCESS
+    query_id = await tg.press(boss, question["message_id"], "Send anyway (4)")
+    answer = await tg.wait_for_callback_answer(query_id)
+    assert answer["text"] == "Asking 4 people anyway"
+    paid = await tg.wait_for_bot_message(boss.id, "4 paid", message_id=question["message_id"])
+    assert "Collected KES 6,000 of KES 6,000." in paid["text"]
+    assert "Send anyway" not in str(paid.get("reply_markup"))
+    assert len(daraja.pushes) == 8
 
 
 async def test_a_restart_mid_batch_pushes_the_rest_once_and_nobody_twice(

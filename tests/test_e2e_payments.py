@@ -429,6 +429,15 @@ async def test_no_callback_is_resolved_by_query_after_the_delay(
     assert (await Person.get(id=jane_person.id)).balance == 0
     assert await app.reconciler.run_due() == 0  # settled: never asked again
     assert daraja.stats.queries == 1
+    # The query has no receipt: the audit asks until a manager records where it is.
+    assert app.services is not None
+    assert [str(m) for m in await app.services.ledger.audit()] == [
+        "payment #1: completed without an M-Pesa receipt: find it on the M-Pesa statement, "
+        "then /resolve 1 | the receipt"
+    ]
+    await ask(tg, boss, "/resolve 1 | QJK4JANE01 on the statement", "✅ Payment #1 resolved")
+    listing = await ask(tg, boss, "/payments", "Payments (latest)")
+    assert "receipt not yet known · QJK4JANE01 on the statement" in listing["text"]
 
 
 async def test_a_payment_still_processing_is_marked_unknown_for_managers_then_settled_late(
@@ -492,8 +501,10 @@ async def test_a_callback_stored_but_never_applied_is_applied_after_a_crash(
         message_id=started["message_id"],
     )
     await app.reconciler.run_due()  # a second sweep changes nothing
-    assert await LedgerEntry.all().count() == 1
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 1
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
     assert [c.status for c in await DarajaCallback.all()] == [CallbackStatus.APPLIED]
 
 
@@ -515,8 +526,10 @@ async def test_a_duplicate_callback_credits_once(
     await settled(app)
     statuses = sorted(c.status.value for c in await DarajaCallback.all())
     assert statuses == ["applied", "duplicate"]
-    assert await LedgerEntry.all().count() == 1
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 1
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
 
 
 async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
@@ -544,8 +557,10 @@ async def test_twenty_identical_callbacks_at_once_change_the_payment_once(
     statuses = [c.status for c in await DarajaCallback.all()]
     assert statuses.count(CallbackStatus.APPLIED) == 1
     assert statuses.count(CallbackStatus.DUPLICATE) == 19
-    assert await LedgerEntry.all().count() == 1
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 1
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
     await tg.wait_for_bot_message(boss.id, "receipt QJK3ABCDEF", message_id=started["message_id"])
     await mail.wait_for("jane@example.com", "QJK3ABCDEF")
     receipts = [m for m in mail.to("jane@example.com") if "receipt" in str(m["Subject"])]
@@ -606,10 +621,12 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
     assert statuses.count(CallbackStatus.APPLIED) == 11
     assert statuses.count(CallbackStatus.DUPLICATE) == 1
     assert statuses.count(CallbackStatus.FLAGGED) == 1
-    assert await LedgerEntry.all().count() == 11
+    assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 11
     for payer in payers:
         credited = sum(p.amount for p in payments[:11] if p.person_id == payer.id)  # type: ignore[attr-defined]
-        assert (await Person.get(id=payer.id)).balance == -credited
+        credits = LedgerEntry.filter(kind=LedgerKind.PAYMENT, person_id=payer.id)
+        assert -sum(e.amount for e in await credits) == credited
+        assert (await Person.get(id=payer.id)).balance == 0  # each charged with its request
 
     await tg.wait_for_bot_message(otieno_user.id, "✅ Paid KES 101 · receipt QBU0000001")
     await tg.wait_for_bot_message(boss_user.id, "Otieno Kamau paid, but it was not credited")
@@ -618,6 +635,8 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
         "person_id", flat=True
     )
     assert otieno.id not in receipts and jane.id in receipts and boss.id in receipts
+    assert app.services is not None
+    await app.services.ledger.resolve_flag(boss, payments[11].id, "A replay: nothing was paid")
 
 
 async def test_a_callback_that_beats_the_push_response_is_applied(
@@ -634,7 +653,9 @@ async def test_a_callback_that_beats_the_push_response_is_applied(
     )
     callback = await DarajaCallback.get()
     assert callback.status is CallbackStatus.APPLIED
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
 
 
 async def test_an_amount_mismatch_is_flagged_not_credited_and_managers_told(
@@ -661,6 +682,8 @@ async def test_an_amount_mismatch_is_flagged_not_credited_and_managers_told(
     assert await LedgerEntry.all().count() == 0
     assert (await Person.get(id=jane_person.id)).balance == 0
     await ask(tg, boss, "/payments flagged", "flagged: M-Pesa reports KES 1,499")
+    await ask(tg, boss, "/resolve 1 | Jane topped up KES 1 in cash", "✅ Payment #1 resolved")
+    await ask(tg, boss, "/payments flagged", "resolved: Jane topped up KES 1 in cash")
 
 
 async def test_unknown_and_malformed_callbacks_are_stored(
@@ -931,7 +954,9 @@ async def test_a_push_without_an_answer_is_never_resent_and_is_settled_by_its_ca
         boss.id, "✅ Jane Wanjiku paid KES 1,500", message_id=started["message_id"]
     )
     assert (await only_payment()).checkout_request_id == checkout
-    assert (await Person.get(id=jane_person.id)).balance == -1500
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == 0  # credited, and charged with the request
 
 
 async def test_cancel_leaves_nothing_behind(
@@ -950,3 +975,370 @@ async def test_cancel_leaves_nothing_behind(
     await ask(tg, boss, "/cancel", "Cancelled. Nothing was saved.")
     await ask(tg, boss, "1500", "Send /help")  # the conversation is over
     assert daraja.pushes == [] and await Payment.all().count() == 0
+
+
+# --- money goes to the right payment, once (issue 10) -----------------------------------------
+
+
+@pytest.mark.app_settings(daraja_timeout_seconds=0.5)
+async def test_a_resends_early_callback_is_credited_to_the_resend_never_the_old_payment(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, jane_person, _ = crew
+    await daraja.set_fault(Fault.SLOW)  # the first push's answer never reaches us
+    daraja.next_outcome(None, Outcome.HOLD)
+    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "⏳ Not known yet", message_id=started["message_id"])
+    first_checkout = daraja.pushes[0].checkout_id
+    assert first_checkout is not None
+    await daraja.release(first_checkout, Outcome.CANCELLED)  # Jane dismissed that prompt
+    await daraja.wait_for_callback(first_checkout)
+    await settled(app)
+    await daraja.set_fault(Fault.NONE)
+    # The resend's success callback arrives before Daraja's answer to the push.
+    daraja.next_outcome(None, Outcome.BEFORE_RESPONSE)
+    query_id = await tg.press(boss, started["message_id"], "Resend")
+    assert (await tg.wait_for_callback_answer(query_id))["text"] == "Sent again as payment #2"
+    resent = await tg.wait_for_bot_message(
+        boss.id, "✅ Jane Wanjiku paid KES 1,500", after=started["message_id"]
+    )
+    assert "Payment #2" in resent["text"]
+    first, second = await Payment.all().order_by("id")
+    assert first.status is PaymentStatus.UNKNOWN and first.checkout_request_id is None
+    assert second.status is PaymentStatus.COMPLETED
+    assert second.checkout_request_id == daraja.pushes[1].checkout_id
+    credit = await LedgerEntry.get(kind=LedgerKind.PAYMENT)
+    assert credit.payment_id == second.id  # type: ignore[attr-defined]
+    assert credit.person_id == jane_person.id  # type: ignore[attr-defined]
+
+
+async def test_a_callback_after_the_query_settled_fills_in_the_receipt(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, jane_person, _ = crew
+    await ask(tg, boss, "/charge Jane | 1500 | Advance", "They now owe")
+    daraja.next_outcome(None, Outcome.NO_CALLBACK)
+    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    payment = await only_payment()
+    assert payment.checkout_request_id is not None
+    await daraja.wait_for_result(payment.checkout_request_id)
+    clock.advance(timedelta(minutes=3))
+    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
+    await tg.wait_for_bot_message(
+        boss.id, "receipt not yet known", message_id=started["message_id"]
+    )
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(callback_url(app), json=success_body(payment, "QJK7LATE01"))
+    assert answer.status_code == 200
+    await settled(app)
+    await tg.wait_for_bot_message(
+        boss.id,
+        "✅ Jane Wanjiku paid KES 1,500 · receipt QJK7LATE01",
+        message_id=started["message_id"],
+    )
+    assert (await DarajaCallback.get()).status is CallbackStatus.APPLIED
+    assert (await only_payment()).receipt == "QJK7LATE01"
+    assert (await Person.get(id=jane_person.id)).balance == 0
+
+
+async def test_a_late_callback_that_disagrees_with_the_query_is_flagged_and_uncredited(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, jane_person, _ = crew
+    await ask(tg, boss, "/charge Jane | 1500 | Advance", "They now owe")
+    daraja.next_outcome(None, Outcome.NO_CALLBACK)
+    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    payment = await only_payment()
+    assert payment.checkout_request_id is not None
+    await daraja.wait_for_result(payment.checkout_request_id)
+    clock.advance(timedelta(minutes=3))
+    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
+    await tg.wait_for_bot_message(boss.id, "receipt not yet known")
+    assert (await Person.get(id=jane_person.id)).balance == 0
+    body = success_body(payment, "QJK7LATE02", amount=1000.0)
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(callback_url(app), json=body)).status_code == 200
+    await settled(app)
+    await tg.wait_for_bot_message(
+        boss.id,
+        "it was not credited: M-Pesa reports KES 1,000 paid, but KES 1,500 was asked",
+        message_id=started["message_id"],
+    )
+    await tg.wait_for_bot_message(boss.id, "needs a manager")
+    assert (await DarajaCallback.get()).status is CallbackStatus.FLAGGED
+    flagged = await only_payment()
+    assert flagged.receipt == "QJK7LATE02" and flagged.paid_amount == 1000
+    assert (await Person.get(id=jane_person.id)).balance == 1500  # the credit is withdrawn
+    await ask(tg, boss, "/payments flagged", "flagged: M-Pesa reports KES 1,000")
+    assert [str(m) for m in await app.services.ledger.audit()] == [  # type: ignore[union-attr]
+        "payment #1: flagged and not resolved (M-Pesa reports KES 1,000 paid, but KES 1,500 "
+        "was asked): /resolve 1 | what was done"
+    ]
+    await ask(tg, boss, "/resolve 1 | Jane will pay the rest in cash", "✅ Payment #1 resolved")
+
+
+@pytest.mark.app_settings(daraja_timeout_seconds=10)
+async def test_a_push_answered_after_it_was_marked_unknown_keeps_its_id(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, _, _ = crew
+    daraja.slow_seconds = 2.0
+    await daraja.set_fault(Fault.SLOW)
+    daraja.next_outcome(None, Outcome.HOLD)
+    before = tg.last_bot_message(boss.id)
+    await tg.send_text(boss, "/request Jane | 1500 | Deposit")
+    await daraja.wait_for_pushes(1)
+    # The push is still waiting for Daraja's answer when the reconciler's turn comes.
+    clock.advance(timedelta(minutes=4))
+    assert app.services is not None and app.services.payments is not None
+    await app.services.payments.reconcile_due()
+    assert (await only_payment()).status is PaymentStatus.UNKNOWN
+    waiting = await tg.wait_for_bot_message(
+        boss.id, "Waiting for Jane", after=before["message_id"] if before else None
+    )
+    payment = await only_payment()
+    assert payment.status is PaymentStatus.PENDING
+    assert payment.checkout_request_id == daraja.pushes[0].checkout_id
+    await daraja.release(payment.checkout_request_id, Outcome.CANCELLED)
+    await tg.wait_for_bot_message(
+        boss.id, "❌ Jane Wanjiku did not pay KES 1,500", message_id=waiting["message_id"]
+    )
+
+
+async def test_check_status_asks_mpesa_at_most_every_30_seconds(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, _, _ = crew
+    daraja.next_outcome(None, Outcome.HOLD)
+    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    answers = []
+    for _ in range(5):
+        query_id = await tg.press(boss, started["message_id"], "Check status")
+        answers.append((await tg.wait_for_callback_answer(query_id))["text"])
+    assert answers[0] == "Payment #1: pending"
+    assert (
+        answers[1:]
+        == ["M-Pesa was just asked about payment #1. You can check again in 30 seconds."] * 4
+    )
+    assert daraja.stats.queries == 1
+    clock.advance(timedelta(seconds=31))
+    query_id = await tg.press(boss, started["message_id"], "Check status")
+    assert (await tg.wait_for_callback_answer(query_id))["text"] == "Payment #1: pending"
+    assert daraja.stats.queries == 2
+
+
+# --- what a request means for a balance ---------------------------------------------------
+
+
+async def test_a_request_settles_what_is_owed_and_charges_the_rest_so_nobody_shows_credit(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, jane_person, jane = crew
+    started = await ask(tg, boss, "/request Jane | 500 | Tip", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "✅", message_id=started["message_id"])
+    assert (await Person.get(id=jane_person.id)).balance == 0
+    await ask(tg, jane, "/balance", "✅ You owe nothing.")
+    statement = tg.last_bot_message(jane.id)
+    assert (
+        statement is not None
+        and "charge +KES 500 · Tip · asked with payment #1" in (statement["text"])
+    )
+
+    await ask(tg, boss, "/charge Jane | 1000 | Lost mic", "They now owe KES 1,000")
+    started = await ask(tg, boss, "/request Jane | 1500 | Mic and transport", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "✅", message_id=started["message_id"])
+    assert (await Person.get(id=jane_person.id)).balance == 0
+    extra = await LedgerEntry.filter(kind=LedgerKind.CHARGE).order_by("id")
+    assert [(e.amount, e.description) for e in extra] == [
+        (500, "Tip · asked with payment #1"),
+        (1000, "Lost mic"),
+        (500, "Mic and transport · asked with payment #2"),
+    ]
+    await ask(tg, boss, "/balances", "Nobody owes anything, and nobody is in credit")
+
+
+async def test_a_charge_can_be_undone_once_and_balances_show_credit(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, jane_person, _ = crew
+    await ask(
+        tg, boss, "/charge Jane | 1500 | Lost XLR cable", "(entry #1). They now owe KES 1,500"
+    )
+    started = await ask(tg, boss, "/request Jane | 1500 | Cable", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "✅", message_id=started["message_id"])
+    await ask(
+        tg,
+        boss,
+        "/uncharge 1 | The cable was found",
+        "✅ Charge #1 undone (KES 1,500) for Jane Wanjiku. They are now KES 1,500 in credit.",
+    )
+    undo = await LedgerEntry.get(reverses_id=1)
+    assert undo.amount == -1500 and undo.created_by_id == crew[0].id  # type: ignore[attr-defined]
+    assert "The cable was found" in undo.description
+    listing = await ask(tg, boss, "/balances", "In credit")
+    assert "Nobody owes anything" in listing["text"]
+    assert "Jane Wanjiku (#2) · KES 1,500" in listing["text"]
+    await ask(tg, boss, "/uncharge 1 | again", "❌ Charge #1 was already undone (entry #3).")
+    await ask(tg, boss, "/uncharge 2 | no", "❌ Entry #2 is not a charge (payment)")
+    await ask(tg, boss, "/uncharge 99 | no", "❌ There is no ledger entry #99.")
+    assert (
+        await Person.get(id=jane_person.id)
+    ).balance == -1500  # in credit: the charge was undone
+
+
+async def test_a_deactivated_person_who_owes_can_be_charged_and_asked_to_pay(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    boss_person, boss, jane_person, _ = crew
+    await ask(tg, boss, "/charge Jane | 1500 | Lost XLR cable", "They now owe KES 1,500")
+    assert app.services is not None
+    await app.services.people.set_active(boss_person, jane_person.id, False)
+    await ask(tg, boss, "/charge #2 | 500 | Late return", "They now owe KES 2,000")
+    started = await ask(tg, boss, "/request #2 | 2000 | Settle up", "Jane Wanjiku")
+    await tg.wait_for_bot_message(
+        boss.id, "✅ Jane Wanjiku paid KES 2,000", message_id=started["message_id"]
+    )
+    assert (await Person.get(id=jane_person.id)).balance == 0
+
+
+# --- the audit sees what went wrong -----------------------------------------------------------
+
+
+async def test_callsheet_audit_reports_each_money_mismatch(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    database_url: str,
+    people: People,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    _, boss, jane_person, _ = crew
+    bob, _ = await people.add("Bob Otieno", "0722 000 003")
+    assert app.services is not None
+    # 1 and 2: two payments whose entries are then tampered with.
+    for amount in (1500, 1200):
+        await ask(tg, boss, f"/charge Jane | {amount} | Gear", "They now owe")
+        started = await ask(tg, boss, f"/request Jane | {amount} | Gear", "Jane Wanjiku")
+        await tg.wait_for_bot_message(boss.id, "✅", message_id=started["message_id"])
+    first = await LedgerEntry.get(payment_id=1)
+    await LedgerEntry.filter(id=first.id).update(amount=-1000)
+    await Person.filter(id=jane_person.id).update(balance=500)
+    second = await LedgerEntry.get(payment_id=2)
+    await LedgerEntry.filter(id=second.id).update(person_id=bob.id)
+    await Person.filter(id=jane_person.id).update(balance=1700)
+    await Person.filter(id=bob.id).update(balance=-1200)
+    # 3: a completed payment whose receipt never came.
+    daraja.next_outcome(None, Outcome.NO_CALLBACK)
+    started = await ask(tg, boss, "/request Jane | 300 | Gear", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    third = await Payment.get(id=3)
+    assert third.checkout_request_id is not None
+    await daraja.wait_for_result(third.checkout_request_id)
+    clock.advance(timedelta(minutes=3))
+    await app.services.payments.reconcile_due()  # type: ignore[union-attr]
+    await tg.wait_for_bot_message(boss.id, "receipt not yet known")
+    # 4: a flagged payment nobody resolved.
+    daraja.next_outcome(None, Outcome.AMOUNT_MISMATCH)
+    started = await ask(tg, boss, "/request Jane | 800 | Gear", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "not credited", message_id=started["message_id"])
+    # 5: money in that matched no payment.
+    orphan = success_body(third, "QJK5ORPHAN", amount=700.0)
+    orphan["Body"]["stkCallback"]["CheckoutRequestID"] = "ws_CO_NOBODY"
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(callback_url(app), json=orphan)).status_code == 200
+    await settled(app)
+    orphan_row = await DarajaCallback.get(checkout_request_id="ws_CO_NOBODY")
+    clock.advance(timedelta(minutes=11))  # the orphan had its time to match
+
+    found = await asyncio.to_thread(run_audit, database_url)
+    assert found.returncode == 1, found.stdout + found.stderr
+    for line in (
+        f"payment #1: KES 1,500 paid but ledger entry #{first.id} credits KES 1,000",
+        f"payment #2: paid by #2 Jane Wanjiku but ledger entry #{second.id} credits #3 Bob Otieno",
+        "payment #3: completed without an M-Pesa receipt",
+        "payment #4: flagged and not resolved (M-Pesa reports KES 799 paid",
+        f"callback #{orphan_row.id}: M-Pesa reports KES 700 paid from +254 712 345 678 (receipt QJK5ORPHAN), "
+        "but no payment matched it: nobody was credited",
+    ):
+        assert line in found.stdout, found.stdout
+    assert "audit: 5 mismatch(es)" in found.stdout
+
+    # Put it right, so that the fixture's own audit passes.
+    await LedgerEntry.filter(id=first.id).update(amount=-1500)
+    await LedgerEntry.filter(id=second.id).update(person_id=jane_person.id)
+    owed = sum(e.amount for e in await LedgerEntry.filter(person_id=jane_person.id))
+    await Person.filter(id=jane_person.id).update(balance=owed)
+    await Person.filter(id=bob.id).update(balance=0)
+    async with httpx.AsyncClient() as http:
+        late = success_body(third, "QJK5LATE03", amount=300.0)
+        assert (await http.post(callback_url(app), json=late)).status_code == 200
+    await settled(app)
+    await ask(tg, boss, "/resolve 4 | Refunded by hand", "✅ Payment #4 resolved")
+    await DarajaCallback.filter(checkout_request_id="ws_CO_NOBODY").delete()
+    assert await app.services.ledger.audit() == []
+
+
+async def test_receipts_are_escaped_in_payments_and_balance(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    boss_person, boss, jane_person, jane = crew
+    payment = await Payment.create(
+        **stamp(Payment, START),
+        person_id=jane_person.id,
+        phone=JANE_PHONE,
+        amount=100,
+        purpose="Test",
+        account_reference="Test",
+        transaction_desc="Test",
+        requested_by_id=boss_person.id,
+        status=PaymentStatus.COMPLETED,
+        receipt="<QJK&1>",
+        paid_amount=100,
+    )
+    await LedgerEntry.create(
+        **stamp(LedgerEntry, START),
+        person_id=jane_person.id,
+        kind=LedgerKind.PAYMENT,
+        amount=-100,
+        description="M-Pesa <QJK&1>",
+        payment_id=payment.id,
+    )
+    await Person.filter(id=jane_person.id).update(balance=-100)
+    listing = await ask(tg, boss, "/payments", "Payments (latest)")
+    assert "receipt <QJK&1>" in listing["text"]
+    statement = await ask(tg, jane, "/balance", "M-Pesa requests")
+    assert "receipt <QJK&1>" in statement["text"]

@@ -149,7 +149,7 @@ async def test_sigkill_twenty_times_leaves_true_payments_and_delivered_messages(
         "DARAJA_SHORTCODE": "174379",
         "DARAJA_PASSKEY": SANDBOX_PASSKEY,
         "DARAJA_CALLBACK_SECRET": CALLBACK_SECRET,
-        "DARAJA_TIMEOUT_SECONDS": "5",
+        "DARAJA_TIMEOUT_SECONDS": "3",
         # Callbacks that met a dead process are settled by asking Daraja, soon.
         "PAYMENT_QUERY_AFTER": "3s",
         "PAYMENT_GIVE_UP_AFTER": "10m",
@@ -203,7 +203,12 @@ async def test_sigkill_twenty_times_leaves_true_payments_and_delivered_messages(
     finally:
         await process.stop()
     audit = await asyncio.to_thread(run_audit, database_url)
-    assert audit.returncode == 0, audit.stdout + audit.stderr
+    # A payment the STK query settled after its callback met a dead process has no receipt:
+    # the audit lists it for a manager to /resolve. Nothing else may be wrong.
+    problems = [line for line in audit.stdout.splitlines() if line.startswith("mismatch:")]
+    others = [line for line in problems if "completed without an M-Pesa receipt" not in line]
+    assert others == [], audit.stdout + audit.stderr
+    assert audit.returncode == (1 if problems else 0), audit.stdout + audit.stderr
 
 
 async def unsettled() -> list[str]:

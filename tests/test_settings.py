@@ -44,6 +44,11 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         (["check"], {"REMINDER_OFFSETS": "24h,soon"}, "callsheet: REMINDER_OFFSETS is invalid"),
         (["check"], {"TIMEZONE": "Mars/Olympus"}, "callsheet: TIMEZONE is invalid"),
         (
+            ["check"],
+            {"PAYMENT_QUERY_AFTER": "20s", "DARAJA_TIMEOUT_SECONDS": "30"},
+            "PAYMENT_QUERY_AFTER (20 s) must not be shorter than DARAJA_TIMEOUT_SECONDS (30 s)",
+        ),
+        (
             ["run"],
             {"TELEGRAM_BOT_TOKEN": "not-a-token"},
             "callsheet: TELEGRAM_BOT_TOKEN is invalid",
