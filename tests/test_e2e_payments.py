@@ -39,6 +39,7 @@ from tests.conftest import (
     Mailbox,
     People,
     app_settings,
+    assert_stamped_by,
     free_port,
     text_part,
 )
@@ -106,10 +107,14 @@ async def app(
     overrides = marker.kwargs if marker else {}
     running = await start_app(tg, database_url, smtp_server[1], clock, daraja, **overrides)
     yield running
-    # Whatever a test did, every shilling must still be accounted for.
-    assert running.services is not None
-    assert await running.services.ledger.audit() == []
-    await running.stop()
+    # Whatever a test did, every shilling must still be accounted for, and every time
+    # stored came from the app's clock.
+    try:
+        assert running.services is not None
+        assert await running.services.ledger.audit() == []
+        await assert_stamped_by(clock)
+    finally:
+        await running.stop()
 
 
 @pytest.fixture
