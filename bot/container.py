@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,7 @@ from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
 from services.batches import BatchService
 from services.callbacks import CallbackService
-from services.clock import Clock
+from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts
 from services.daraja_store import DbAuditSink, DbTokenStore
 from services.email import ConsoleSender, FolderSender, SmtpSender
@@ -42,6 +43,11 @@ class Services:
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
+
+    def when(self, value: datetime) -> str:
+        """A time as people read it in the company's timezone, with the year when it is not
+        this year by the app's clock: 'Sat 5 Dec, 18:00', 'Sat 12 Jun 2027, 18:00'."""
+        return format_when(value, self.settings.tz, self.clock.now())
 
 
 def build_email_sender(settings: Settings) -> EmailSender:

@@ -19,7 +19,6 @@ from telegram.ext import (
 from bot.context import CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command, current_person
 from models import Channel, OutboxStatus
-from services.clock import format_when
 from services.errors import CallsheetError
 from services.ids import parse_id
 from services.outbox import Delivery
@@ -54,14 +53,13 @@ def _kind(kind: str) -> str:
 
 
 def _line(item: Delivery, context: CallsheetContext, *, person: bool = True) -> str:
-    tz = context.services.settings.tz
     channel = "email" if item.channel is Channel.EMAIL else "Telegram"
     head = f"<b>#{item.id}</b>"
     if person:
         head += f" · {html.escape(item.person_name)}"
     head += f" · {html.escape(item.to if item.channel is Channel.EMAIL else channel)}"
     lines = [head, f"{_kind(item.kind)}: {html.escape(item.what)}"]
-    when = format_when(item.sent_at or item.created_at, tz)
+    when = context.services.when(item.sent_at or item.created_at)
     state = f"{STATUS[item.status]} {when}"
     if item.status is OutboxStatus.FAILED:
         state += f" after {item.attempts} attempt{'s' if item.attempts != 1 else ''}"
@@ -137,7 +135,6 @@ async def _show_failed(update: Update, context: CallsheetContext) -> None:
 async def _show_unreachable(update: Update, context: CallsheetContext) -> None:
     assert update.effective_message is not None
     found = await context.services.deliveries.unreachable(limit=10)
-    tz = context.services.settings.tz
     if not found.people and not found.failed_chats:
         text = "✅ Everyone is reachable in Telegram, and no chat message failed."
     else:
@@ -149,7 +146,7 @@ async def _show_unreachable(update: Update, context: CallsheetContext) -> None:
                 fallback = f"email only: {html.escape(p.email)}" if p.email else "no email: call"
                 lines.append(
                     f"#{p.id} {html.escape(p.name)} · {p.phone} · since "
-                    f"{format_when(p.chat_unreachable_at, tz)} · {fallback}"
+                    f"{context.services.when(p.chat_unreachable_at)} · {fallback}"
                 )
             parts.append("\n".join(lines))
         if found.failed_chats:

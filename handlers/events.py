@@ -25,7 +25,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command, current_person
 from models import AssignmentStatus, AuditLog, Event, Person
-from services.clock import format_span, format_when
+from services.clock import format_span
 from services.errors import CallsheetError
 from services.events import (
     FIELD_LABELS,
@@ -85,7 +85,7 @@ def e(text: object) -> str:
 
 def when(context: CallsheetContext, value: datetime) -> str:
     """A date as people read it, with the year when it is not this year."""
-    return format_when(value, context.services.settings.tz, context.services.clock.now())
+    return context.services.when(value)
 
 
 def span(context: CallsheetContext, event: Event) -> str:

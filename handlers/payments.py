@@ -7,6 +7,7 @@ import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -25,7 +26,6 @@ from telegram.warnings import PTBUserWarning
 from bot.context import CallsheetContext
 from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command, current_person
 from models import LedgerKind, Payment, PaymentStatus, Person
-from services.clock import format_when
 from services.errors import CallsheetError
 from services.ids import parse_id
 from services.ledger import clean_reason
@@ -306,7 +306,7 @@ def _owes(person: Person) -> str:
 # --- lists -------------------------------------------------------------------------------
 
 
-def _payment_line(payment: Payment, tz: Any, *, with_person: bool) -> str:
+def _payment_line(payment: Payment, when: Callable[[datetime], str], *, with_person: bool) -> str:
     marks = {PaymentStatus.COMPLETED: "✅", PaymentStatus.PENDING: "⏳"}
     mark = marks.get(payment.status, "⏳" if payment.status is PaymentStatus.UNKNOWN else "❌")
     if payment.flag_reason:
@@ -328,7 +328,7 @@ def _payment_line(payment: Payment, tz: Any, *, with_person: bool) -> str:
     elif payment.error:
         status += f": {html.escape(payment.error)}"
     return (
-        f"{mark} #{payment.id} {format_when(payment.created_at, tz)} · {who}"
+        f"{mark} #{payment.id} {when(payment.created_at)} · {who}"
         f"{format_kes(payment.amount)} · {html.escape(payment.purpose)} · {status}"
     )
 
@@ -346,9 +346,8 @@ async def payments_command(update: Update, context: CallsheetContext) -> None:
     if not rows:
         await update.message.reply_text(f"No payments ({html.escape(label)}).")
         return
-    tz = context.services.settings.tz
     lines = [f"<b>Payments ({html.escape(label)})</b>"]
-    lines += [_payment_line(p, tz, with_person=True) for p in rows]
+    lines += [_payment_line(p, context.services.when, with_person=True) for p in rows]
     await update.message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
 
@@ -397,7 +396,6 @@ async def balance_command(update: Update, context: CallsheetContext) -> None:
     person = await current_person(update, context)
     assert person is not None
     statement = await context.services.ledger.statement(person)
-    tz = context.services.settings.tz
     owed = statement.person.balance
     lines = [
         f"You owe <b>{format_kes(owed)}</b>."
@@ -412,12 +410,14 @@ async def balance_command(update: Update, context: CallsheetContext) -> None:
             sign = "+" if entry.amount > 0 else "−"
             kind = "charge" if entry.kind is LedgerKind.CHARGE else entry.kind.value
             lines.append(
-                f"#{entry.id} {format_when(entry.created_at, tz)} · {kind} "
+                f"#{entry.id} {context.services.when(entry.created_at)} · {kind} "
                 f"{sign}{format_kes(abs(entry.amount))} · {html.escape(entry.description)}"
             )
     if statement.payments:
         lines += ["", "<b>M-Pesa requests</b>"]
-        lines += [_payment_line(p, tz, with_person=False) for p in statement.payments]
+        lines += [
+            _payment_line(p, context.services.when, with_person=False) for p in statement.payments
+        ]
     await update.message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
 

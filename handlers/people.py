@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -32,7 +34,6 @@ from telegram.warnings import PTBUserWarning
 from bot.context import CallsheetContext
 from handlers.common import current_person, set_commands_for
 from models import Access, Person
-from services.clock import format_when
 from services.errors import CallsheetError
 from services.ids import parse_id
 from services.money import format_kes
@@ -212,7 +213,9 @@ def render_roster(
     return text, keyboard(*rows, nav)
 
 
-def render_card(card: PersonCard, tz: Any, note: str = "") -> tuple[str, InlineKeyboardMarkup]:
+def render_card(
+    card: PersonCard, when: Callable[[datetime], str], note: str = ""
+) -> tuple[str, InlineKeyboardMarkup]:
     person = card.person
     access = "Manager" if person.access is Access.MANAGER else "Crew"
     state = "active" if person.active else "❌ inactive"
@@ -229,7 +232,7 @@ def render_card(card: PersonCard, tz: Any, note: str = "") -> tuple[str, InlineK
     ]
     if card.assignments:
         lines += [
-            f"{format_when(a.starts_at, tz)} · {html.escape(a.event_title)} · "
+            f"{when(a.starts_at)} · {html.escape(a.event_title)} · "
             f"{html.escape(a.role)} · {a.status.value}"
             for a in card.assignments
         ]
@@ -255,12 +258,12 @@ def render_card(card: PersonCard, tz: Any, note: str = "") -> tuple[str, InlineK
     return "\n".join(lines), markup
 
 
-def render_invite(invite: Invite, tz: Any, heading: str) -> str:
+def render_invite(invite: Invite, when: Callable[[datetime], str], heading: str) -> str:
     person = invite.person
     lines = [
         heading,
         "",
-        f"Their one-time link (works once, until {format_when(invite.expires_at, tz)}):",
+        f"Their one-time link (works once, until {when(invite.expires_at)}):",
         html.escape(invite.link),
         "",
     ]
@@ -412,7 +415,7 @@ async def send_invite(update: Update, context: CallsheetContext, invite: Invite)
     )
     await reply(
         update,
-        render_invite(invite, context.services.settings.tz, heading),
+        render_invite(invite, context.services.when, heading),
         keyboard([button("Open card", "card", person.id)]),
     )
 
@@ -617,7 +620,7 @@ async def edit_value(update: Update, context: CallsheetContext) -> int:
         return Step.EDIT_VALUE
     user_data(context).pop(EDITING, None)
     label = FIELD_LABELS[editing.field].capitalize()
-    text, markup = render_card(card, context.services.settings.tz, f"✅ {label} saved.")
+    text, markup = render_card(card, context.services.when, f"✅ {label} saved.")
     await reply(update, text, markup)
     return END
 
@@ -657,7 +660,7 @@ async def person_command(update: Update, context: CallsheetContext) -> None:
     except CallsheetError as exc:
         await refuse(update, exc)
         return
-    text, markup = render_card(card, context.services.settings.tz)
+    text, markup = render_card(card, context.services.when)
     await reply(update, text, markup)
 
 
@@ -692,7 +695,7 @@ async def press_card(
     update: Update, context: CallsheetContext, query: CallbackQuery, actor: Any, press: Press
 ) -> str | None:
     card = await context.services.people.card(actor, press.ident)
-    text, markup = render_card(card, context.services.settings.tz)
+    text, markup = render_card(card, context.services.when)
     if press.action == "back":
         await edit(query, text, markup)
     else:
@@ -741,7 +744,7 @@ async def press_access(
     card = await people.card(actor, person.id)
     now = "a manager" if person.access is Access.MANAGER else "crew (not a manager)"
     text, markup = render_card(
-        card, context.services.settings.tz, f"✅ {html.escape(person.name)} is now {now}."
+        card, context.services.when, f"✅ {html.escape(person.name)} is now {now}."
     )
     await edit(query, text, markup)
     return "Saved."
@@ -767,23 +770,22 @@ async def press_set_active(
     update: Update, context: CallsheetContext, query: CallbackQuery, actor: Any, press: Press
 ) -> str | None:
     people = context.services.people
-    tz = context.services.settings.tz
     if press.action == "react":
         person = await people.set_active(actor, press.ident, True, chat_id=chat_id(update))
         note = f"✅ {html.escape(person.name)} is reactivated."
     else:
         done = await people.deactivate(actor, press.ident, chat_id=chat_id(update))
         person = done.person
-        note = render_deactivated(done, tz)
+        note = render_deactivated(done, context.services.when)
     await refresh_commands(context, person)
     card = await people.card(actor, person.id)
-    text, markup = render_card(card, tz, note)
+    text, markup = render_card(card, context.services.when, note)
     await edit(query, text, markup)
     state = "reactivated" if person.active else "deactivated"
     return f"{person.name} is {state}."[:200]
 
 
-def render_deactivated(done: Deactivated, tz: Any) -> str:
+def render_deactivated(done: Deactivated, when: Callable[[datetime], str]) -> str:
     name = html.escape(done.person.name)
     if not done.cancelled:
         return f"✅ {name} is deactivated. They had no open assignments."
@@ -793,7 +795,7 @@ def render_deactivated(done: Deactivated, tz: Any) -> str:
         f"assignment{'s' if count != 1 else ''} (they get no more messages):"
     ]
     lines += [
-        f"• {format_when(a.starts_at, tz)} · {html.escape(a.event_title)} · "
+        f"• {when(a.starts_at)} · {html.escape(a.event_title)} · "
         f"{html.escape(a.role)} (was {a.status.value})"
         for a in done.cancelled[:10]
     ]
@@ -812,7 +814,7 @@ async def press_new_link(
     )
     if invite.unlinked:
         heading += " Their Telegram is disconnected until they open this link (they were told)."
-    await reply(update, render_invite(invite, context.services.settings.tz, heading))
+    await reply(update, render_invite(invite, context.services.when, heading))
     return "New link made."
 
 

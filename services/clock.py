@@ -48,9 +48,10 @@ class ShiftedClock:
         self._shift += delta
 
 
-def format_when(when: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
-    """'Sat 5 Dec, 18:00' in the company's timezone; 'Sat 12 Jun 2027, 18:00' when `now`
-    (the injected clock's time) is given and the date is not in its year."""
+def format_when(when: datetime, tz: ZoneInfo, now: datetime | None) -> str:
+    """'Sat 5 Dec, 18:00' in the company's timezone; 'Sat 12 Jun 2027, 18:00' when the date
+    is not in the year of `now` (the injected clock's time; None only where no clock is known,
+    as in a template rendered without one)."""
     local = when.astimezone(tz)
     year = ""
     if now is not None and local.year != now.astimezone(tz).year:

@@ -96,9 +96,6 @@ class Renderer:
         self.env.filters["span"] = self._span
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
 
-    def when(self, value: datetime) -> str:
-        return format_when(value, self.tz)
-
     # A template given `now` (Notifier passes the clock's) shows the year of other years.
     @pass_context
     def _when(self, ctx: Context, value: datetime) -> str:

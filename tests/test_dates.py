@@ -15,7 +15,8 @@ NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Mon 23 Nov, 10:00 in Nairobi
 
 
 def shown(text: str, **kw: object) -> str:
-    return format_when(parse_when(text, now=NOW, tz=TZ, **kw), TZ)  # type: ignore[arg-type]
+    # Without a clock the year is never shown: these cases are about what was understood.
+    return format_when(parse_when(text, now=NOW, tz=TZ, **kw), TZ, None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -301,6 +301,9 @@ async def test_a_date_in_another_year_shows_its_year_in_chat_and_email(
     assert "When: Sat 12 Jun 2027, 18:00 to 23:00" in invitation["text"]
     email = await mail.wait_for("jane@example.com", "Invitation: Harusi, Sat 12 Jun 2027, 18:00")
     assert "Call time: Sat 12 Jun 2027, 18:00" in text_part(email)
+    # The person card, rendered by another part of the bot, says the year too.
+    card = await said(tg, boss, f"/person {jane_person.id}", "Assignments")
+    assert "Sat 12 Jun 2027, 18:00 · Harusi · rigger" in card["text"]
     # This year's dates stay short.
     await said(tg, boss, "/newevent Gig | 5/12 18:00 | 23:00 | KICC", "Sat 5 Dec, 18:00 to 23:00")
 
