@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -26,6 +27,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import CallsheetContext
 from handlers.common import current_person
 from handlers.events import manager
+from models import Person
 from services.batches import (
     BatchDraft,
     BatchError,
@@ -307,29 +309,34 @@ async def stop(update: Update, context: CallsheetContext) -> int:
 
 
 async def resend_failed(update: Update, context: CallsheetContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await current_person(update, context)
-    assert actor is not None
-    service = _service(context)
-    if service is None:
-        await query.answer(PAYMENTS_OFF, show_alert=True)
-        return
-    batch_id = parse_id(query.data.rsplit(":", 1)[1])
-    try:
-        if batch_id is None:
-            raise BatchError("That button is not valid.")
-        queued = await service.resend_failed(actor, batch_id)
-    except CallsheetError as exc:
-        await query.answer(str(exc)[:200], show_alert=True)
-        return
-    if not queued:
-        await query.answer("Nothing to resend: no one's last prompt failed.", show_alert=True)
-        return
-    await query.answer(f"Sending again to {queued} {'person' if queued == 1 else 'people'}")
+    await _queue_again(
+        update,
+        context,
+        lambda service: service.resend_failed,
+        nobody="Nothing to resend: no one's last prompt failed.",
+        done="Sending again to {n}",
+    )
 
 
 async def send_anyway(update: Update, context: CallsheetContext) -> None:
+    await _queue_again(
+        update,
+        context,
+        lambda service: service.send_anyway,
+        nobody="Nobody left to ask: they were all sent already.",
+        done="Asking {n} anyway",
+    )
+
+
+async def _queue_again(
+    update: Update,
+    context: CallsheetContext,
+    action: Callable[[BatchService], Callable[[Person, int], Awaitable[int]]],
+    *,
+    nobody: str,
+    done: str,
+) -> None:
+    """A summary button that asks some of a request's people again; the answer says how many."""
     query = update.callback_query
     assert query is not None and query.data is not None
     actor = await current_person(update, context)
@@ -342,14 +349,14 @@ async def send_anyway(update: Update, context: CallsheetContext) -> None:
     try:
         if batch_id is None:
             raise BatchError("That button is not valid.")
-        queued = await service.send_anyway(actor, batch_id)
+        queued = await action(service)(actor, batch_id)
     except CallsheetError as exc:
         await query.answer(str(exc)[:200], show_alert=True)
         return
     if not queued:
-        await query.answer("Nobody left to ask: they were all sent already.", show_alert=True)
+        await query.answer(nobody, show_alert=True)
         return
-    await query.answer(f"Asking {queued} {'person' if queued == 1 else 'people'} anyway")
+    await query.answer(done.format(n=f"{queued} {'person' if queued == 1 else 'people'}"))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -1025,22 +1025,7 @@ class _Settling:
             payment.flag_reason = settlement.flag_reason
             if payment.receipt:
                 self.receipts[payment.receipt] = payment.id
-        self.updates.append(
-            [
-                payment.status.value,
-                payment.result_code,
-                payment.result_desc,
-                payment.resolved_at,
-                payment.error,
-                payment.receipt,
-                payment.paid_amount,
-                payment.paid_phone,
-                payment.flag_reason,
-                self.now,
-                payment.id,
-                was.value,
-            ]
-        )
+        self._queue_update(payment, was)
         payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
         credited = completed and payment.flag_reason is None and payer_id is not None
         if credited:
@@ -1093,6 +1078,25 @@ class _Settling:
         )
         return True
 
+    def _queue_update(self, payment: Payment, was: PaymentStatus) -> None:
+        """The payment's row as settled, for `write`; applied only if it is still `was`."""
+        self.updates.append(
+            [
+                payment.status.value,
+                payment.result_code,
+                payment.result_desc,
+                payment.resolved_at,
+                payment.error,
+                payment.receipt,
+                payment.paid_amount,
+                payment.paid_phone,
+                payment.flag_reason,
+                self.now,
+                payment.id,
+                was.value,
+            ]
+        )
+
     async def fill_in(self, payment: Payment, settlement: Settlement, source: str = "") -> bool:
         """The success callback of a payment the STK query already settled (the query has no
         receipt): record its receipt and check it like any callback. A mismatch flags the
@@ -1110,22 +1114,7 @@ class _Settling:
         payment.flag_reason = settlement.flag_reason
         if payment.receipt:
             self.receipts[payment.receipt] = payment.id
-        self.updates.append(
-            [
-                payment.status.value,
-                payment.result_code,
-                payment.result_desc,
-                payment.resolved_at,
-                payment.error,
-                payment.receipt,
-                payment.paid_amount,
-                payment.paid_phone,
-                payment.flag_reason,
-                self.now,
-                payment.id,
-                payment.status.value,
-            ]
-        )
+        self._queue_update(payment, payment.status)
         payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
         withdrawn = 0
         if payment.flag_reason and payer_id is not None:
