@@ -46,6 +46,7 @@ class NotificationKind(StrEnum):
     CHAT_UNREACHABLE = "chat_unreachable"  # to managers: someone blocked the bot
     ACCOUNT_NOTICE = "account_notice"  # a link refused for a linked account, or unlinked
     CREW_REMOVED = "crew_removed"  # to an event's manager: a person on it was deactivated
+    JOB_FAILED = "job_failed"  # to an event's manager: a scheduled message was given up
 
 
 @dataclass(frozen=True)

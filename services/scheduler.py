@@ -235,7 +235,12 @@ class Scheduler(Worker):
         stretched to it), parked as FAILED after `max_attempts`."""
         mine = ScheduledJob.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts)
         if job.attempts >= self.max_attempts:
-            await mine.update(status=JobStatus.FAILED, lease_until=None, last_error=failure.text())
+            async with in_transaction() as conn:
+                parked = await mine.using_db(conn).update(
+                    status=JobStatus.FAILED, lease_until=None, last_error=failure.text()
+                )
+                if parked:
+                    await self._tell_manager(conn, job, failure.text())
             log.warning(
                 "job %s (%s) failed after %s attempts: %s",
                 job.id,
@@ -249,17 +254,33 @@ class Scheduler(Worker):
 
     async def _give_up(self, conn: BaseDBAsyncClient, job: ScheduledJob) -> None:
         """A job whose lease ran out after its last attempt (the process stopped each time)."""
-        await (
+        error = f"gave up after {job.attempts} attempts that never finished"
+        parked = await (
             ScheduledJob.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts)
             .using_db(conn)
-            .update(
-                status=JobStatus.FAILED,
-                lease_until=None,
-                last_error=f"gave up after {job.attempts} attempts that never finished",
-            )
+            .update(status=JobStatus.FAILED, lease_until=None, last_error=error)
         )
+        if parked:
+            await self._tell_manager(conn, job, error)
         log.warning(
             "job %s (%s) failed: %s attempts never finished", job.id, job.kind, job.attempts
+        )
+
+    async def _tell_manager(self, conn: BaseDBAsyncClient, job: ScheduledJob, error: str) -> None:
+        """A message people were counting on will not go out: the event's manager hears it,
+        in the transaction that parks the job, with what to do instead."""
+        event = await Event.filter(id=job.event_id).using_db(conn).first()  # type: ignore[attr-defined]
+        if event is None or event.status is not EventStatus.SCHEDULED:
+            return  # nothing is lost: the event is over or off
+        manager = await Person.get(id=event.manager_id).using_db(conn)  # type: ignore[attr-defined]
+        what = {JobKind.MANAGER_ALERT: "crew alert"}.get(job.kind, job.kind.value)
+        await self.notifier.notify(
+            manager,
+            NotificationKind.JOB_FAILED,
+            {"event": event, "what": what, "attempts": job.attempts, "error": error[:300]},
+            buttons=card_button(event.id),
+            dedupe_key=f"job-failed:{job.id}",
+            using_db=conn,
         )
 
     async def _release(self, jobs: Sequence[ScheduledJob]) -> None:

@@ -220,7 +220,11 @@ async def test_a_scheduled_job_that_keeps_failing_stops_at_max_attempts(
     )
     call = START + timedelta(days=3)
     boss = await Person.create(
-        **stamp(Person, START), name="Boss", phone="+254700000001", access=Access.MANAGER
+        **stamp(Person, START),
+        name="Boss",
+        phone="+254700000001",
+        access=Access.MANAGER,
+        telegram_id=6999,
     )
     event = await Event.create(
         **stamp(Event, START),
@@ -264,8 +268,15 @@ async def test_a_scheduled_job_that_keeps_failing_stops_at_max_attempts(
     assert nudge.status is JobStatus.DONE
     assert await OutboxMessage.filter(kind="nudge").count() == 1
     assert await OutboxMessage.filter(kind="reminder").count() == 0
+    # The manager is told, once, with what to do instead.
+    (told,) = await OutboxMessage.filter(kind="job_failed")
+    assert told.chat_id == 6999
+    assert f"A reminder for Harusi (#{event.id}) was not sent" in told.text
+    assert "failed 3 times and will not be tried again" in told.text
+    assert f"Send /remind {event.id} to remind the confirmed crew now." in told.text
     clock.advance(timedelta(days=1))
     assert await scheduler.run_due() == 0  # parked: never tried again
+    assert await OutboxMessage.filter(kind="job_failed").count() == 1
 
 
 class BrokenForOneChat:
