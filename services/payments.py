@@ -67,6 +67,8 @@ SETTLED_UNPAID = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.T
 NEEDS_A_MANAGER = (*SETTLED_UNPAID, PaymentStatus.UNKNOWN)
 DUPLICATE_WINDOW = timedelta(minutes=2)
 STRANDED_AFTER = timedelta(seconds=30)  # a callback stored this long ago and never applied
+# An unknown payment is matched to a callback by phone and amount only if asked this recently.
+MATCH_UNKNOWN_WITHIN = timedelta(hours=1)
 STRANDED_BATCH = 100
 PURPOSE_MAX = 100
 CHECK_EVERY = timedelta(seconds=30)  # Check status asks M-Pesa at most this often per payment
@@ -567,7 +569,7 @@ class PaymentService:
                 checkout_request_id__isnull=True,
                 phone=parsed.phone,
                 amount=parsed.amount,
-                created_at__gte=self.clock.now() - timedelta(hours=1),
+                created_at__gte=self.clock.now() - MATCH_UNKNOWN_WITHIN,
             )
             .select_for_update()
             .using_db(conn)
@@ -674,7 +676,20 @@ class PaymentService:
         self.outbox.wake()
         if updated:
             log.warning("payment %s unknown: %s", payment_id, reason)
+            await self._retry_waiting_callbacks()
         return bool(updated)
+
+    async def _retry_waiting_callbacks(self) -> None:
+        """A success callback that came while a push to its phone was in flight waited,
+        unmatched (it might be that push's own). With the push given up as unknown, it may
+        now match by phone and amount; without this it would wait forever, the manager would
+        see 'not known', and a Resend would make the payer pay twice."""
+        since = self.clock.now() - MATCH_UNKNOWN_WITHIN
+        waiting = await DarajaCallback.filter(
+            status=CallbackStatus.UNMATCHED, received_at__gte=since
+        ).values_list("id", flat=True)
+        if waiting:
+            await self.apply_callbacks(list(waiting), skip_locked=False)  # type: ignore[arg-type]
 
     # reconciliation
 
@@ -1091,6 +1106,9 @@ class _Settling:
                 payment.paid_amount,
                 payment.paid_phone,
                 payment.flag_reason,
+                payment.flag_resolved_at,
+                payment.flag_resolved_by_id,  # type: ignore[attr-defined]
+                payment.flag_resolution,
                 self.now,
                 payment.id,
                 was.value,
@@ -1112,23 +1130,33 @@ class _Settling:
         payment.paid_amount = settlement.paid_amount or payment.paid_amount
         payment.paid_phone = settlement.paid_phone
         payment.flag_reason = settlement.flag_reason
+        if payment.flag_reason:
+            # A new flag needs a new look, even if the missing receipt was resolved before.
+            payment.flag_resolved_at = payment.flag_resolution = None
+            payment.flag_resolved_by_id = None
         if payment.receipt:
             self.receipts[payment.receipt] = payment.id
         self._queue_update(payment, payment.status)
         payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
         withdrawn = 0
         if payment.flag_reason and payer_id is not None:
-            entry = await LedgerEntry.filter(payment_id=payment.id).using_db(self.conn).first()
-            undone = entry is not None and await LedgerEntry.exists(
-                reverses_id=entry.id, using_db=self.conn
-            )
-            if entry is not None and not undone:
-                withdrawn = -entry.amount
+            # The query's credit, and the charge for what it paid beyond what was owed: as
+            # if this callback had come first (flagged, nothing credited, nothing charged).
+            credit = await LedgerEntry.filter(payment_id=payment.id).using_db(self.conn).first()
+            beyond = await LedgerEntry.filter(
+                person_id=payer_id,
+                kind=LedgerKind.CHARGE,
+                description=_beyond_description(payment),
+            ).using_db(self.conn)
+            for entry in [e for e in (credit, *beyond) if e is not None]:
+                if await LedgerEntry.exists(reverses_id=entry.id, using_db=self.conn):
+                    continue
+                withdrawn -= entry.amount
                 self.ledger.append(
                     LedgerEntry(
                         person_id=payer_id,
                         kind=LedgerKind.ADJUSTMENT,
-                        amount=withdrawn,
+                        amount=-entry.amount,
                         description=f"Payment #{payment.id} not credited: {payment.flag_reason}"[
                             :200
                         ],
@@ -1136,7 +1164,7 @@ class _Settling:
                         created_at=self.now,
                     )
                 )
-                self.balances[payer_id] = self.balances.get(payer_id, 0) - withdrawn
+                self.balances[payer_id] = self.balances.get(payer_id, 0) + entry.amount
         self.audit.append(
             AuditLog(
                 at=self.now,
@@ -1187,7 +1215,8 @@ class _Settling:
                     conn,
                     "UPDATE payment SET status = ?, result_code = ?, result_desc = ?,"
                     " resolved_at = ?, error = ?, receipt = ?, paid_amount = ?, paid_phone = ?,"
-                    " flag_reason = ?, updated_at = ? WHERE id = ? AND status = ?",
+                    " flag_reason = ?, flag_resolved_at = ?, flag_resolved_by_id = ?,"
+                    " flag_resolution = ?, updated_at = ? WHERE id = ? AND status = ?",
                 ),
                 self.updates,
             )
@@ -1239,12 +1268,17 @@ class _Settling:
                     person_id=pid,
                     kind=LedgerKind.CHARGE,
                     amount=beyond,
-                    description=f"{payment.purpose} · asked with payment #{payment.id}"[:200],
+                    description=_beyond_description(payment),
                     created_by_id=payment.requested_by_id,  # type: ignore[attr-defined]
                     created_at=self.now,
                 )
             )
             self.balances[pid] -= beyond
+
+
+def _beyond_description(payment: Payment) -> str:
+    """The charge for what a request's payment brought beyond what the payer owed."""
+    return f"{payment.purpose} · asked with payment #{payment.id}"[:200]
 
 
 async def _people_of(payment: Payment, conn: BaseDBAsyncClient) -> tuple[Person, Person | None]:

@@ -964,6 +964,31 @@ async def test_a_push_without_an_answer_is_never_resent_and_is_settled_by_its_ca
     ).balance == 0  # credited, and charged with the request
 
 
+@pytest.mark.app_settings(daraja_timeout_seconds=0.5)
+async def test_a_callback_that_came_while_the_push_was_in_flight_is_applied_when_it_times_out(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    """Jane pays before Daraja answers the push, and the answer never comes: her callback
+    waited (unmatched) while the push was in flight; once the push is given up as unknown
+    it is the one payment it can be, and the manager sees her paid, not 'ask before
+    resending' (a Resend there would make her pay twice)."""
+    _, boss, jane_person, _ = crew
+    await daraja.set_fault(Fault.SLOW)  # the answer to the push comes too late
+    daraja.next_outcome(None, Outcome.BEFORE_RESPONSE)  # she pays while we wait for it
+    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
+    await tg.wait_for_bot_message(
+        boss.id, "✅ Jane Wanjiku paid KES 1,500", message_id=started["message_id"]
+    )
+    payment = await only_payment()
+    assert payment.status is PaymentStatus.COMPLETED
+    assert payment.checkout_request_id == daraja.pushes[0].checkout_id
+    assert len(daraja.pushes) == 1
+    assert (await Person.get(id=jane_person.id)).balance == 0  # credited, and charged
+
+
 async def test_cancel_leaves_nothing_behind(
     app: Callsheet,
     tg: TelegramSandbox,
@@ -1093,6 +1118,47 @@ async def test_a_late_callback_that_disagrees_with_the_query_is_flagged_and_uncr
         "was asked): /resolve 1 | what was done"
     ]
     await ask(tg, boss, "/resolve 1 | Jane will pay the rest in cash", "✅ Payment #1 resolved")
+
+
+async def test_a_late_mismatch_after_a_resolve_undoes_the_request_s_charge_and_flags_again(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    crew: tuple[Person, SandboxUser, Person, SandboxUser],
+) -> None:
+    """Jane owed nothing and was asked for a KES 500 tip. The query settled it (credit, and
+    a charge for the tip so she shows no credit); a manager resolved the missing receipt.
+    Then the callback says KES 300: the payment is flagged again, the credit and the tip's
+    charge are both undone, as if the callback had come first."""
+    _, boss, jane_person, _ = crew
+    daraja.next_outcome(None, Outcome.NO_CALLBACK)
+    started = await ask(tg, boss, "/request Jane | 500 | Tip", "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    payment = await only_payment()
+    assert payment.checkout_request_id is not None
+    await daraja.wait_for_result(payment.checkout_request_id)
+    clock.advance(timedelta(minutes=3))
+    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
+    await tg.wait_for_bot_message(boss.id, "receipt not yet known")
+    assert (await Person.get(id=jane_person.id)).balance == 0
+    await ask(tg, boss, "/resolve 1 | Receipt on the statement", "✅ Payment #1 resolved")
+
+    body = success_body(payment, "QJK7LATE03", amount=300.0)
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(callback_url(app), json=body)).status_code == 200
+    await settled(app)
+    await tg.wait_for_bot_message(
+        boss.id,
+        "it was not credited: M-Pesa reports KES 300 paid, but KES 500 was asked",
+        message_id=started["message_id"],
+    )
+    assert (await Person.get(id=jane_person.id)).balance == 0  # neither credit nor tip stays
+    assert [str(m) for m in await app.services.ledger.audit()] == [  # type: ignore[union-attr]
+        "payment #1: flagged and not resolved (M-Pesa reports KES 300 paid, but KES 500 "
+        "was asked): /resolve 1 | what was done"
+    ]
+    await ask(tg, boss, "/resolve 1 | Jane paid KES 300 of the tip", "✅ Payment #1 resolved")
 
 
 @pytest.mark.app_settings(daraja_timeout_seconds=10)
