@@ -109,7 +109,10 @@ class Scheduler(Worker):
                     .order_by("-id")
                     .first()
                 )
-                due = earlier.due_at if earlier else now + self.nudge_after
+                # Kept when plans are redone (an event's time moved); a new invitation after
+                # a decline gets its own, counted from when it was sent.
+                current = earlier is not None and earlier.due_at > assignment.invited_at
+                due = earlier.due_at if earlier and current else now + self.nudge_after
                 if due < event.call_at:
                     wanted.append(
                         Wanted(JobKind.NUDGE, due, f"nudge:a{assignment.id}:{due.timestamp():.0f}")

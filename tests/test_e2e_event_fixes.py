@@ -215,6 +215,29 @@ async def test_someone_who_declined_can_be_invited_again(
     await said(tg, boss, "/assign 1 | 0722111222 | lights", "already on Harusi ya Wanjiru")
 
 
+async def test_someone_invited_again_is_nudged_again(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    """The first invitation's nudge went out; after a decline and a new invitation, the new
+    one gets its own nudge (it reused the old nudge's key and never came)."""
+    assert app.services is not None
+    boss, _, otieno, _ = await crew_and_event(tg, people)
+    await said(tg, boss, "/assign 1 | 0722111222 | lights", "invited to")
+    first = await tg.wait_for_bot_message(otieno.id, "Invitation")
+    clock.advance(timedelta(hours=13))
+    await app.services.scheduler.run_due()
+    await tg.wait_for_bot_message(otieno.id, "not answered", after=first["message_id"])
+    await tg.press(otieno, first["message_id"], "Decline")
+    await tg.wait_for_bot_message(boss.id, "Otieno Kamau declined")
+
+    await said(tg, boss, "/assign 1 | 0722111222 | lights", "Otieno Kamau invited to")
+    again = await tg.wait_for_bot_message(otieno.id, "Please answer", after=first["message_id"])
+    clock.advance(timedelta(hours=13))
+    await app.services.scheduler.run_due()
+    await tg.wait_for_bot_message(otieno.id, "not answered", after=again["message_id"])
+    assert await OutboxMessage.filter(kind="nudge", channel="telegram").count() == 2
+
+
 async def test_twelve_unanswered_invitations_bring_one_nudge(
     app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
 ) -> None:
