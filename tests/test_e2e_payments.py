@@ -1045,6 +1045,30 @@ async def test_a_resends_early_callback_is_credited_to_the_resend_never_the_old_
     assert credit.person_id == jane_person.id  # type: ignore[attr-defined]
 
 
+async def settled_by_query(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+    boss: SandboxUser,
+    request: str,
+) -> tuple[dict[str, Any], Payment]:
+    """`request` is paid, but its callback does not come: the STK query settles it, without
+    a receipt. Returns the manager's live message and the payment."""
+    daraja.next_outcome(None, Outcome.NO_CALLBACK)
+    started = await ask(tg, boss, request, "Jane Wanjiku")
+    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
+    payment = await only_payment()
+    assert payment.checkout_request_id is not None
+    await daraja.wait_for_result(payment.checkout_request_id)
+    clock.advance(timedelta(minutes=3))
+    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
+    await tg.wait_for_bot_message(
+        boss.id, "receipt not yet known", message_id=started["message_id"]
+    )
+    return started, payment
+
+
 async def test_a_callback_after_the_query_settled_fills_in_the_receipt(
     app: Callsheet,
     tg: TelegramSandbox,
@@ -1054,16 +1078,8 @@ async def test_a_callback_after_the_query_settled_fills_in_the_receipt(
 ) -> None:
     _, boss, jane_person, _ = crew
     await ask(tg, boss, "/charge Jane | 1500 | Advance", "They now owe")
-    daraja.next_outcome(None, Outcome.NO_CALLBACK)
-    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
-    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
-    payment = await only_payment()
-    assert payment.checkout_request_id is not None
-    await daraja.wait_for_result(payment.checkout_request_id)
-    clock.advance(timedelta(minutes=3))
-    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
-    await tg.wait_for_bot_message(
-        boss.id, "receipt not yet known", message_id=started["message_id"]
+    started, payment = await settled_by_query(
+        app, tg, daraja, clock, boss, "/request Jane | 1500 | Deposit"
     )
     async with httpx.AsyncClient() as http:
         answer = await http.post(callback_url(app), json=success_body(payment, "QJK7LATE01"))
@@ -1088,15 +1104,9 @@ async def test_a_late_callback_that_disagrees_with_the_query_is_flagged_and_uncr
 ) -> None:
     _, boss, jane_person, _ = crew
     await ask(tg, boss, "/charge Jane | 1500 | Advance", "They now owe")
-    daraja.next_outcome(None, Outcome.NO_CALLBACK)
-    started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
-    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
-    payment = await only_payment()
-    assert payment.checkout_request_id is not None
-    await daraja.wait_for_result(payment.checkout_request_id)
-    clock.advance(timedelta(minutes=3))
-    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
-    await tg.wait_for_bot_message(boss.id, "receipt not yet known")
+    started, payment = await settled_by_query(
+        app, tg, daraja, clock, boss, "/request Jane | 1500 | Deposit"
+    )
     assert (await Person.get(id=jane_person.id)).balance == 0
     body = success_body(payment, "QJK7LATE02", amount=1000.0)
     async with httpx.AsyncClient() as http:
@@ -1132,15 +1142,9 @@ async def test_a_late_mismatch_after_a_resolve_undoes_the_request_s_charge_and_f
     Then the callback says KES 300: the payment is flagged again, the credit and the tip's
     charge are both undone, as if the callback had come first."""
     _, boss, jane_person, _ = crew
-    daraja.next_outcome(None, Outcome.NO_CALLBACK)
-    started = await ask(tg, boss, "/request Jane | 500 | Tip", "Jane Wanjiku")
-    await tg.wait_for_bot_message(boss.id, "Waiting for Jane", message_id=started["message_id"])
-    payment = await only_payment()
-    assert payment.checkout_request_id is not None
-    await daraja.wait_for_result(payment.checkout_request_id)
-    clock.advance(timedelta(minutes=3))
-    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
-    await tg.wait_for_bot_message(boss.id, "receipt not yet known")
+    started, payment = await settled_by_query(
+        app, tg, daraja, clock, boss, "/request Jane | 500 | Tip"
+    )
     assert (await Person.get(id=jane_person.id)).balance == 0
     await ask(tg, boss, "/resolve 1 | Receipt on the statement", "✅ Payment #1 resolved")
 
