@@ -259,12 +259,7 @@ class BatchService(Worker):
         _require_manager(actor)
         now = self.clock.now()
         async with in_transaction() as conn:
-            batch = await PaymentBatch.filter(id=batch_id).using_db(conn).first()
-            if batch is None:
-                raise BatchError(f"There is no payment request #{batch_id}.")
-            event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
-            if event.status is EventStatus.CANCELLED:
-                raise BatchError(f"Event #{event.id} was cancelled; nobody was asked again.")
+            batch = await _open_batch(conn, batch_id, "nobody was asked again")
             latest: dict[int, Payment] = {}
             for row in await Payment.filter(batch_id=batch_id).using_db(conn).order_by("id"):
                 latest[row.person_id] = row  # type: ignore[attr-defined]
@@ -305,12 +300,7 @@ class BatchService(Worker):
         _require_manager(actor)
         now = self.clock.now()
         async with in_transaction() as conn:
-            batch = await PaymentBatch.filter(id=batch_id).using_db(conn).first()
-            if batch is None:
-                raise BatchError(f"There is no payment request #{batch_id}.")
-            event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
-            if event.status is EventStatus.CANCELLED:
-                raise BatchError(f"Event #{event.id} was cancelled; nobody was asked.")
+            batch = await _open_batch(conn, batch_id, "nobody was asked")
             queued = await (
                 PaymentBatchMember.filter(
                     batch_id=batch_id,
@@ -326,7 +316,7 @@ class BatchService(Worker):
                 await audit.record(
                     "payment_batch.send_anyway",
                     "event",
-                    event.id,
+                    batch.event_id,  # type: ignore[attr-defined]
                     at=now,
                     actor=actor,
                     details={"batch": batch_id, "people": queued},
@@ -465,3 +455,14 @@ def _problem(person: Person) -> str | None:
 def _require_manager(actor: Person) -> None:
     if not actor.is_manager:
         raise NotAllowed("Only managers can ask for payments.")
+
+
+async def _open_batch(conn: BaseDBAsyncClient, batch_id: int, nobody: str) -> PaymentBatch:
+    """The request, refused when it does not exist or its event was cancelled."""
+    batch = await PaymentBatch.filter(id=batch_id).using_db(conn).first()
+    if batch is None:
+        raise BatchError(f"There is no payment request #{batch_id}.")
+    event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
+    if event.status is EventStatus.CANCELLED:
+        raise BatchError(f"Event #{event.id} was cancelled; {nobody}.")
+    return batch
