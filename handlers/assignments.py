@@ -15,6 +15,7 @@ from handlers.events import args_text, chat_id, manager, parts, pick_event, repl
 from models import Assignment, AssignmentStatus
 from services.assignments import ASSIGN_FORMAT, REINVITABLE, Answer, MyPage, MySection, Overlap
 from services.errors import CallsheetError
+from services.people import PeopleService
 
 MANAGER_COMMANDS.append(
     Command("assign", "Invite a person to an event", "/assign 12 | 0712345678 | rigger")
@@ -47,7 +48,7 @@ async def assign_command(update: Update, context: CallsheetContext) -> None:
             event_id, person_ref, role, actor=actor, chat_id=chat_id(update)
         )
     except Overlap as exc:
-        person = await service.find_person(text.split("|")[1])
+        person = await PeopleService.find(text.split("|")[1])
         await reply(
             update,
             f"⚠️ {e(exc)}\nAssign anyway?",
@@ -202,7 +203,7 @@ async def role_chosen(update: Update, context: CallsheetContext) -> None:
             event_id, person_ref, role, force = int(data[2]), data[3], ":".join(data[4:]), True
         else:
             event_id, person_ref = int(data[2]), data[3]
-            person = await service.find_person(person_ref)
+            person = await PeopleService.find(person_ref)
             roles = person.skill_list or ["crew"]
             index = int(data[4])
             if index >= len(roles):

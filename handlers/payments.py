@@ -36,8 +36,8 @@ from services.payments import (
     PaymentService,
     RepeatRequest,
     clean_purpose,
-    find_person,
 )
+from services.people import Among, PeopleService
 from services.phones import display_phone
 
 MANAGER_COMMANDS += [
@@ -224,7 +224,7 @@ async def _push(
 
 
 async def _check_person(text: str, context: CallsheetContext) -> None:
-    await find_person(text, owing_too=True)
+    await PeopleService.find(text, among=Among.OWING_TOO)
 
 
 async def _check_reason(text: str, context: CallsheetContext) -> None:

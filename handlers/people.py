@@ -34,19 +34,18 @@ from telegram.warnings import PTBUserWarning
 from bot.context import CallsheetContext
 from handlers.common import current_person, set_commands_for
 from models import Access, Person
-from services.errors import CallsheetError
+from services.errors import CallsheetError, NotAllowed, require_manager
 from services.ids import parse_id
 from services.money import format_kes
 from services.people import (
+    Among,
     Deactivated,
     Invite,
-    NotAllowed,
     PersonCard,
     PersonField,
     PersonNotFound,
     clean_email,
     clean_name,
-    require_manager,
     required_skills,
 )
 from services.phones import display_phone
@@ -655,7 +654,9 @@ async def person_command(update: Update, context: CallsheetContext) -> None:
                 "Which person? Send /person 12 (their number in /crew) or /person 0712 345 678.",
             )
             return
-        person = await people.find_person(actor, typed)
+        require_manager(actor, "see or change people")
+        person = await people.find(typed, among=Among.EVERYONE)
+
         card = await people.card(actor, person.id)
     except CallsheetError as exc:
         await refuse(update, exc)

@@ -27,19 +27,24 @@ from models import (
 )
 from services import audit
 from services.clock import Clock, format_when
-from services.errors import CallsheetError
+from services.errors import (
+    CallsheetError,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    require_manager,
+)
 from services.events import (
     TELEGRAM_LIMIT,
     EventNotFound,
-    NotAllowed,
     invitation_rows,
     longest_chat,
-    require_manager,
 )
 from services.keyboards import answer_buttons, read_button
 from services.notifications import NotificationKind, Notifier
 from services.outbox import Outbox
-from services.phones import display_phone, normalise_phone
+from services.people import PeopleService
+from services.phones import display_phone
 from services.scheduler import Scheduler
 
 
@@ -47,15 +52,11 @@ class AssignmentError(CallsheetError):
     pass
 
 
-class PersonNotFound(AssignmentError):
+class AlreadyAssigned(AssignmentError, Conflict):
     pass
 
 
-class AlreadyAssigned(AssignmentError):
-    pass
-
-
-class Overlap(AssignmentError):
+class Overlap(AssignmentError, Conflict):
     """The person is confirmed on an overlapping event; the manager must say "assign anyway"."""
 
     def __init__(self, message: str, other: Event) -> None:
@@ -63,11 +64,11 @@ class Overlap(AssignmentError):
         self.other = other
 
 
-class AnswerRefused(AssignmentError):
+class AnswerRefused(AssignmentError, Conflict):
     """A press that cannot change anything (stale, someone else's, too late)."""
 
 
-class TooLong(AssignmentError):
+class TooLong(AssignmentError, InvalidInput):
     """The message would not fit in one Telegram message."""
 
 
@@ -153,29 +154,6 @@ class AssignmentService:
             raise AssignmentError(f"The role is {len(role)} characters; keep it under 60.")
         return role
 
-    async def find_person(self, ref: str | int) -> Person:
-        text = str(ref).strip().lstrip("#")
-        if text.isdigit() and len(text) <= 6:
-            person = await Person.get_or_none(id=int(text))
-            if person is None:
-                raise PersonNotFound(f"There is no person #{text}. Send /crew to see the list.")
-        else:
-            try:
-                phone = normalise_phone(text)
-            except CallsheetError as exc:
-                raise PersonNotFound(
-                    f"“{text}” is neither a person number nor a phone number. {exc}"
-                ) from exc
-            person = await Person.get_or_none(phone=phone)
-            if person is None:
-                raise PersonNotFound(
-                    f"No one on the crew list has the number {display_phone(phone)}. "
-                    "Add them first with /addcrew."
-                )
-        if not person.active:
-            raise PersonNotFound(f"{person.name} is deactivated and cannot be assigned.")
-        return person
-
     async def _event_open(self, event_id: int, conn: BaseDBAsyncClient | None = None) -> Event:
         event = await Event.get_or_none(id=event_id, using_db=conn)
         if event is None:
@@ -228,7 +206,7 @@ class AssignmentService:
         require_manager(actor)
         role = self.clean_role(role)
         event = await self._event_open(event_id)
-        person = await self.find_person(person_ref)
+        person = await PeopleService.find(str(person_ref))
         existing = await Assignment.get_or_none(event_id=event.id, person_id=person.id)
         if existing is not None and existing.status not in REINVITABLE:
             raise AlreadyAssigned(

@@ -36,7 +36,7 @@ from models import (
 )
 from services import audit, batch_summary
 from services.clock import Clock
-from services.errors import CallsheetError
+from services.errors import CallsheetError, Conflict, InvalidInput, require_manager
 from services.money import format_kes, parse_amount
 from services.outbox import Outbox
 from services.payments import PaymentDraft, PaymentService, clean_purpose
@@ -52,15 +52,11 @@ class BatchError(CallsheetError):
     pass
 
 
-class NotAllowed(BatchError):
+class NobodyToAsk(BatchError, Conflict):
     pass
 
 
-class NobodyToAsk(BatchError):
-    pass
-
-
-class InvalidDetails(BatchError):
+class InvalidDetails(BatchError, InvalidInput):
     pass
 
 
@@ -140,7 +136,7 @@ class BatchService(Worker):
 
     async def crew(self, actor: Person, event_id: int) -> tuple[Event, list[Candidate]]:
         """The event's confirmed crew by name; those who cannot be asked say why."""
-        _require_manager(actor)
+        require_manager(actor, "ask for payments")
         event = await Event.get_or_none(id=event_id)
         if event is None:
             raise BatchError(f"There is no event #{event_id}. Send /events to see the list.")
@@ -183,7 +179,7 @@ class BatchService(Worker):
         message_id: int | None = None,
     ) -> PaymentBatch:
         """Write the batch and its members; the summary replaces `message_id` if given."""
-        _require_manager(actor)
+        require_manager(actor, "ask for payments")
         _, candidates = await self.crew(actor, draft.event.id)
         now_payable = {c.person.id: c for c in candidates}
         d = draft.details
@@ -256,7 +252,7 @@ class BatchService(Worker):
     async def resend_failed(self, actor: Person, batch_id: int) -> int:
         """Queue a new prompt for everyone whose latest one failed, was cancelled or timed
         out. Unknown ones are left: a prompt may be on their phone."""
-        _require_manager(actor)
+        require_manager(actor, "ask for payments")
         now = self.clock.now()
         async with in_transaction() as conn:
             batch = await _open_batch(conn, batch_id, "nobody was asked again")
@@ -297,7 +293,7 @@ class BatchService(Worker):
     async def send_anyway(self, actor: Person, batch_id: int) -> int:
         """Queue everyone skipped because they were asked the same amount moments ago: the
         manager confirmed, as "Send again" does for /request."""
-        _require_manager(actor)
+        require_manager(actor, "ask for payments")
         now = self.clock.now()
         async with in_transaction() as conn:
             batch = await _open_batch(conn, batch_id, "nobody was asked")
@@ -450,11 +446,6 @@ def _problem(person: Person) -> str | None:
     except PhoneError:
         return f"{person.phone} cannot get an M-Pesa prompt"
     return None
-
-
-def _require_manager(actor: Person) -> None:
-    if not actor.is_manager:
-        raise NotAllowed("Only managers can ask for payments.")
 
 
 async def _open_batch(conn: BaseDBAsyncClient, batch_id: int, nobody: str) -> PaymentBatch:

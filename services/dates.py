@@ -11,10 +11,10 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.errors import CallsheetError
+from services.errors import InvalidInput
 
 
-class DateError(CallsheetError):
+class DateError(InvalidInput):
     pass
 
 

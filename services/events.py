@@ -31,7 +31,13 @@ from models import (
 from services import audit
 from services.clock import Clock, format_when
 from services.dates import DateError, is_time_only, parse_when
-from services.errors import CallsheetError
+from services.errors import (
+    CallsheetError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    require_manager,
+)
 from services.keyboards import answer_buttons, change_button
 from services.notifications import Keyboard, NotificationKind, Notifier
 from services.outbox import Outbox
@@ -42,19 +48,15 @@ class EventError(CallsheetError):
     pass
 
 
-class InvalidEvent(EventError):
+class InvalidEvent(EventError, InvalidInput):
     pass
 
 
-class EventNotFound(EventError):
+class EventNotFound(EventError, NotFound):
     pass
 
 
-class NotAllowed(CallsheetError):
-    """The person may not do this (crew pressing a manager button, someone else's invitation)."""
-
-
-class EventClosed(EventError):
+class EventClosed(EventError, Conflict):
     """The event was cancelled or completed: nothing about it can change any more."""
 
 
@@ -188,11 +190,6 @@ def _short(text: str, limit: int = 80) -> str:
     """A long value (the notes) quoted in a change line: its start only."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def require_manager(actor: Person) -> None:
-    if not actor.is_manager:
-        raise NotAllowed("Only managers can do that.")
 
 
 def counts_from(tally: Mapping[AssignmentStatus, int], target: int | None) -> Counts:

@@ -26,8 +26,10 @@ from models import (
 from services import audit
 from services.clock import Clock
 from services.daraja import MalformedCallback, parse_callback
+from services.errors import Conflict, InvalidInput, NotAllowed, NotFound, require_manager
 from services.money import format_kes, parse_amount
-from services.payments import NotAllowed, PaymentError, PaymentNotFound, find_person
+from services.payments import PaymentError, PaymentNotFound
+from services.people import Among, PeopleService
 from services.phones import display_phone
 
 REASON_MAX = 200
@@ -48,15 +50,15 @@ class Owing:
     credit_total: int = 0  # KES the company owes them (positive)
 
 
-class InvalidReason(PaymentError):
+class InvalidReason(PaymentError, InvalidInput):
     pass
 
 
-class EntryNotFound(PaymentError):
+class EntryNotFound(PaymentError, NotFound):
     pass
 
 
-class CannotUndo(PaymentError):
+class CannotUndo(PaymentError, Conflict):
     pass
 
 
@@ -93,9 +95,8 @@ class LedgerService:
         self, actor: Person, who: str, amount: str | int, reason: str, *, chat_id: int | None = None
     ) -> tuple[Person, LedgerEntry]:
         """Add what `who` owes; every field is checked before anything is saved."""
-        if not actor.is_manager:
-            raise NotAllowed("Only managers can add charges.")
-        person = await find_person(who, owing_too=True)
+        require_manager(actor, "add charges")
+        person = await PeopleService.find(who, among=Among.OWING_TOO)
         value = amount if isinstance(amount, int) else parse_amount(amount)
         text = clean_reason(reason)
         now = self.clock.now()
@@ -130,8 +131,7 @@ class LedgerService:
         self, actor: Person, entry_id: int, reason: str, *, chat_id: int | None = None
     ) -> tuple[Person, LedgerEntry]:
         """Undo a charge with a reversing entry (same amount, opposite sign), once."""
-        if not actor.is_manager:
-            raise NotAllowed("Only managers can undo charges.")
+        require_manager(actor, "undo charges")
         text = clean_reason(reason)
         now = self.clock.now()
         async with in_transaction() as conn:
@@ -183,8 +183,7 @@ class LedgerService:
     ) -> Payment:
         """A manager says what was done about a flagged payment, or where the receipt of one
         settled without it is; the audit stops asking."""
-        if not actor.is_manager:
-            raise NotAllowed("Only managers can resolve flagged payments.")
+        require_manager(actor, "resolve flagged payments")
         text = clean_reason(note)
         now = self.clock.now()
         async with in_transaction() as conn:
@@ -264,7 +263,7 @@ class LedgerService:
                 rows = rows.filter(flag_reason__isnull=False)
                 label = "flagged"
             else:
-                person = await find_person(text, owing_too=True)
+                person = await PeopleService.find(text, among=Among.OWING_TOO)
                 rows = rows.filter(person=person)
                 label = person.name
         return label, list(await rows.order_by("-id").limit(LIST_LIMIT))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from services.errors import CallsheetError
+from services.errors import InvalidInput
 
 MIN_AMOUNT = 1
 MAX_AMOUNT = 250_000  # M-Pesa's limit per transaction
 
 
-class AmountError(CallsheetError, ValueError):
+class AmountError(InvalidInput, ValueError):
     """An amount we cannot request; the message is written for the person who typed it."""
 
 

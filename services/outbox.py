@@ -27,7 +27,7 @@ from tortoise.transactions import in_transaction
 from models import Access, Channel, LiveMessage, OutboxMessage, OutboxStatus, Person
 from services import audit
 from services.clock import Clock
-from services.errors import CallsheetError
+from services.errors import CallsheetError, Conflict, NotAllowed
 from services.notifications import NOT_SENT_INACTIVE, NotificationKind, Notifier
 from services.worker import ERROR_LIMIT, Failure, Worker, backoff, isolated
 
@@ -86,11 +86,7 @@ class OutboxError(CallsheetError):
     pass
 
 
-class NotAllowed(OutboxError):
-    pass
-
-
-class NothingToResend(OutboxError):
+class NothingToResend(OutboxError, Conflict):
     pass
 
 

@@ -52,11 +52,19 @@ from services.daraja import (
     result_kind,
 )
 from services.daraja_store import exchanges_for
-from services.errors import CallsheetError
+from services.errors import (
+    CallsheetError,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    require_manager,
+)
 from services.money import format_kes, parse_amount
 from services.notifications import Button, NotificationKind, Notifier
 from services.outbox import Outbox
-from services.phones import display_phone, normalise_phone
+from services.people import Among, PeopleService
+from services.phones import display_phone, looks_like_phone, normalise_phone
 from services.worker import Failure, Worker, isolated
 
 log = logging.getLogger(__name__)
@@ -78,31 +86,27 @@ class PaymentError(CallsheetError):
     pass
 
 
-class NotAllowed(PaymentError):
+class UnknownPerson(PaymentError, NotFound):
     pass
 
 
-class UnknownPerson(PaymentError):
+class InvalidPurpose(PaymentError, InvalidInput):
     pass
 
 
-class InvalidPurpose(PaymentError):
+class PaymentNotFound(PaymentError, NotFound):
     pass
 
 
-class PaymentNotFound(PaymentError):
+class NothingToCheck(PaymentError, Conflict):
     pass
 
 
-class NothingToCheck(PaymentError):
+class TooSoon(PaymentError, Conflict):
     pass
 
 
-class TooSoon(PaymentError):
-    pass
-
-
-class RepeatRequest(PaymentError):
+class RepeatRequest(PaymentError, Conflict):
     """The same phone and amount were asked for moments ago: the manager must confirm."""
 
     def __init__(self, previous: Payment, seconds_ago: int) -> None:
@@ -148,49 +152,6 @@ class Settlement:
 
 
 # --- input --------------------------------------------------------------------------------
-
-
-def looks_like_phone(text: str) -> bool:
-    digits = re.sub(r"[\s\-+()]", "", text)
-    return digits.isdigit() and len(digits) >= 9
-
-
-def _listed(owing_too: bool) -> Q:
-    """Who can be named: active people, and for money also deactivated people who still owe
-    (leaving the crew does not cancel a debt)."""
-    return Q(active=True) | Q(balance__gt=0) if owing_too else Q(active=True)
-
-
-async def find_person(text: str, *, owing_too: bool = False) -> Person:
-    """A person by #id, phone or (part of) name; the error says how to be more precise."""
-    query = " ".join(text.split())
-    listed = _listed(owing_too)
-    if not query:
-        raise UnknownPerson("Say who: a name, a phone number like 0712 345 678, or #id.")
-    if re.fullmatch(r"#?\d{1,6}", query):
-        person = await Person.filter(listed, id=int(query.lstrip("#"))).first()
-        if person is None:
-            raise UnknownPerson(f"There is nobody with id {query}. Send /crew to see the list.")
-        return person
-    if looks_like_phone(query):
-        phone = normalise_phone(query)
-        person = await Person.filter(listed, phone=phone).first()
-        if person is None:
-            raise UnknownPerson(f"Nobody on the crew list has {display_phone(phone)}.")
-        return person
-    matches = await Person.filter(listed, name__icontains=query).order_by("name")
-    exact = [p for p in matches if p.name.lower() == query.lower()]
-    if len(exact) == 1:
-        return exact[0]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise UnknownPerson(
-            f"Nobody on the crew list is called “{query[:40]}”. "
-            "Use their name as on /crew, their phone number, or #id."
-        )
-    names = ", ".join(f"{p.name} (#{p.id})" for p in matches[:6])
-    raise UnknownPerson(f"“{query[:40]}” matches several people: {names}. Use the #id.")
 
 
 def _prompt_text(text: str, limit: int) -> str:
@@ -243,8 +204,8 @@ class PaymentService:
         """Who pays, from a name/#id/phone; a phone nobody has is fine (person None)."""
         if looks_like_phone(text):
             phone = normalise_phone(text)
-            return await Person.filter(_listed(True), phone=phone).first(), phone
-        person = await find_person(text, owing_too=True)
+            return await Person.filter(Among.OWING_TOO.condition(), phone=phone).first(), phone
+        person = await PeopleService.find(text, among=Among.OWING_TOO)
         return person, person.phone
 
     async def prepare(self, who: str, amount: str | int, purpose: str) -> PaymentDraft:
@@ -271,7 +232,7 @@ class PaymentService:
         resend_of: int | None = None,
     ) -> Payment:
         """Write the payment, push, and record what Daraja said. Status goes out live."""
-        _require_manager(actor)
+        require_manager(actor, "ask for payments")
         now = self.clock.now()
         if not confirmed:
             previous = await self.recent_request(draft.phone, draft.amount)
@@ -362,7 +323,7 @@ class PaymentService:
         return payment
 
     async def resend(self, actor: Person, payment_id: int) -> Payment:
-        _require_manager(actor)
+        require_manager(actor, "ask for payments")
         old = await self._get(payment_id)
         if old.status not in SETTLED_UNPAID and old.status is not PaymentStatus.UNKNOWN:
             raise PaymentError(
@@ -1328,11 +1289,6 @@ def _status_for(kind: ResultKind) -> PaymentStatus:
         ResultKind.TIMEOUT: PaymentStatus.TIMEOUT,
         ResultKind.FAILED: PaymentStatus.FAILED,
     }[kind]
-
-
-def _require_manager(actor: Person) -> None:
-    if not actor.is_manager:
-        raise NotAllowed("Only managers can ask for payments.")
 
 
 def _manager_buttons(payment: Payment) -> Sequence[Sequence[Button]]:

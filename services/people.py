@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -32,33 +33,36 @@ from models import (
 )
 from services import audit
 from services.clock import Clock
-from services.errors import CallsheetError
+from services.errors import (
+    CallsheetError,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    require_manager,
+)
 from services.notifications import NOT_SENT_INACTIVE, NotificationKind, Notifier
 from services.outbox import Outbox
-from services.phones import normalise_phone
+from services.phones import display_phone, looks_like_phone, normalise_phone
 
 
 class PeopleError(CallsheetError):
     pass
 
 
-class InvalidPerson(PeopleError):
+class InvalidPerson(PeopleError, InvalidInput):
     """A name, email or skill list that cannot be saved as typed."""
 
 
-class DuplicatePhone(PeopleError):
+class DuplicatePhone(PeopleError, Conflict):
     pass
 
 
-class LinkError(PeopleError):
+class LinkError(PeopleError, Conflict):
     """A Telegram account could not be linked; the message says why and what to do."""
 
 
-class NotAllowed(PeopleError):
-    """The actor may not do this (not a manager, or a manager acting on themself)."""
-
-
-class PersonNotFound(PeopleError):
+class PersonNotFound(PeopleError, NotFound):
     pass
 
 
@@ -101,13 +105,6 @@ class PersonCard:
     person: Person
     assignments: list[AssignmentLine]
     more_assignments: int  # older assignments not listed
-
-
-def require_manager(actor: Person | None, doing: str) -> Person:
-    """Refuse unless the actor, as just read from the database, is an active manager."""
-    if actor is None or not actor.is_manager:
-        raise NotAllowed(f"Only managers can {doing}.")
-    return actor
 
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -169,6 +166,45 @@ class Invite:
     link: str
     expires_at: datetime
     unlinked: bool = False  # a new link for a linked person disconnected their Telegram
+
+
+class Among(Enum):
+    """Whom a command may name."""
+
+    ACTIVE = "active"  # assigning, asking, editing: people on the crew list
+    OWING_TOO = (
+        "owing"  # money: also deactivated people who still owe (leaving does not cancel a debt)
+    )
+    EVERYONE = "everyone"  # a person's card: deactivated people too, to reactivate them
+
+    def condition(self) -> Q:
+        if self is Among.EVERYONE:
+            return Q()
+        if self is Among.OWING_TOO:
+            return Q(active=True) | Q(balance__gt=0)
+        return Q(active=True)
+
+    def admits(self, person: Person) -> bool:
+        return (
+            self is Among.EVERYONE
+            or person.active
+            or (self is Among.OWING_TOO and person.balance > 0)
+        )
+
+
+def fold(text: str) -> str:
+    """Case and accents ignored: "José" and "jose" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _listed_or_refused(person: Person, among: Among) -> Person:
+    if not among.admits(person):
+        raise PersonNotFound(
+            f"{person.name} is deactivated. Reactivate them on their card (/person {person.id}) "
+            "first."
+        )
+    return person
 
 
 class PeopleService:
@@ -336,23 +372,47 @@ class PeopleService:
             raise PersonNotFound(f"There is no person #{person_id}. Send /crew to see the list.")
         return person
 
-    async def find_person(self, actor: Person | None, text: str) -> Person:
-        """A person by id ("12", "#12") or by phone, as a manager types it."""
-        require_manager(actor, "see or change people")
-        typed = text.strip().removeprefix("#")
-        if typed.isascii() and typed.isdigit() and len(typed) < 9:
-            return await self.get_person(actor, int(typed))
-        try:
-            e164 = normalise_phone(typed)
-        except CallsheetError as exc:
+    @staticmethod
+    async def find(text: str, *, among: Among = Among.ACTIVE) -> Person:
+        """The one lookup behind every command that names a person: "#12" or "12", a phone
+        in any form Kenyans type it, or (part of) a name with accents and case ignored
+        ("jose" finds José). The error says how to be more precise."""
+        query = " ".join(text.split())
+        if not query:
+            raise PersonNotFound("Say who: a name, a phone number like 0712 345 678, or #id.")
+        if re.fullmatch(r"#?\d{1,8}", query):
+            person = await Person.get_or_none(id=int(query.lstrip("#")))
+            if person is None:
+                raise PersonNotFound(
+                    f"There is no person {'#' + query.lstrip('#')}. Send /crew to see the list."
+                )
+            return _listed_or_refused(person, among)
+        if looks_like_phone(query):
+            phone = normalise_phone(query)
+            person = await Person.get_or_none(phone=phone)
+            if person is None:
+                raise PersonNotFound(
+                    f"No one on the crew list has the number {display_phone(phone)}. "
+                    "Send /crew to see the list, or add them with /addcrew."
+                )
+            return _listed_or_refused(person, among)
+        wanted = fold(query)
+        rows = await Person.filter(among.condition()).order_by("id")
+        # Sorted as people read names, the same on every database's collation.
+        matches = sorted((p for p in rows if wanted in fold(p.name)), key=lambda p: fold(p.name))
+
+        exact = [p for p in matches if fold(p.name) == wanted]
+        if len(exact) == 1:
+            return exact[0]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
             raise PersonNotFound(
-                f"“{text.strip()[:40]}” is not a person's number (#12) or phone. "
-                "Send /crew to see the list."
-            ) from exc
-        person = await Person.get_or_none(phone=e164)
-        if person is None:
-            raise PersonNotFound(f"No one has the number {e164}. Send /crew to see the list.")
-        return person
+                f"Nobody on the crew list is called “{query[:40]}”. "
+                "Use their name as on /crew, their phone number, or #id."
+            )
+        names = ", ".join(f"{p.name} (#{p.id})" for p in matches[:6])
+        raise PersonNotFound(f"“{query[:40]}” matches several people: {names}. Use the #id.")
 
     async def card(self, actor: Person | None, person_id: int, *, limit: int = 10) -> PersonCard:
         person = await self.get_person(actor, person_id)

@@ -7,10 +7,10 @@ import re
 
 import phonenumbers
 
-from services.errors import CallsheetError
+from services.errors import InvalidInput
 
 
-class PhoneError(CallsheetError, ValueError):
+class PhoneError(InvalidInput, ValueError):
     """A phone number we cannot use; the message is written for the person who typed it."""
 
 
@@ -64,3 +64,9 @@ def display_phone(e164: str) -> str:
     if not _E164_MOBILE.fullmatch(e164):
         raise InvalidPhone(e164, _EXPECTED_FORM)
     return f"{e164[:4]} {e164[4:7]} {e164[7:10]} {e164[10:]}"
+
+
+def looks_like_phone(text: str) -> bool:
+    """Digits enough to be a phone number, in any of the ways Kenyans write one."""
+    digits = re.sub(r"[\s\-+()]", "", text)
+    return digits.isdigit() and len(digits) >= 9

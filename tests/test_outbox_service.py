@@ -16,11 +16,11 @@ from tortoise.transactions import in_transaction
 from models import Access, AuditLog, Channel, OutboxMessage, OutboxStatus, Person
 from models.stamps import stamp
 from services.clock import ManualClock
+from services.errors import NotAllowed
 from services.notifications import NotificationKind, Notifier, Renderer
 from services.outbox import (
     ChatUnreachable,
     Dispatcher,
-    NotAllowed,
     NothingToResend,
     Outbox,
     OutboxService,

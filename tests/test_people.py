@@ -22,12 +22,13 @@ from models import (
 )
 from models.stamps import stamp
 from services.clock import ManualClock
+from services.errors import NotAllowed
 from services.notifications import NotificationKind
 from services.people import (
+    Among,
     DuplicatePhone,
     InvalidPerson,
     LinkError,
-    NotAllowed,
     PeopleService,
     PersonField,
     PersonNotFound,
@@ -381,3 +382,24 @@ async def test_deactivating_tells_each_other_manager_whose_event_lost_them(
     assert [(m.chat_id, m.channel) for m in told] == [(43, Channel.TELEGRAM)]
     assert "Jane Wanjiku</b> was deactivated by Achieng Otieno" in told[0].text
     assert "they were confirmed as rigger" in told[0].text
+
+
+async def test_one_lookup_finds_people_by_id_phone_or_name_with_accents_ignored(
+    people: PeopleService,
+) -> None:
+    boss = await _manager(people)
+    jose = (await people.add_person(name="José Mwangi", phone="0712345678")).person
+    await people.add_person(name="Josephine Akinyi", phone="0712345679")
+    assert (await PeopleService.find("jose mwangi")).id == jose.id
+    assert (await PeopleService.find("#" + str(jose.id))).id == jose.id
+    assert (await PeopleService.find("+254 712 345 678")).id == jose.id
+    with pytest.raises(PersonNotFound, match=r"matches several people: José Mwangi \(#"):
+        await PeopleService.find("jos")
+    with pytest.raises(PersonNotFound, match="Nobody on the crew list is called “Wanjiru”"):
+        await PeopleService.find("Wanjiru")
+    await people.set_active(boss, jose.id, False)
+    with pytest.raises(PersonNotFound, match="José Mwangi is deactivated"):
+        await PeopleService.find(str(jose.id))
+    assert (await PeopleService.find("jose m", among=Among.EVERYONE)).id == jose.id
+    with pytest.raises(PersonNotFound, match="Nobody on the crew list is called “jose m”"):
+        await PeopleService.find("jose m")
