@@ -24,7 +24,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command, current_person
-from models import AssignmentStatus, AuditLog, Event, Person
+from models import AssignmentStatus, AuditAction, AuditLog, Event, Person
 from services.clock import format_span
 from services.errors import CallsheetError
 from services.events import (
@@ -494,39 +494,39 @@ async def history_button(update: Update, context: CallsheetContext) -> None:
 def describe(entry: AuditLog) -> str:
     d = entry.details or {}
     action = entry.action
-    if action == "event.created":
+    if action == AuditAction.EVENT_CREATED:
         return f"created the event ({d.get('starts')}, {d.get('venue')})"
-    if action == "event.edited":
+    if action == AuditAction.EVENT_EDITED:
         return "; ".join(f"changed {c[0]} from {c[1]} to {c[2]}" for c in d.get("changes", []))
-    if action == "event.cancelled":
+    if action == AuditAction.EVENT_CANCELLED:
         return f"cancelled the event ({plural(d.get('told', 0), 'person', 'people')} told)"
-    if action == "event.completed":
+    if action == AuditAction.EVENT_COMPLETED:
         return "marked the event completed"
-    if action == "event.reminded":
+    if action == AuditAction.EVENT_REMINDED:
         return f"sent a reminder to {d.get('sent_to')} crew"
-    if action == "event.briefed":
+    if action == AuditAction.EVENT_BRIEFED:
         return f"sent the briefing to {d.get('sent_to')} crew"
-    if action == "assignment.invited":
+    if action == AuditAction.ASSIGNMENT_INVITED:
         text = f"invited {d.get('person')} as {d.get('role')}"
         if d.get("despite_overlap"):
             text += f" (despite {d['despite_overlap']})"
         return text
-    if action == "assignment.reinvited":
+    if action == AuditAction.ASSIGNMENT_REINVITED:
         return f"invited {d.get('person')} again as {d.get('role')} (had {d.get('from')})"
-    if action == "assignment.confirmed":
+    if action == AuditAction.ASSIGNMENT_CONFIRMED:
         return "confirmed"
-    if action == "assignment.declined":
+    if action == AuditAction.ASSIGNMENT_DECLINED:
         return "declined" + (" after confirming" if d.get("from") == "confirmed" else "")
-    if action == "assignment.reason":
+    if action == AuditAction.ASSIGNMENT_REASON:
         return f"gave a reason: {d.get('reason')}"
-    if action == "assignment.cancelled":
+    if action == AuditAction.ASSIGNMENT_CANCELLED:
         return f"took {d.get('person')} off the event ({d.get('reason')})"
-    if action == "assignment.briefing_read":
+    if action == AuditAction.ASSIGNMENT_BRIEFING_READ:
         return "read the briefing"
-    if action == "payment_batch.started":
+    if action == AuditAction.PAYMENT_BATCH_STARTED:
         people = len(d.get("people", []))
         return f"asked {people} crew for KES {d.get('amount', 0):,} each ({d.get('purpose')})"
-    if action == "payment_batch.resend":
+    if action == AuditAction.PAYMENT_BATCH_RESEND:
         return f"sent the payment request again to {d.get('people')} crew"
     return action
 

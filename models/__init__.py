@@ -3,6 +3,7 @@
 from models.enums import (
     Access,
     AssignmentStatus,
+    AuditAction,
     BatchMemberStatus,
     CallbackStatus,
     Channel,
@@ -10,6 +11,7 @@ from models.enums import (
     JobKind,
     JobStatus,
     LedgerKind,
+    NotificationKind,
     OutboxStatus,
     PaymentStatus,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "Access",
     "Assignment",
     "AssignmentStatus",
+    "AuditAction",
     "AuditLog",
     "BatchMemberStatus",
     "Briefing",
@@ -52,6 +55,7 @@ __all__ = [
     "LedgerKind",
     "LinkToken",
     "LiveMessage",
+    "NotificationKind",
     "OutboxMessage",
     "OutboxStatus",
     "Payment",

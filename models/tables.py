@@ -10,6 +10,7 @@ from tortoise.models import Model
 from models.enums import (
     Access,
     AssignmentStatus,
+    AuditAction,
     BatchMemberStatus,
     CallbackStatus,
     Channel,
@@ -17,6 +18,7 @@ from models.enums import (
     JobKind,
     JobStatus,
     LedgerKind,
+    NotificationKind,
     OutboxStatus,
     PaymentStatus,
 )
@@ -279,7 +281,7 @@ class OutboxMessage(Model):
         "models.Person", related_name="outbox", null=True, on_delete=fields.SET_NULL
     )
     channel = fields.CharEnumField(Channel, max_length=16)
-    kind = fields.CharField(max_length=40)  # a NotificationKind value
+    kind = fields.CharEnumField(NotificationKind, max_length=40)
     status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
     dedupe_key = fields.CharField(max_length=160, null=True, unique=True)
     chat_id = fields.BigIntField(null=True)
@@ -359,7 +361,7 @@ class AuditLog(Model):
     )
     actor_label = fields.CharField(max_length=100)  # "Jane Wanjiku", "system", "daraja"
     chat_id = fields.BigIntField(null=True)
-    action = fields.CharField(max_length=60)
+    action = fields.CharEnumField(AuditAction, max_length=60)
     subject_type = fields.CharField(max_length=30)
     subject_id = fields.IntField(null=True)
     details: Any = fields.JSONField(default=dict)

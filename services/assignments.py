@@ -16,12 +16,14 @@ from tortoise.transactions import in_transaction
 from models import (
     Assignment,
     AssignmentStatus,
+    AuditAction,
     AuditLog,
     Briefing,
     Channel,
     Event,
     EventStatus,
     LiveMessage,
+    NotificationKind,
     OutboxMessage,
     Person,
 )
@@ -41,7 +43,7 @@ from services.events import (
     longest_chat,
 )
 from services.keyboards import answer_buttons, read_button
-from services.notifications import NotificationKind, Notifier
+from services.notifications import Notifier
 from services.outbox import Outbox
 from services.people import PeopleService
 from services.phones import display_phone
@@ -234,7 +236,7 @@ class AssignmentService:
                     using_db=conn,
                 )
                 await audit.record(
-                    "assignment.invited",
+                    AuditAction.ASSIGNMENT_INVITED,
                     "assignment",
                     assignment.id,
                     at=now,
@@ -321,7 +323,7 @@ class AssignmentService:
             assignment.responded_at = assignment.decline_reason = None
             assignment.briefing_read_at = None
             await audit.record(
-                "assignment.reinvited",
+                AuditAction.ASSIGNMENT_REINVITED,
                 "assignment",
                 assignment.id,
                 at=now,
@@ -342,7 +344,7 @@ class AssignmentService:
                 await AuditLog.filter(
                     subject_type="assignment",
                     subject_id=assignment.id,
-                    action="assignment.reinvited",
+                    action=AuditAction.ASSIGNMENT_REINVITED,
                 )
                 .using_db(conn)
                 .count()
@@ -427,7 +429,7 @@ class AssignmentService:
             assignment.decline_reason = None
             assignment.updated_at = now
             await audit.record(
-                f"assignment.{new.value}",
+                AuditAction.answer(new),
                 "assignment",
                 assignment.id,
                 at=now,
@@ -536,7 +538,7 @@ class AssignmentService:
             assignment.updated_at = now = self.clock.now()
             await assignment.save(using_db=conn, update_fields=["decline_reason", "updated_at"])
             await audit.record(
-                "assignment.reason",
+                AuditAction.ASSIGNMENT_REASON,
                 "assignment",
                 assignment.id,
                 at=now,
@@ -648,7 +650,7 @@ class AssignmentService:
                     using_db=conn,
                 )
             await audit.record(
-                "event.reminded",
+                AuditAction.EVENT_REMINDED,
                 "event",
                 event.id,
                 at=self.clock.now(),
@@ -707,7 +709,7 @@ class AssignmentService:
                 )
             await OutboxMessage.bulk_create(rows, using_db=conn)
             await audit.record(
-                "event.briefed",
+                AuditAction.EVENT_BRIEFED,
                 "event",
                 event.id,
                 at=now,
@@ -732,7 +734,7 @@ class AssignmentService:
                     using_db=conn, update_fields=["briefing_read_at", "updated_at"]
                 )
                 await audit.record(
-                    "assignment.briefing_read",
+                    AuditAction.ASSIGNMENT_BRIEFING_READ,
                     "assignment",
                     assignment.id,
                     at=now,

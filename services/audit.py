@@ -7,11 +7,11 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models import AuditLog, Person
+from models import AuditAction, AuditLog, Person
 
 
 async def record(
-    action: str,
+    action: AuditAction,
     subject_type: str,
     subject_id: int | None,
     *,

@@ -20,13 +20,14 @@ from models import (
     Channel,
     Event,
     EventStatus,
+    NotificationKind,
     Payment,
     PaymentBatch,
     PaymentBatchMember,
     PaymentStatus,
     Person,
 )
-from services.notifications import Button, Keyboard, NotificationKind, Notifier
+from services.notifications import Button, Keyboard, Notifier
 
 # Telegram refuses more than 4,096 characters; lines are cut well before, leaving room for
 # the header (event title ≤ 120, purpose ≤ 100) and the HTML tags.

@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from models import (
     Assignment,
     AssignmentStatus,
+    AuditAction,
     BatchMemberStatus,
     Event,
     EventStatus,
@@ -223,7 +224,7 @@ class BatchService(Worker):
                     using_db=conn,
                 )
             await audit.record(
-                "payment_batch.started",
+                AuditAction.PAYMENT_BATCH_STARTED,
                 "event",
                 draft.event.id,
                 at=now,
@@ -276,7 +277,7 @@ class BatchService(Worker):
                 )
             if queued:
                 await audit.record(
-                    "payment_batch.resend",
+                    AuditAction.PAYMENT_BATCH_RESEND,
                     "event",
                     batch.event_id,  # type: ignore[attr-defined]
                     at=now,
@@ -310,7 +311,7 @@ class BatchService(Worker):
             )
             if queued:
                 await audit.record(
-                    "payment_batch.send_anyway",
+                    AuditAction.PAYMENT_BATCH_SEND_ANYWAY,
                     "event",
                     batch.event_id,  # type: ignore[attr-defined]
                     at=now,

@@ -20,11 +20,13 @@ from tortoise.transactions import in_transaction
 from models import (
     Assignment,
     AssignmentStatus,
+    AuditAction,
     AuditLog,
     Briefing,
     Channel,
     Event,
     EventStatus,
+    NotificationKind,
     OutboxMessage,
     Person,
 )
@@ -39,7 +41,7 @@ from services.errors import (
     require_manager,
 )
 from services.keyboards import answer_buttons, change_button
-from services.notifications import Keyboard, NotificationKind, Notifier
+from services.notifications import Keyboard, Notifier
 from services.outbox import Outbox
 from services.scheduler import Scheduler
 
@@ -373,7 +375,7 @@ class EventService:
                 using_db=conn,
             )
             await audit.record(
-                "event.created",
+                AuditAction.EVENT_CREATED,
                 "event",
                 event.id,
                 at=now,
@@ -463,7 +465,7 @@ class EventService:
             event.updated_at = now = self.clock.now()
             await event.save(using_db=conn)
             await audit.record(
-                "event.edited",
+                AuditAction.EVENT_EDITED,
                 "event",
                 event.id,
                 at=now,
@@ -608,7 +610,7 @@ class EventService:
             )
             await self.scheduler.cancel_for_event(event.id, conn)
             await audit.record(
-                "event.completed",
+                AuditAction.EVENT_COMPLETED,
                 "event",
                 event.id,
                 at=now,
@@ -653,7 +655,7 @@ class EventService:
                 )
             await self.scheduler.cancel_for_event(event.id, conn)
             await audit.record(
-                "event.cancelled",
+                AuditAction.EVENT_CANCELLED,
                 "event",
                 event.id,
                 at=now,

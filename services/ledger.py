@@ -15,6 +15,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from models import (
+    AuditAction,
     CallbackStatus,
     DarajaCallback,
     LedgerEntry,
@@ -116,7 +117,7 @@ class LedgerService:
                 .update(balance=F("balance") + value, updated_at=now)
             )
             await audit.record(
-                "ledger.charge",
+                AuditAction.LEDGER_CHARGE,
                 "person",
                 person.id,
                 at=now,
@@ -167,7 +168,7 @@ class LedgerService:
                 .update(balance=F("balance") - charge.amount, updated_at=now)
             )
             await audit.record(
-                "ledger.uncharge",
+                AuditAction.LEDGER_UNCHARGE,
                 "person",
                 person_id,
                 at=now,
@@ -208,7 +209,7 @@ class LedgerService:
                 )
             )
             await audit.record(
-                "payment.flag_resolved",
+                AuditAction.PAYMENT_FLAG_RESOLVED,
                 "payment",
                 payment_id,
                 at=now,

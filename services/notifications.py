@@ -10,7 +10,6 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,34 +18,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models import Channel, OutboxMessage, OutboxStatus, Person
+from models import Channel, NotificationKind, OutboxMessage, OutboxStatus, Person
 from services.clock import Clock, format_span, format_when
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Why a message to someone deactivated was kept but not sent (their history shows it).
 NOT_SENT_INACTIVE = "not sent: person deactivated"
-
-
-class NotificationKind(StrEnum):
-    INVITE_LINK = "invite_link"  # "here is your link to the bot", email only
-    INVITATION = "invitation"
-    ANSWER = "answer"  # a crew member's answer, to the event's manager
-    REMINDER = "reminder"
-    NUDGE = "nudge"
-    BRIEFING = "briefing"
-    EVENT_CHANGED = "event_changed"
-    EVENT_CANCELLED = "event_cancelled"
-    PAYMENT_REQUEST = "payment_request"
-    PAYMENT_STATUS = "payment_status"  # live chat message, edited in place
-    PAYMENT_BATCH = "payment_batch"  # live summary of an event's payment request
-    PAYMENT_RECEIPT = "payment_receipt"
-    PAYMENT_FAILED = "payment_failed"
-    PAYMENT_ALERT = "payment_alert"  # a payment a manager must look at (flagged, unknown)
-    MANAGER_ALERT = "manager_alert"
-    CHAT_UNREACHABLE = "chat_unreachable"  # to managers: someone blocked the bot
-    ACCOUNT_NOTICE = "account_notice"  # a link refused for a linked account, or unlinked
-    CREW_REMOVED = "crew_removed"  # to an event's manager: a person on it was deactivated
-    JOB_FAILED = "job_failed"  # to an event's manager: a scheduled message was given up
 
 
 @dataclass(frozen=True)
@@ -244,7 +221,7 @@ class Notifier:
                 OutboxMessage(
                     person=person,
                     channel=Channel.TELEGRAM,
-                    kind=kind.value,
+                    kind=kind,
                     dedupe_key=f"{dedupe_key}:tg" if dedupe_key else None,
                     chat_id=person.telegram_id,
                     live_key=live_key,
@@ -262,7 +239,7 @@ class Notifier:
                 OutboxMessage(
                     person=person,
                     channel=Channel.EMAIL,
-                    kind=kind.value,
+                    kind=kind,
                     dedupe_key=f"{dedupe_key}:mail" if dedupe_key else None,
                     email_to=person.email,
                     subject=rendered.subject,
@@ -285,7 +262,7 @@ class Notifier:
                 OutboxMessage(
                     person=person,
                     channel=Channel.TELEGRAM if Channel.TELEGRAM in wanted else Channel.EMAIL,
-                    kind=kind.value,
+                    kind=kind,
                     dedupe_key=f"{dedupe_key}:none" if dedupe_key else None,
                     status=OutboxStatus.SKIPPED,
                     subject=rendered.subject,
@@ -323,7 +300,7 @@ class Notifier:
             OutboxMessage(
                 person=person,
                 channel=Channel.TELEGRAM if Channel.TELEGRAM in wanted else Channel.EMAIL,
-                kind=kind.value,
+                kind=kind,
                 dedupe_key=f"{dedupe_key}:none" if dedupe_key else None,
                 status=OutboxStatus.SKIPPED,
                 subject=subject[:250],

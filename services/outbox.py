@@ -24,11 +24,20 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q, RawSQL, Subquery
 from tortoise.transactions import in_transaction
 
-from models import Access, Channel, LiveMessage, OutboxMessage, OutboxStatus, Person
+from models import (
+    Access,
+    AuditAction,
+    Channel,
+    LiveMessage,
+    NotificationKind,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
 from services import audit
 from services.clock import Clock
 from services.errors import CallsheetError, Conflict, NotAllowed
-from services.notifications import NOT_SENT_INACTIVE, NotificationKind, Notifier
+from services.notifications import NOT_SENT_INACTIVE, Notifier
 from services.worker import ERROR_LIMIT, Failure, Worker, backoff, isolated
 
 log = logging.getLogger(__name__)
@@ -339,7 +348,7 @@ class OutboxService:
                 return True
             person.chat_unreachable_at = now
             await audit.record(
-                "person.chat_unreachable",
+                AuditAction.PERSON_CHAT_UNREACHABLE,
                 "person",
                 person.id,
                 at=now,
@@ -456,7 +465,7 @@ class OutboxService:
                     .update(chat_unreachable_at=None, updated_at=now)
                 )
             await audit.record(
-                "outbox.resent",
+                AuditAction.OUTBOX_RESENT,
                 "outbox_message",
                 row.id,
                 at=now,

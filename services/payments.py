@@ -24,12 +24,14 @@ from tortoise.transactions import in_transaction
 
 from models import (
     Access,
+    AuditAction,
     AuditLog,
     CallbackStatus,
     Channel,
     DarajaCallback,
     LedgerEntry,
     LedgerKind,
+    NotificationKind,
     OutboxMessage,
     Payment,
     PaymentBatch,
@@ -61,7 +63,7 @@ from services.errors import (
     require_manager,
 )
 from services.money import format_kes, parse_amount
-from services.notifications import Button, NotificationKind, Notifier
+from services.notifications import Button, Notifier
 from services.outbox import Outbox
 from services.people import Among, PeopleService
 from services.phones import display_phone, looks_like_phone, normalise_phone
@@ -306,7 +308,7 @@ class PaymentService:
             using_db=conn,
         )
         await audit.record(
-            "payment.requested",
+            AuditAction.PAYMENT_REQUESTED,
             "payment",
             payment.id,
             at=now,
@@ -624,7 +626,7 @@ class PaymentService:
             if updated:
                 fresh = await Payment.filter(id=payment.id).using_db(conn).get()
                 await audit.record(
-                    "payment.unknown",
+                    AuditAction.PAYMENT_UNKNOWN,
                     "payment",
                     fresh.id,
                     at=now,
@@ -1022,7 +1024,7 @@ class _Settling:
         self.audit.append(
             AuditLog(
                 at=self.now,
-                action=f"payment.{payment.status.value}",
+                action=AuditAction.payment(payment.status),
                 subject_type="payment",
                 subject_id=payment.id,
                 actor_label="daraja",
@@ -1129,7 +1131,7 @@ class _Settling:
         self.audit.append(
             AuditLog(
                 at=self.now,
-                action="payment.receipt",
+                action=AuditAction.PAYMENT_RECEIPT,
                 subject_type="payment",
                 subject_id=payment.id,
                 actor_label="daraja",

@@ -21,11 +21,13 @@ from models import (
     Access,
     Assignment,
     AssignmentStatus,
+    AuditAction,
     Channel,
     EventStatus,
     JobKind,
     JobStatus,
     LinkToken,
+    NotificationKind,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -41,7 +43,7 @@ from services.errors import (
     NotFound,
     require_manager,
 )
-from services.notifications import NOT_SENT_INACTIVE, NotificationKind, Notifier
+from services.notifications import NOT_SENT_INACTIVE, Notifier
 from services.outbox import Outbox
 from services.phones import display_phone, looks_like_phone, normalise_phone
 
@@ -246,7 +248,12 @@ class PeopleService:
                 .update(chat_unreachable_at=None, updated_at=now)
             )
             await audit.record(
-                "person.chat_reachable", "person", person.id, at=now, actor=person, using_db=conn
+                AuditAction.PERSON_CHAT_REACHABLE,
+                "person",
+                person.id,
+                at=now,
+                actor=person,
+                using_db=conn,
             )
         person.chat_unreachable_at = None
         return person
@@ -292,7 +299,7 @@ class PeopleService:
                     using_db=conn,
                 )
                 await audit.record(
-                    "person.added",
+                    AuditAction.PERSON_ADDED,
                     "person",
                     person.id,
                     at=now,
@@ -450,7 +457,7 @@ class PeopleService:
             changes = {"email": clean_email(value)}
         else:
             changes = {"skills": required_skills(value)}
-        return await self._change(person, changes, "person.edited", actor, chat_id)
+        return await self._change(person, changes, AuditAction.PERSON_EDITED, actor, chat_id)
 
     async def set_access(
         self, actor: Person | None, person_id: int, access: Access, *, chat_id: int | None = None
@@ -462,7 +469,7 @@ class PeopleService:
                 "so there is always a manager."
             )
         return await self._change(
-            person, {"access": access}, "person.access_changed", actor, chat_id
+            person, {"access": access}, AuditAction.PERSON_ACCESS_CHANGED, actor, chat_id
         )
 
     async def check_can_deactivate(self, actor: Person | None, person_id: int) -> Person:
@@ -480,7 +487,9 @@ class PeopleService:
         if not active:
             return (await self.deactivate(actor, person_id, chat_id=chat_id)).person
         person = await self.get_person(actor, person_id)
-        return await self._change(person, {"active": True}, "person.reactivated", actor, chat_id)
+        return await self._change(
+            person, {"active": True}, AuditAction.PERSON_REACTIVATED, actor, chat_id
+        )
 
     async def deactivate(
         self, actor: Person | None, person_id: int, *, chat_id: int | None = None
@@ -529,7 +538,7 @@ class PeopleService:
                 )
             for row in open_rows:
                 await audit.record(
-                    "assignment.cancelled",
+                    AuditAction.ASSIGNMENT_CANCELLED,
                     "assignment",
                     row.id,
                     at=now,
@@ -562,7 +571,7 @@ class PeopleService:
                 .update(status=OutboxStatus.SKIPPED, last_error=NOT_SENT_INACTIVE)
             )
             await audit.record(
-                "person.deactivated",
+                AuditAction.PERSON_DEACTIVATED,
                 "person",
                 person.id,
                 at=now,
@@ -617,7 +626,7 @@ class PeopleService:
             invite = await self._issue_link(person, now, email=bool(person.email), conn=conn)
             invite = replace(invite, unlinked=unlinked is not None)
             await audit.record(
-                "person.link_issued",
+                AuditAction.PERSON_LINK_ISSUED,
                 "person",
                 person.id,
                 at=now,
@@ -644,7 +653,7 @@ class PeopleService:
         self,
         person: Person,
         changes: dict[str, Any],
-        action: str,
+        action: AuditAction,
         actor: Person | None,
         chat_id: int | None,
     ) -> Person:
@@ -728,7 +737,7 @@ class PeopleService:
                         using_db=conn,
                     )
                     await audit.record(
-                        "person.link_refused",
+                        AuditAction.PERSON_LINK_REFUSED,
                         "person",
                         person.id,
                         at=now,
@@ -820,7 +829,7 @@ class PeopleService:
         # Linked now, by whichever route: every other link of theirs stops working.
         await self._end_links(person.id, now, conn)
         await audit.record(
-            "person.linked",
+            AuditAction.PERSON_LINKED,
             "person",
             person.id,
             at=now,

@@ -30,12 +30,13 @@ from models import (
     EventStatus,
     JobKind,
     JobStatus,
+    NotificationKind,
     Person,
     ScheduledJob,
 )
 from services.clock import Clock
 from services.keyboards import answer_buttons, card_button
-from services.notifications import Button, NotificationKind, Notifier
+from services.notifications import Button, Notifier
 from services.outbox import Outbox
 from services.worker import Failure, Worker, backoff, isolated
 

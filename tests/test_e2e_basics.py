@@ -10,10 +10,9 @@ import pytest
 from tortoise import connections
 
 from bot.app import Callsheet
-from models import AuditLog, Channel, Person
+from models import AuditLog, Channel, NotificationKind, Person
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
-from services.notifications import NotificationKind
 from tests.conftest import BOT_TOKEN, Mailbox, People, app_settings, free_port, text_part
 
 

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from tortoise.transactions import in_transaction
 
-from models import Access, AuditLog, Channel, OutboxMessage, OutboxStatus, Person
+from models import Access, AuditLog, Channel, NotificationKind, OutboxMessage, OutboxStatus, Person
 from models.stamps import stamp
 from services.clock import ManualClock
 from services.errors import NotAllowed
-from services.notifications import NotificationKind, Notifier, Renderer
+from services.notifications import Notifier, Renderer
 from services.outbox import (
     ChatUnreachable,
     Dispatcher,

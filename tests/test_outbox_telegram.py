@@ -14,12 +14,11 @@ from aiohttp import web
 
 from bot import db
 from bot.app import Callsheet
-from models import Access, Channel, OutboxMessage, OutboxStatus, Person
+from models import Access, Channel, NotificationKind, OutboxMessage, OutboxStatus, Person
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from services.events import EventDraft
-from services.notifications import NotificationKind
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, Mailbox, People, app_settings, text_part
 
 

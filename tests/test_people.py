@@ -16,6 +16,7 @@ from models import (
     Channel,
     Event,
     LinkToken,
+    NotificationKind,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -23,7 +24,6 @@ from models import (
 from models.stamps import stamp
 from services.clock import ManualClock
 from services.errors import NotAllowed
-from services.notifications import NotificationKind
 from services.people import (
     Among,
     DuplicatePhone,

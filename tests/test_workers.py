@@ -25,6 +25,7 @@ from models import (
     Event,
     JobKind,
     JobStatus,
+    NotificationKind,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -33,7 +34,7 @@ from models import (
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
-from services.notifications import TEMPLATES, NotificationKind, Notifier, Renderer
+from services.notifications import TEMPLATES, Notifier, Renderer
 from services.outbox import Dispatcher, Outbox, OutboxService
 from services.scheduler import Scheduler
 from services.worker import Worker
