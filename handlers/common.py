@@ -34,6 +34,7 @@ from telegram.ext import (
 )
 
 from bot.context import CallsheetContext
+from handlers.shared import tell_refusal
 from models import Person
 from services import updates
 from services.errors import CallsheetError
@@ -304,17 +305,6 @@ async def on_error(update: object, context: CallsheetContext) -> None:
                 await update.effective_message.reply_text(text)
         except TelegramError:
             log.warning("could not tell the user about error %s", error_id)
-
-
-async def tell_refusal(update: Update, error: CallsheetError) -> None:
-    log.info("refused update %s: %s", update.update_id, type(error).__name__)
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(f"❌ {error}"[:200], show_alert=True)
-        elif update.effective_message is not None:
-            await update.effective_message.reply_text(f"❌ {error}")
-    except TelegramError:
-        log.warning("could not tell the user why update %s was refused", update.update_id)
 
 
 def final(

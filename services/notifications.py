@@ -18,7 +18,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models import Channel, NotificationKind, OutboxMessage, OutboxStatus, Person
+from models import (
+    AssignmentStatus,
+    BatchMemberStatus,
+    Channel,
+    EventStatus,
+    NotificationKind,
+    OutboxMessage,
+    OutboxStatus,
+    PaymentStatus,
+    Person,
+)
 from services.clock import Clock, format_span, format_when
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -73,6 +83,16 @@ class Renderer:
         self.env.filters["when"] = self._when
         self.env.filters["span"] = self._span
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
+        # Templates compare states to members (`a.status == AssignmentStatus.CONFIRMED`),
+        # never to strings typed by hand.
+        self.env.globals.update(
+            AssignmentStatus=AssignmentStatus,
+            BatchMemberStatus=BatchMemberStatus,
+            Channel=Channel,
+            EventStatus=EventStatus,
+            OutboxStatus=OutboxStatus,
+            PaymentStatus=PaymentStatus,
+        )
 
     # A template given `now` (Notifier passes the clock's) shows the year of other years.
     @pass_context
@@ -83,7 +103,14 @@ class Renderer:
     def _span(self, ctx: Context, event: Any) -> str:
         return format_span(event.starts_at, event.ends_at, self.tz, ctx.get("now"))
 
+    def reply(self, name: str, context: dict[str, Any]) -> str:
+        """A chat reply from `templates/replies/<name>.j2`: Telegram HTML, every value
+        escaped by autoescape (handlers never escape by hand)."""
+        template = self.env.get_template(f"replies/{name}.j2")
+        return template.render({"company": self.company_name, **context}).strip()
+
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
+
         return self.render_parts(kind, context, chat=True, email=True, page=True)
 
     def render_parts(
