@@ -31,10 +31,28 @@ R = TypeVar("R")
 Handler = Callable[[Update, CallsheetContext], Coroutine[Any, Any, R]]
 
 
+def args_text(update: Update) -> str:
+    """What follows the command: "/assign 12 | Jane" gives "12 | Jane"."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def chat_id(update: Update) -> int | None:
+    return update.effective_chat.id if update.effective_chat else None
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 def render(context: CallsheetContext, template: str, **values: Any) -> str:
+
     """`templates/replies/<template>.j2` as Telegram HTML; `now` lets dates show their year
     only when it is not this year."""
     values.setdefault("now", context.services.clock.now())
+    values.setdefault("plural", plural)
     return context.services.notifier.renderer.reply(template, values)
 
 
