@@ -4,6 +4,6 @@ No callback string is assembled by hand anywhere else: services put these on the
 they queue, and handlers take their `pattern` and `parse` from the same class.
 """
 
-from services.buttons._base import TELEGRAM_LIMIT, CallbackData
+from services.buttons._base import TELEGRAM_LIMIT, CallbackData, in_area
 
-__all__ = ["TELEGRAM_LIMIT", "CallbackData"]
+__all__ = ["TELEGRAM_LIMIT", "CallbackData", "in_area"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
@@ -122,3 +123,13 @@ def _convert(kind: Any, text: str) -> Any:
         return kind(text)
     except ValueError:
         return None
+
+
+def in_area(prefix: str) -> Callable[[object], bool]:
+    """A pattern for the catch-all of an area: any press whose data starts with `prefix:`
+    that no more precise handler took (an old message, or a form already closed)."""
+
+    def matches(data: object) -> bool:
+        return isinstance(data, str) and data.startswith(prefix + ":")
+
+    return matches
