@@ -1,7 +1,7 @@
 """Local stand-in for the Telegram Bot API, for end-to-end tests and `callsheet demo`."""
 
 from ._markup import ParseError, parse_html, parse_markdown_v2
-from ._server import (
+from ._records import (
     ApiError,
     ButtonNotFound,
     RequestRecord,
@@ -9,8 +9,8 @@ from ._server import (
     SandboxFile,
     SandboxStats,
     SandboxUser,
-    TelegramSandbox,
 )
+from ._server import TelegramSandbox
 
 __all__ = [
     "ApiError",
