@@ -244,7 +244,7 @@ class _Driver(_Checks):
         while True:
             result = predicate()
             if result:
-                return result  # type: ignore[return-value]
+                return result  # type: ignore[return-value]  # T, or True from a bool predicate
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(self._timeout_report(description or repr(predicate), timeout))
