@@ -22,7 +22,7 @@ from tortoise import connections
 
 from bench._common import BOT_TOKEN, BOT_USERNAME, CREW_TG, MANAGER_TG, seed_people
 from bot.container import Services, build_services
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from models import Assignment, Event, Person
 from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
@@ -34,7 +34,7 @@ EMAIL_DOMAIN = "crew.bench.example"
 def bench_settings(database_url: str) -> Settings:
     """The settings the benchmark process uses to build the app's services. Build it before
     the first database open (Tortoise.init overwrites os.environ["TIMEZONE"])."""
-    return Settings(  # type: ignore[call-arg]
+    return load_settings(
         _env_file=None,
         telegram_bot_token=SecretStr(BOT_TOKEN),
         database_url=database_url,

@@ -7,17 +7,14 @@ import contextlib
 import gc
 import logging
 import signal
-from typing import Any
 
-import httpx
-from aiohttp import web
-from telegram import Update
 from telegram.ext import Application, ContextTypes
 
-from bot import db
+from bot import lifespan
 from bot.container import Services, build_services
-from bot.context import BotData, CallsheetContext
+from bot.context import BotData, CallsheetApplication, CallsheetContext
 from bot.delivery import RateLimiter, TelegramChatSender
+from bot.lifespan import Deadline
 from bot.settings import Settings, TelegramMode
 from bot.web import build_web_app
 from handlers import register_all
@@ -31,10 +28,8 @@ from services.worker import Worker
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/telegram/webhook"
 
-
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> CallsheetApplication:
     context_types = ContextTypes(context=CallsheetContext, bot_data=BotData)
     builder = (
         Application.builder()
@@ -86,131 +81,126 @@ class Callsheet:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.email = email
-        self.application: Application | None = None  # type: ignore[type-arg]
+        self.application: CallsheetApplication | None = None
         self.services: Services | None = None
-        self.runner: web.AppRunner | None = None
         self.port: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []  # the workers' loops
-        self.workers: list[Worker] = []  # asked to stop at stop()
+        self._tasks: list[asyncio.Task[None]] = []  # the workers' loops
+        self.workers: list[Worker] = []
         self.dispatchers: list[Dispatcher] = []
-        self.http: httpx.AsyncClient | None = None  # for Daraja; opened at start, closed at stop
         self.reconciler: Reconciler | None = None
+        self._resources = contextlib.AsyncExitStack()
+        self._deadline = Deadline(grace=5.0)
 
     async def start(self) -> None:
-        settings = self.settings
-        await db.open_db(settings.database_url)
+        """Opens each resource in bot/lifespan.py's order; one that fails closes the others."""
         try:
-            await db.ensure_migrated(settings.database_url)
-            application = build_application(settings)
-            await application.initialize()  # getMe: fails here on a wrong token
-            self.application = application
-            if settings.payments_configured:
-                self.http = httpx.AsyncClient()
-            services = build_services(
-                settings,
-                self.clock,
-                bot_username=application.bot.username,
-                email=self.email,
-                http=self.http,
-            )
-            self.services = services
-            application.bot_data.services = services
-            await set_default_commands(application)
-            await application.start()
-            if application.updater is not None:
-                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-            else:
-                assert settings.public_base_url and settings.telegram_webhook_secret
-                await application.bot.set_webhook(
-                    settings.public_base_url + WEBHOOK_PATH,
-                    secret_token=settings.telegram_webhook_secret.get_secret_value(),
-                    allowed_updates=Update.ALL_TYPES,
-                )
-            self.runner = web.AppRunner(build_web_app(services, application), access_log=None)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, settings.http_host, settings.http_port)
-            await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            self.port = sockets[0].getsockname()[1] if sockets else settings.http_port
-            chat = TelegramChatSender(application.bot)
-            self.dispatchers = [
-                Dispatcher(services.deliveries, Channel.TELEGRAM, chat=chat, max_attempts=10),
-                Dispatcher(
-                    services.deliveries,
-                    Channel.EMAIL,
-                    email=services.email,
-                    max_attempts=settings.email_max_attempts,
-                    batch=10,
-                ),
-            ]
-            loops: list[tuple[str, Worker]] = [
-                ("housekeeping", Housekeeping(self.clock)),
-                *((f"dispatch-{d.channel}", d) for d in self.dispatchers),
-                ("scheduler", services.scheduler),
-            ]
-            if services.payments is not None:
-                every = min(30.0, settings.payment_query_after.total_seconds() / 3)
-                self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))
-                assert services.batches is not None and services.callbacks is not None
-                loops += [
-                    ("reconcile", self.reconciler),
-                    # Pushes of an event's payment request go out here, one after another.
-                    ("batches", services.batches),
-                    ("settle-callbacks", services.callbacks),
-                ]
-            for name, worker in loops:
-                self.workers.append(worker)
-                self._tasks.append(asyncio.create_task(worker.run(), name=name))
-            if services.payments is None:
-                log.info(
-                    "payments are off; to turn them on set %s",
-                    ", ".join(settings.missing_for_payments()),
-                )
+            await self._open(self._resources)
         except BaseException:
             await self.stop()
             raise
+        assert self.application is not None
         log.info(
             "callsheet running as @%s (%s mode), HTTP on %s:%s",
-            application.bot.username,
-            settings.telegram_mode,
-            settings.http_host,
+            self.application.bot.username,
+            self.settings.telegram_mode,
+            self.settings.http_host,
             self.port,
         )
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Every worker finishes its round (dispatchers the rows in hand) for up to `grace`
-        seconds; what is left is cancelled, and dispatchers then release their rows.
+    async def _open(self, resources: contextlib.AsyncExitStack) -> None:
+        settings = self.settings
+        await resources.enter_async_context(lifespan.database(settings.database_url))
+        http = await resources.enter_async_context(
+            lifespan.http_client(settings.payments_configured)
+        )
+        application = await resources.enter_async_context(
+            lifespan.initialized(build_application(settings))
+        )
+        self.application = application
+        services = build_services(
+            settings,
+            self.clock,
+            bot_username=application.bot.username,
+            email=self.email,
+            http=http,
+        )
+        self.services = services
+        application.bot_data.services = services
+        await set_default_commands(application)
+        await resources.enter_async_context(lifespan.dispatching(application))
+        secret = settings.telegram_webhook_secret
+        await resources.enter_async_context(
+            lifespan.receiving(
+                application,
+                settings.public_base_url,
+                secret.get_secret_value() if secret is not None else None,
+            )
+        )
+        self.port = await resources.enter_async_context(
+            lifespan.serving(
+                build_web_app(services, application), settings.http_host, settings.http_port
+            )
+        )
+        for name, worker in self._workers(services, application):
+            task = await resources.enter_async_context(
+                lifespan.running(worker, name, self._deadline)
+            )
+            self.workers.append(worker)
+            self._tasks.append(task)
+        # Left first: every worker is asked to stop before the first one is waited for.
+        resources.callback(lifespan.ask_to_stop, list(self.workers), self._deadline)
+        if services.payments is None:
+            log.info(
+                "payments are off; to turn them on set %s",
+                ", ".join(settings.missing_for_payments()),
+            )
 
-        Workers are asked, not cancelled, first: cancelling one while tortoise opens a SQLite
-        transaction (between taking its lock and BEGIN) leaks the lock and hangs the next query."""
-        for worker in self.workers:
-            worker.stop()
-        if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=grace)
-            for task in late:
-                task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._tasks.clear()
-        self.workers.clear()
-        self.dispatchers.clear()
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-        application = self.application
-        if application is not None:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
-            await application.shutdown()
+    def _workers(
+        self, services: Services, application: CallsheetApplication
+    ) -> list[tuple[str, Worker]]:
+        settings = self.settings
+        chat = TelegramChatSender(application.bot)
+        self.dispatchers = [
+            Dispatcher(services.deliveries, Channel.TELEGRAM, chat=chat, max_attempts=10),
+            Dispatcher(
+                services.deliveries,
+                Channel.EMAIL,
+                email=services.email,
+                max_attempts=settings.email_max_attempts,
+                batch=10,
+            ),
+        ]
+        loops: list[tuple[str, Worker]] = [
+            ("housekeeping", Housekeeping(self.clock)),
+            *((f"dispatch-{d.channel}", d) for d in self.dispatchers),
+            ("scheduler", services.scheduler),
+        ]
+        if services.payments is not None:
+            every = min(30.0, settings.payment_query_after.total_seconds() / 3)
+            self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))
+            assert services.batches is not None and services.callbacks is not None
+            loops += [
+                ("reconcile", self.reconciler),
+                # Pushes of an event's payment request go out here, one after another.
+                ("batches", services.batches),
+                ("settle-callbacks", services.callbacks),
+            ]
+        return loops
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Closes what `start()` opened, in reverse. Every worker finishes its round
+        (dispatchers the rows in hand) for up to `grace` seconds; what is left is cancelled,
+        and dispatchers then release their rows."""
+        self._deadline.grace = grace
+        resources, self._resources = self._resources, contextlib.AsyncExitStack()
+        try:
+            await resources.aclose()
+        finally:
+            self._deadline = Deadline(grace=5.0)
+            self._tasks.clear()
+            self.workers.clear()
+            self.dispatchers.clear()
             self.application = None
-        if self.http is not None:
-            await self.http.aclose()
-            self.http = None
-        await db.close_db()
 
     async def serve(self) -> None:
         stop = asyncio.Event()

@@ -40,3 +40,9 @@ class CallsheetContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, A
     @property
     def services(self) -> Services:
         return self.bot_data.services
+
+
+# The application `bot.app.build_application` builds.
+CallsheetApplication = Application[
+    ExtBot[Any], CallsheetContext, dict[Any, Any], dict[Any, Any], BotData, Any
+]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot import db
 from bot.app import Callsheet
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from models import Access, OutboxMessage, OutboxStatus
 from sandbox.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
@@ -63,7 +63,7 @@ class Demo:
             "timezone": "Africa/Nairobi",
         }
         # No .env and no environment: the demo runs the same on every machine.
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return load_settings(_env_file=None, **values)
 
     def section(self, title: str) -> None:
         lines = self.tg.transcript()[self.shown :]

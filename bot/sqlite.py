@@ -53,7 +53,8 @@ class ImmediateTransactionContext(SqliteTransactionContext):
         except BaseException:
             self._trxlock.release()
             raise
-        return self.connection  # type: ignore[no-any-return]
+        connection: TransactionalDBClient = self.connection  # tortoise leaves it untyped
+        return connection
 
 
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):

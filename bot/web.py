@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.container import CALLBACK_PATH, Services
+from bot.context import CallsheetApplication
 from bot.db import database_ready
 from services.daraja import MalformedCallback
 
@@ -130,7 +131,7 @@ async def daraja_callback(request: web.Request) -> web.Response:
     return web.json_response(ACCEPTED)
 
 
-def build_web_app(services: Services, application: Application) -> web.Application:  # type: ignore[type-arg]
+def build_web_app(services: Services, application: CallsheetApplication) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024 * 1024)
     app[SERVICES] = services
     app[APPLICATION] = application

@@ -1,7 +1,14 @@
-"""Local stand-in for the Telegram Bot API, for end-to-end tests and `callsheet demo`."""
+"""Local stand-in for the Telegram Bot API, for end-to-end tests and `callsheet demo`.
+
+`TelegramSandbox` (`_server`: lifetime, HTTP) is made of one part per job: `_state` (bots,
+chats, messages, files, rate limits), `_params` and `_checks` (Telegram's limits, and
+refusing what it refuses), `_methods_messages` and `_methods_bot` (the Bot API methods),
+`_webhook` (webhook methods and delivery), `_driver` (acting as people, reading, waiting),
+`_markup` (HTML and MarkdownV2 parsing), `_records` (what tests see: errors, records).
+"""
 
 from ._markup import ParseError, parse_html, parse_markdown_v2
-from ._server import (
+from ._records import (
     ApiError,
     ButtonNotFound,
     RequestRecord,
@@ -9,8 +16,8 @@ from ._server import (
     SandboxFile,
     SandboxStats,
     SandboxUser,
-    TelegramSandbox,
 )
+from ._server import TelegramSandbox
 
 __all__ = [
     "ApiError",
