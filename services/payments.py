@@ -48,10 +48,10 @@ from services.daraja import (
     QueryStatus,
     ResultKind,
     StkCallback,
+    exchanges_for,
     parse_callback,
     result_kind,
 )
-from services.daraja_store import exchanges_for
 from services.errors import CallsheetError
 from services.money import format_kes, parse_amount
 from services.notifications import Button, NotificationKind, Notifier
