@@ -13,8 +13,7 @@ from services.assignments import AssignmentService
 from services.batches import BatchService
 from services.callbacks import CallbackService
 from services.clock import Clock, format_when
-from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts
-from services.daraja_store import DbAuditSink, DbTokenStore
+from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.events import EventService
 from services.ledger import LedgerService

@@ -50,10 +50,10 @@ from services.daraja import (
     QueryStatus,
     ResultKind,
     StkCallback,
+    exchanges_for,
     parse_callback,
     result_kind,
 )
-from services.daraja_store import exchanges_for
 from services.errors import (
     CallsheetError,
     Conflict,

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from models import DarajaExchange as ExchangeRow
 from models import Payment, Person, ServiceToken
 from models.stamps import stamp
-from services.daraja import DarajaExchange
-from services.daraja_store import DbAuditSink, DbTokenStore, exchanges_for
+from services.daraja import DarajaExchange, DbAuditSink, DbTokenStore, exchanges_for
 from tests.conftest import START
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)

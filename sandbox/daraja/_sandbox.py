@@ -1,0 +1,130 @@
+"""The Daraja stand-in's server and the hooks a test or the demo drives it with."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+
+from sandbox.daraja._callbacks import CallbackSender
+from sandbox.daraja._checks import daraja_errors, issue_token
+from sandbox.daraja._state import DeliveredCallback, Fault, Outcome, ReceivedPush, SandboxState
+from sandbox.daraja._stk import StkEndpoints
+
+
+class DarajaSandbox(SandboxState):
+    """Listens on a free port; its settings and records are SandboxState's attributes."""
+
+    # lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        callbacks = CallbackSender(self)
+        stk = StkEndpoints(self, callbacks)
+        app = web.Application(middlewares=[daraja_errors])
+        app.router.add_get("/oauth/v1/generate", self._oauth)
+        app.router.add_post("/mpesa/stkpush/v1/processrequest", stk.push)
+        app.router.add_post("/mpesa/stkpushquery/v1/query", stk.query)
+        self.runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await self.runner.setup()
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self.host = host
+        await self._listen(port)
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        for event in self.held.values():
+            event.set()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def __aenter__(self) -> DarajaSandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def _listen(self, port: int) -> None:
+        assert self.runner is not None
+        self.site = web.TCPSite(self.runner, self.host, port)
+        await self.site.start()
+        server = self.site._server
+        assert isinstance(server, asyncio.Server)
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def _oauth(self, request: web.Request) -> web.Response:
+        return issue_token(self, request)
+
+    async def set_fault(self, fault: Fault) -> None:
+        """DOWN stops listening (connection refused); anything else listens again."""
+        if fault is Fault.DOWN and self.site is not None:
+            await self.site.stop()
+            self.site = None
+            server = self.runner.server if self.runner is not None else None
+            for connection in server.connections if server is not None else []:
+                connection.force_close()  # kept-alive connections die with the server
+            for _ in range(100):  # let the closes reach connection_lost
+                if server is None or not server.connections:
+                    break
+                await asyncio.sleep(0)
+        elif fault is not Fault.DOWN and self.site is None and self.runner is not None:
+            await self._listen(self.port)
+        self.fault = fault
+
+    # test and demo hooks
+
+    def next_outcome(self, phone: str | None, outcome: Outcome) -> None:
+        """The next push to `phone` (any phone when None) ends with `outcome`."""
+        self.queued[phone].append(outcome)
+
+    def set_outcome(self, phone: str, outcome: Outcome) -> None:
+        """Every push to `phone` ends with `outcome` (unless a next_outcome is queued)."""
+        self.sticky[phone] = outcome
+
+    def expire_tokens(self) -> None:
+        self.token_expires = self.clock() - timedelta(seconds=1)
+
+    async def release(self, checkout_id: str, outcome: Outcome = Outcome.SUCCESS) -> None:
+        """Let a HOLD push end with `outcome` and wait for its callback to be delivered."""
+        before = len(self.delivered_for(checkout_id))
+        self.held_outcome[checkout_id] = outcome
+        self.held[checkout_id].set()
+        await self.wait_for_callback(checkout_id, count=before + 1)
+
+    def delivered_for(self, checkout_id: str) -> list[DeliveredCallback]:
+        return [c for c in self.callbacks_delivered if c.checkout_id == checkout_id]
+
+    async def wait_for_callback(self, checkout_id: str, count: int = 1) -> list[DeliveredCallback]:
+        async with self.changed:
+            await self.changed.wait_for(lambda: len(self.delivered_for(checkout_id)) >= count)
+        return self.delivered_for(checkout_id)
+
+    async def wait_for_pushes(self, accepted: int) -> list[ReceivedPush]:
+        """Wait until this many pushes have been accepted (a prompt is on each phone)."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.stats.pushes_accepted >= accepted)
+        return [p for p in self.pushes if p.checkout_id is not None]
+
+    async def wait_for_result(self, checkout_id: str) -> tuple[int, str]:
+        """Wait until the payer's answer is decided (with or without a callback)."""
+        checkout = self.checkouts[checkout_id]
+        async with self.changed:
+            await self.changed.wait_for(lambda: checkout.result is not None)
+        assert checkout.result is not None
+        return checkout.result
+
+    def result_of(self, checkout_id: str) -> tuple[int, str] | None:
+        return self.checkouts[checkout_id].result
