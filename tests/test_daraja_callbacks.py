@@ -34,7 +34,7 @@ DOC_SUCCESS = {
 
 
 def with_amount(value: object) -> dict[str, Any]:
-    body = json.loads(json.dumps(DOC_SUCCESS))
+    body: dict[str, Any] = json.loads(json.dumps(DOC_SUCCESS))
     body["Body"]["stkCallback"]["CallbackMetadata"]["Item"][0]["Value"] = value
     return body
 

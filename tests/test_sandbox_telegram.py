@@ -6,6 +6,7 @@ import asyncio
 import datetime as dtm
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -68,12 +69,14 @@ async def started(tg: TelegramSandbox, jane: SandboxUser) -> SandboxUser:
     return jane
 
 
-async def post_raw(tg: TelegramSandbox, token: str, method: str, **kwargs: object) -> dict:
+async def post_raw(
+    tg: TelegramSandbox, token: str, method: str, **kwargs: object
+) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
         session.post(f"{tg.base_url}{token}/{method}", **kwargs) as response,  # type: ignore[arg-type]
     ):
-        body: dict = await response.json()
+        body: dict[str, Any] = await response.json()
         assert body.get("error_code", 200) == response.status
         return body
 
@@ -195,7 +198,7 @@ async def test_text_length_limits_count_visible_text(
     with pytest.raises(BadRequest, match="Message is too long"):
         await bot.send_message(started.id, "x" * 4097)
     sent = await bot.send_message(started.id, f"<b>{'x' * 4096}</b>", parse_mode=ParseMode.HTML)
-    assert len(sent.text) == 4096
+    assert sent.text is not None and len(sent.text) == 4096
     descriptions = [r.description for r in tg.requests if not r.ok]
     assert descriptions == [
         "Bad Request: message text is empty",
@@ -235,7 +238,7 @@ async def test_every_telegram_html_tag_is_accepted(bot: Bot, started: SandboxUse
         '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji> &lt;&gt;&quot;&#65;&#x42;'
     )
     sent = await bot.send_message(started.id, html, parse_mode=ParseMode.HTML)
-    assert sent.text.endswith('👍 <>"AB')
+    assert sent.text is not None and sent.text.endswith('👍 <>"AB')
     kinds = {e.type for e in sent.entities}
     assert {"bold", "italic", "underline", "strikethrough", "spoiler", "text_link"} <= kinds
     assert {"code", "pre", "expandable_blockquote", "custom_emoji"} <= kinds
@@ -592,8 +595,8 @@ class Receiver:
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
-        self.attempts: list[tuple[str | None, dict]] = []
-        self.accepted: list[dict] = []
+        self.attempts: list[tuple[str | None, dict[str, Any]]] = []
+        self.accepted: list[dict[str, Any]] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         update = await request.json()

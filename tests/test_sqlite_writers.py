@@ -177,10 +177,10 @@ async def test_operator_commands_while_the_app_delivers_on_one_sqlite_file(
                             event.id, person.id, "stagehand", actor=boss, chat_id=None
                         )
 
-                _, *added = await asyncio.gather(
-                    invite(),
-                    *(_add_manager(env, round_ * OPERATORS + n) for n in range(OPERATORS)),
+                adding = asyncio.gather(
+                    *(_add_manager(env, round_ * OPERATORS + n) for n in range(OPERATORS))
                 )
+                _, added = await asyncio.gather(invite(), adding)
                 results += added
         finally:
             await db.close_db()
