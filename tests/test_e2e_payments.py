@@ -1062,7 +1062,7 @@ async def settled_by_query(
     assert payment.checkout_request_id is not None
     await daraja.wait_for_result(payment.checkout_request_id)
     clock.advance(timedelta(minutes=3))
-    assert await app.services.payments.reconcile_due() == 1  # type: ignore[union-attr]
+    assert await app.services.payments.reconciliation.reconcile_due() == 1  # type: ignore[union-attr]
     await tg.wait_for_bot_message(
         boss.id, "receipt not yet known", message_id=started["message_id"]
     )
@@ -1183,7 +1183,7 @@ async def test_a_push_answered_after_it_was_marked_unknown_keeps_its_id(
     # The push is still waiting for Daraja's answer when the reconciler's turn comes.
     clock.advance(timedelta(minutes=4))
     assert app.services is not None and app.services.payments is not None
-    await app.services.payments.reconcile_due()
+    await app.services.payments.reconciliation.reconcile_due()
     assert (await only_payment()).status is PaymentStatus.UNKNOWN
     waiting = await tg.wait_for_bot_message(
         boss.id, "Waiting for Jane", after=before["message_id"] if before else None
@@ -1342,7 +1342,7 @@ async def test_callsheet_audit_reports_each_money_mismatch(
     assert third.checkout_request_id is not None
     await daraja.wait_for_result(third.checkout_request_id)
     clock.advance(timedelta(minutes=3))
-    await app.services.payments.reconcile_due()  # type: ignore[union-attr]
+    await app.services.payments.reconciliation.reconcile_due()  # type: ignore[union-attr]
     await tg.wait_for_bot_message(boss.id, "receipt not yet known")
     # 4: a flagged payment nobody resolved.
     daraja.next_outcome(None, Outcome.AMOUNT_MISMATCH)
