@@ -11,7 +11,6 @@ import httpx
 from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
 from services.batches import BatchService
-from services.callbacks import CallbackService
 from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.email import ConsoleSender, FolderSender, SmtpSender
@@ -19,7 +18,7 @@ from services.events import EventService
 from services.ledger import LedgerService
 from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox, OutboxService
-from services.payments import PaymentService
+from services.payments import CallbackService, PaymentService
 from services.people import PeopleService
 from services.scheduler import Scheduler
 

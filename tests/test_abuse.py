@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (the payment fixtures are imported from test_e2e_payments, then used)
+# ruff: noqa: F811  (the payment fixtures are imported from payments_helpers, then used)
 """Abuse: forged Daraja callbacks, forged button data, crew trying manager commands,
 oversized and malformed input. Each is refused with a clear answer and nothing changes."""
 
@@ -24,7 +24,7 @@ from models import (
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from tests.conftest import People
-from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
+from tests.payments_helpers import (  # noqa: F401  (fixtures)
     app,
     ask,
     callback_url,

@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (the payment fixtures are imported from test_e2e_payments, then used)
+# ruff: noqa: F811  (the payment fixtures are imported from payments_helpers, then used)
 """Times come from the app's clock, including on the bulk and raw SQL updates that settle a
 payment: an accountant reading updated_at sees when the row last changed, not when it was made."""
 
@@ -12,7 +12,7 @@ from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 from tests.conftest import START
-from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
+from tests.payments_helpers import (  # noqa: F401  (fixtures)
     app,
     ask,
     crew,

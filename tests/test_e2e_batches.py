@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (the payment fixtures are imported from test_e2e_payments, then used)
+# ruff: noqa: F811  (the payment fixtures are imported from payments_helpers, then used)
 """The event card's Request payment: pick confirmed crew, one amount and purpose, one push
 each in the background, one live summary for the manager. Through both sandboxes."""
 
@@ -29,7 +29,7 @@ from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.batches import BatchService, details
 from services.clock import ManualClock
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, Mailbox, People
-from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
+from tests.payments_helpers import (  # noqa: F401  (fixtures)
     app,
     ask,
     daraja,

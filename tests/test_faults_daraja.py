@@ -1,8 +1,8 @@
-# ruff: noqa: F811  (the payment fixtures are imported from test_e2e_payments, then used)
+# ruff: noqa: F811  (the payment fixtures are imported from payments_helpers, then used)
 """Daraja down, busy or slow during /request and Check status: the manager is told in plain
 words, nobody is prompted twice, and the payment can be settled later.
 
-(Slow past the timeout, settled by its late callback, is in test_e2e_payments.)"""
+(Slow past the timeout, settled by its late callback, is in test_callbacks.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from models import LedgerEntry, Payment, PaymentStatus, Person
 from sandbox.daraja import DarajaSandbox, Fault, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
-from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
+from tests.payments_helpers import (  # noqa: F401  (fixtures)
     app,
     ask,
     crew,

@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (the payment fixtures are imported from test_e2e_payments, then used)
+# ruff: noqa: F811  (the payment fixtures are imported from payments_helpers, then used)
 """PostgreSQL connections killed under load: requests fail cleanly (an error id), the
 process recovers by itself, and nothing is lost."""
 
@@ -18,8 +18,7 @@ from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from tests.conftest import PG_URL, START
-from tests.test_abuse import success_body
-from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
+from tests.payments_helpers import (  # noqa: F401  (fixtures)
     app,
     callback_url,
     crew,
@@ -27,6 +26,7 @@ from tests.test_e2e_payments import (  # noqa: F401  (fixtures)
     settled,
     tg,
 )
+from tests.test_abuse import success_body
 
 pytestmark = pytest.mark.skipif(
     not PG_URL,

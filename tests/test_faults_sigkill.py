@@ -27,7 +27,7 @@ from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, free_port
-from tests.test_e2e_payments import CALLBACK_SECRET, KEY, SECRET, run_audit
+from tests.payments_helpers import CALLBACK_SECRET, KEY, SECRET, run_audit
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = int(os.environ.get("CALLSHEET_KILLS", "20"))

@@ -30,7 +30,7 @@ from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, PG_URL, free_port
-from tests.test_e2e_payments import CALLBACK_SECRET, KEY, SECRET, run_audit
+from tests.payments_helpers import CALLBACK_SECRET, KEY, SECRET, run_audit
 from tests.test_faults_sigkill import Process, duplicate_deliveries
 
 pytestmark = pytest.mark.skipif(

@@ -26,7 +26,7 @@ from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, Mailbox, People
-from tests.test_e2e_payments import (
+from tests.payments_helpers import (
     KEY,
     SECRET,
     ask,
@@ -40,7 +40,7 @@ from tests.test_e2e_payments import (
 
 @pytest.fixture
 async def tg() -> AsyncIterator[TelegramSandbox]:
-    """A larger burst, as in test_e2e_payments: our clock stands still, so a 429's
+    """A larger burst, as in payments_helpers: our clock stands still, so a 429's
     retry_after would never pass."""
     sandbox = TelegramSandbox(chat_burst=40)
     sandbox.add_bot(BOT_TOKEN, BOT_USERNAME, first_name="Sauti Crew")

@@ -1,13 +1,16 @@
-"""What people owe: charges, payments received, balances, and the audit that checks them.
+"""Charges, payments received and balances: the only writer of ledger entries and balances.
 
 A person's balance is a cached sum of their ledger entries, changed only in the same
-transaction as the entry, with an F-expression so concurrent writers cannot lose an update.
+transaction as the entry, with an F-expression (or, for a batch of credits, one relative
+update per person in id order) so concurrent writers cannot lose an update. Settling
+payments credits through `LedgerService.credit_many`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
@@ -16,8 +19,6 @@ from tortoise.transactions import in_transaction
 
 from models import (
     AuditAction,
-    CallbackStatus,
-    DarajaCallback,
     LedgerEntry,
     LedgerKind,
     Payment,
@@ -26,17 +27,19 @@ from models import (
 )
 from services import audit
 from services.clock import Clock
-from services.daraja import MalformedCallback, parse_callback
-from services.errors import Conflict, InvalidInput, NotAllowed, NotFound, require_manager
-from services.money import format_kes, parse_amount
-from services.payments import PaymentError, PaymentNotFound
+from services.errors import (
+    CallsheetError,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    require_manager,
+)
+from services.ledger.checks import Mismatch, find_mismatches
+from services.money import parse_amount
 from services.people import Among, PeopleService
-from services.phones import display_phone
 
 REASON_MAX = 200
-# A success callback waits unmatched until its push's answer is stored (seconds); past this,
-# the audit reports it.
-UNMATCHED_GRACE = timedelta(minutes=10)
 LIST_LIMIT = 30
 BALANCES_SHOWN = 50  # one chat message: 50 short lines stay far below Telegram's 4,096 characters
 
@@ -51,16 +54,46 @@ class Owing:
     credit_total: int = 0  # KES the company owes them (positive)
 
 
-class InvalidReason(PaymentError, InvalidInput):
+class LedgerError(CallsheetError):
     pass
 
 
-class EntryNotFound(PaymentError, NotFound):
+class InvalidReason(LedgerError, InvalidInput):
     pass
 
 
-class CannotUndo(PaymentError, Conflict):
+class EntryNotFound(LedgerError, NotFound):
     pass
+
+
+class FlaggedPaymentNotFound(LedgerError, NotFound):
+    pass
+
+
+class CannotUndo(LedgerError, Conflict):
+    pass
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A payment received from `person_id`. What it brings beyond what they owe is charged
+    (described as `beyond`, by whoever asked): a payment never leaves anyone in credit."""
+
+    person_id: int
+    amount: int  # shillings received
+    payment_id: int
+    description: str
+    beyond: str
+    asked_by_id: int
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """An entry withdrawn (a credit a later callback contradicts, or the charge beside it)."""
+
+    person_id: int
+    entry: LedgerEntry
+    description: str
 
 
 @dataclass(frozen=True)
@@ -68,15 +101,6 @@ class Statement:
     person: Person
     entries: list[LedgerEntry]
     payments: list[Payment]
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    subject: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.subject}: {self.problem}"
 
 
 def clean_reason(text: str) -> str:
@@ -190,7 +214,7 @@ class LedgerService:
         async with in_transaction() as conn:
             payment = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
             if payment is None:
-                raise PaymentNotFound(f"There is no payment #{payment_id}.")
+                raise FlaggedPaymentNotFound(f"There is no payment #{payment_id}.")
             no_receipt = payment.status is PaymentStatus.COMPLETED and payment.receipt is None
             if payment.flag_reason is None and not no_receipt:
                 raise CannotUndo(f"Payment #{payment_id} is not flagged: nothing to resolve.")
@@ -219,6 +243,112 @@ class LedgerService:
                 using_db=conn,
             )
         return await Payment.get(id=payment_id)
+
+    async def credit_many(
+        self, moves: Sequence[Credit | Reversal], conn: BaseDBAsyncClient, *, at: datetime
+    ) -> None:
+        """Write the credits and reversals of one settling transaction: one insert for all the
+        entries (in `moves` order, then the charges beyond what was owed) and one balance
+        update per person, in id order so two instances' batches never wait in a ring."""
+        entries: list[LedgerEntry] = []
+        lowered: dict[int, int] = {}  # person id → shillings that lower the balance
+        credits: list[Credit] = []
+        for move in moves:
+            if isinstance(move, Credit):
+                entries.append(
+                    LedgerEntry(
+                        person_id=move.person_id,
+                        kind=LedgerKind.PAYMENT,
+                        amount=-move.amount,
+                        description=move.description[:200],
+                        payment_id=move.payment_id,
+                        created_at=at,
+                    )
+                )
+                lowered[move.person_id] = lowered.get(move.person_id, 0) + move.amount
+                credits.append(move)
+            else:
+                entries.append(
+                    LedgerEntry(
+                        person_id=move.person_id,
+                        kind=LedgerKind.ADJUSTMENT,
+                        amount=-move.entry.amount,
+                        description=move.description[:200],
+                        reverses_id=move.entry.id,
+                        created_at=at,
+                    )
+                )
+                lowered[move.person_id] = lowered.get(move.person_id, 0) + move.entry.amount
+        entries += await self._charges_beyond_owed(credits, lowered, conn, at)
+        if entries:
+            await LedgerEntry.bulk_create(entries, using_db=conn)
+        for pid, amount in sorted(lowered.items()):
+            await (
+                Person.filter(id=pid)
+                .using_db(conn)
+                .update(balance=F("balance") - amount, updated_at=at)
+            )
+
+    async def _charges_beyond_owed(
+        self,
+        credits: Sequence[Credit],
+        lowered: dict[int, int],
+        conn: BaseDBAsyncClient,
+        at: datetime,
+    ) -> list[LedgerEntry]:
+        """A request settles what the payer owes; whatever they pay beyond that is charged
+        with the request (its purpose), so a payment never leaves anyone in credit."""
+        if not credits:
+            return []
+        payers = await (
+            Person.filter(id__in=sorted({c.person_id for c in credits}))
+            .order_by("id")  # locked in id order, like the balance updates after it
+            .select_for_update()
+            .using_db(conn)
+        )
+        # What each owes before these credits: the stored balance, plus any credit this
+        # batch withdraws (a late callback that did not match).
+        owed = {p.id: p.balance for p in payers}
+        for pid, amount in lowered.items():
+            owed[pid] = owed.get(pid, 0) - amount
+        for credit in credits:
+            owed[credit.person_id] += credit.amount
+        charges: list[LedgerEntry] = []
+        for credit in credits:
+            pid = credit.person_id
+            beyond = credit.amount - max(owed[pid], 0)
+            owed[pid] -= credit.amount
+            if beyond <= 0:
+                continue
+            owed[pid] += beyond
+            charges.append(
+                LedgerEntry(
+                    person_id=pid,
+                    kind=LedgerKind.CHARGE,
+                    amount=beyond,
+                    description=credit.beyond[:200],
+                    created_by_id=credit.asked_by_id,
+                    created_at=at,
+                )
+            )
+            lowered[pid] -= beyond
+        return charges
+
+    async def still_standing(
+        self, payment_id: int, person_id: int, beyond: str, conn: BaseDBAsyncClient
+    ) -> list[LedgerEntry]:
+        """The credit a payment gave and the charge for what it brought beyond what was
+        owed (described `beyond`), each unless already reversed."""
+        credit = await LedgerEntry.filter(payment_id=payment_id).using_db(conn).first()
+        charges = await LedgerEntry.filter(
+            person_id=person_id, kind=LedgerKind.CHARGE, description=beyond
+        ).using_db(conn)
+        return [
+            entry
+            for entry in (credit, *charges)
+            if entry is not None
+            and not await LedgerEntry.exists(reverses_id=entry.id, using_db=conn)
+        ]
 
     async def balances(self, actor: Person, limit: int = BALANCES_SHOWN) -> Owing:
         """Who owes something, largest first, and who is in credit: the first `limit` of
@@ -278,134 +408,4 @@ class LedgerService:
             if conn.capabilities.dialect == "postgres":
                 # READ COMMITTED takes a new snapshot per statement.
                 await conn.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            return await self._audit(conn)
-
-    async def _audit(self, conn: BaseDBAsyncClient) -> list[Mismatch]:
-        problems: list[Mismatch] = []
-        sums = {
-            row["person_id"]: int(row["total"] or 0)
-            for row in await LedgerEntry.all()
-            .using_db(conn)
-            .group_by("person_id")
-            .annotate(total=Sum("amount"))
-            .values("person_id", "total")
-        }
-        for person in await Person.all().using_db(conn).order_by("id"):
-            total = sums.get(person.id, 0)
-            if person.balance != total:
-                problems.append(
-                    Mismatch(
-                        f"person #{person.id} {person.name}",
-                        f"balance {format_kes(person.balance)} but ledger sums to "
-                        f"{format_kes(total)}",
-                    )
-                )
-        problems += await self._audit_payments(conn)
-        problems += await self._audit_callbacks(conn)
-        return problems
-
-    async def _audit_payments(self, conn: BaseDBAsyncClient) -> list[Mismatch]:
-        """Each completed, unflagged payment has exactly one entry, for its payer, of what
-        was paid; a flagged one has no credit left; a receipt is known; flags are resolved."""
-        problems: list[Mismatch] = []
-        entries: dict[int, list[LedgerEntry]] = {}
-        for entry in await LedgerEntry.filter(payment_id__isnull=False).using_db(conn):
-            entries.setdefault(entry.payment_id, []).append(entry)  # type: ignore[attr-defined]
-        undone: set[int] = {
-            int(r["reverses_id"])
-            for r in await LedgerEntry.filter(reverses_id__isnull=False)
-            .using_db(conn)
-            .values("reverses_id")
-        }
-        names = dict(await Person.all().using_db(conn).values_list("id", "name"))
-        for payment in await Payment.all().using_db(conn).order_by("id"):
-            subject = f"payment #{payment.id}"
-            payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
-            should = (
-                payment.status is PaymentStatus.COMPLETED
-                and payment.flag_reason is None
-                and payer_id is not None
-            )
-            mine = entries.get(payment.id, [])
-            live = [e for e in mine if e.id not in undone]
-            if should and len(mine) != 1:
-                problems.append(Mismatch(subject, f"completed but has {len(mine)} ledger entries"))
-            elif should:
-                entry = mine[0]
-                paid = payment.paid_amount if payment.paid_amount is not None else payment.amount
-                credited_to: int = entry.person_id  # type: ignore[attr-defined]
-                if credited_to != payer_id:
-                    problems.append(
-                        Mismatch(
-                            subject,
-                            f"paid by #{payer_id} {names.get(payer_id, '?')} but ledger entry "
-                            f"#{entry.id} credits #{credited_to} {names.get(credited_to, '?')}",
-                        )
-                    )
-                if entry.amount != -paid:
-                    problems.append(
-                        Mismatch(
-                            subject,
-                            f"{format_kes(paid)} paid but ledger entry #{entry.id} credits "
-                            f"{format_kes(-entry.amount)}",
-                        )
-                    )
-                if entry.id in undone:
-                    problems.append(Mismatch(subject, f"its ledger entry #{entry.id} was undone"))
-            elif live:
-                problems.append(
-                    Mismatch(
-                        subject,
-                        f"{payment.status.value}"
-                        f"{' and flagged' if payment.flag_reason else ''} but has {len(live)} "
-                        "ledger entries",
-                    )
-                )
-            if (
-                payment.status is PaymentStatus.COMPLETED
-                and payment.receipt is None
-                and payment.flag_reason is None
-                and payment.flag_resolved_at is None
-            ):
-                problems.append(
-                    Mismatch(
-                        subject,
-                        "completed without an M-Pesa receipt: find it on the M-Pesa "
-                        f"statement, then /resolve {payment.id} | the receipt",
-                    )
-                )
-            if payment.flag_reason and payment.flag_resolved_at is None:
-                problems.append(
-                    Mismatch(
-                        subject,
-                        f"flagged and not resolved ({payment.flag_reason}): "
-                        f"/resolve {payment.id} | what was done",
-                    )
-                )
-        return problems
-
-    async def _audit_callbacks(self, conn: BaseDBAsyncClient) -> list[Mismatch]:
-        """Money M-Pesa says came in that no payment took."""
-        problems: list[Mismatch] = []
-        waited = self.clock.now() - UNMATCHED_GRACE
-        for callback in await (
-            DarajaCallback.filter(status=CallbackStatus.UNMATCHED, received_at__lte=waited)
-            .using_db(conn)
-            .order_by("id")
-        ):
-            try:
-                parsed = parse_callback(callback.body.encode())
-            except MalformedCallback:
-                continue
-            if not parsed.succeeded:
-                continue
-            amount = format_kes(parsed.amount) if parsed.amount is not None else "money"
-            phone = f" from {display_phone(parsed.phone)}" if parsed.phone else ""
-            problems.append(
-                Mismatch(
-                    f"callback #{callback.id}",
-                    f"M-Pesa reports {amount} paid{phone} (receipt {parsed.receipt or '?'}), "
-                    "but no payment matched it: nobody was credited",
-                )
-            )
-        return problems
+            return await find_mismatches(conn, self.clock.now())

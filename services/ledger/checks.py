@@ -1,0 +1,163 @@
+"""The money audit (`callsheet audit`, and every payments test on teardown): each balance
+equals its ledger, each credited payment has exactly one entry, and no money M-Pesa reported
+went unmatched. It only reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Sum
+
+from models import CallbackStatus, DarajaCallback, LedgerEntry, Payment, PaymentStatus, Person
+from services.daraja import MalformedCallback, parse_callback
+from services.money import format_kes
+from services.phones import display_phone
+
+# A success callback waits unmatched until its push's answer is stored (seconds); past this,
+# the audit reports it.
+UNMATCHED_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    subject: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.problem}"
+
+
+async def find_mismatches(conn: BaseDBAsyncClient, now: datetime) -> list[Mismatch]:
+    """Every balance equals its ledger; every credited payment has exactly one entry; no
+    money M-Pesa reported is left unmatched."""
+    problems: list[Mismatch] = []
+    sums = {
+        row["person_id"]: int(row["total"] or 0)
+        for row in await LedgerEntry.all()
+        .using_db(conn)
+        .group_by("person_id")
+        .annotate(total=Sum("amount"))
+        .values("person_id", "total")
+    }
+    for person in await Person.all().using_db(conn).order_by("id"):
+        total = sums.get(person.id, 0)
+        if person.balance != total:
+            problems.append(
+                Mismatch(
+                    f"person #{person.id} {person.name}",
+                    f"balance {format_kes(person.balance)} but ledger sums to {format_kes(total)}",
+                )
+            )
+    problems += await _payments(conn)
+    problems += await _callbacks(conn, now)
+    return problems
+
+
+async def _payments(conn: BaseDBAsyncClient) -> list[Mismatch]:
+    """Each completed, unflagged payment has exactly one entry, for its payer, of what
+    was paid; a flagged one has no credit left; a receipt is known; flags are resolved."""
+    problems: list[Mismatch] = []
+    entries: dict[int, list[LedgerEntry]] = {}
+    for entry in await LedgerEntry.filter(payment_id__isnull=False).using_db(conn):
+        entries.setdefault(entry.payment_id, []).append(entry)  # type: ignore[attr-defined]
+    undone: set[int] = {
+        int(r["reverses_id"])
+        for r in await LedgerEntry.filter(reverses_id__isnull=False)
+        .using_db(conn)
+        .values("reverses_id")
+    }
+    names = dict(await Person.all().using_db(conn).values_list("id", "name"))
+    for payment in await Payment.all().using_db(conn).order_by("id"):
+        subject = f"payment #{payment.id}"
+        payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
+        should = (
+            payment.status is PaymentStatus.COMPLETED
+            and payment.flag_reason is None
+            and payer_id is not None
+        )
+        mine = entries.get(payment.id, [])
+        live = [e for e in mine if e.id not in undone]
+        if should and len(mine) != 1:
+            problems.append(Mismatch(subject, f"completed but has {len(mine)} ledger entries"))
+        elif should:
+            entry = mine[0]
+            paid = payment.paid_amount if payment.paid_amount is not None else payment.amount
+            credited_to: int = entry.person_id  # type: ignore[attr-defined]
+            if credited_to != payer_id:
+                problems.append(
+                    Mismatch(
+                        subject,
+                        f"paid by #{payer_id} {names.get(payer_id, '?')} but ledger entry "
+                        f"#{entry.id} credits #{credited_to} {names.get(credited_to, '?')}",
+                    )
+                )
+            if entry.amount != -paid:
+                problems.append(
+                    Mismatch(
+                        subject,
+                        f"{format_kes(paid)} paid but ledger entry #{entry.id} credits "
+                        f"{format_kes(-entry.amount)}",
+                    )
+                )
+            if entry.id in undone:
+                problems.append(Mismatch(subject, f"its ledger entry #{entry.id} was undone"))
+        elif live:
+            problems.append(
+                Mismatch(
+                    subject,
+                    f"{payment.status.value}"
+                    f"{' and flagged' if payment.flag_reason else ''} but has {len(live)} "
+                    "ledger entries",
+                )
+            )
+        if (
+            payment.status is PaymentStatus.COMPLETED
+            and payment.receipt is None
+            and payment.flag_reason is None
+            and payment.flag_resolved_at is None
+        ):
+            problems.append(
+                Mismatch(
+                    subject,
+                    "completed without an M-Pesa receipt: find it on the M-Pesa "
+                    f"statement, then /resolve {payment.id} | the receipt",
+                )
+            )
+        if payment.flag_reason and payment.flag_resolved_at is None:
+            problems.append(
+                Mismatch(
+                    subject,
+                    f"flagged and not resolved ({payment.flag_reason}): "
+                    f"/resolve {payment.id} | what was done",
+                )
+            )
+    return problems
+
+
+async def _callbacks(conn: BaseDBAsyncClient, now: datetime) -> list[Mismatch]:
+    """Money M-Pesa says came in that no payment took."""
+    problems: list[Mismatch] = []
+    waited = now - UNMATCHED_GRACE
+    for callback in await (
+        DarajaCallback.filter(status=CallbackStatus.UNMATCHED, received_at__lte=waited)
+        .using_db(conn)
+        .order_by("id")
+    ):
+        try:
+            parsed = parse_callback(callback.body.encode())
+        except MalformedCallback:
+            continue
+        if not parsed.succeeded:
+            continue
+        amount = format_kes(parsed.amount) if parsed.amount is not None else "money"
+        phone = f" from {display_phone(parsed.phone)}" if parsed.phone else ""
+        problems.append(
+            Mismatch(
+                f"callback #{callback.id}",
+                f"M-Pesa reports {amount} paid{phone} (receipt {parsed.receipt or '?'}), "
+                "but no payment matched it: nobody was credited",
+            )
+        )
+    return problems
