@@ -157,7 +157,13 @@ class Scheduler(Planner, Worker):
         await self.notifier.notify(
             manager,
             NotificationKind.JOB_FAILED,
-            {"event": event, "what": what, "attempts": job.attempts, "error": error[:300]},
+            {
+                "event": event,
+                "what": what,
+                "reminder": job.kind is JobKind.REMINDER,
+                "attempts": job.attempts,
+                "error": error[:300],
+            },
             buttons=card_button(event.id),
             dedupe_key=f"job-failed:{job.id}",
             using_db=conn,
