@@ -23,7 +23,7 @@ from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from services.scheduler import Scheduler
 from tests.conftest import START, Mailbox, People, app_settings, make_settings, text_part
-from tests.test_e2e_events import crew_and_event, said
+from tests.event_setup import crew_and_event, said
 
 CALL = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # Sat 5 Dec, 15:00 in Nairobi
 

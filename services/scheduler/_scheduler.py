@@ -1,14 +1,4 @@
-"""Scheduled messages (reminders, nudges, manager alerts), sent exactly once.
-
-Jobs are rows written in the same transaction as the change that calls for them (an
-assignment, an answer, an event's new time) and cancelled with it. A job is claimed with a
-lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a conditional UPDATE), and its message
-is queued in the outbox in the transaction that marks it done, with a dedupe key: two
-instances, or a restart between claim and send, never produce the message twice.
-
-A job that fails is tried again after a backoff (its lease is stretched) and is parked as
-FAILED, with its error, after `max_attempts`: one broken job never holds up the others.
-"""
+"""The scheduler: claims the jobs that are due and queues their messages, exactly once."""
 
 from __future__ import annotations
 
@@ -16,8 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
@@ -34,27 +23,22 @@ from models import (
     Person,
     ScheduledJob,
 )
+from services.buttons.assignments import answer_buttons, answer_many_buttons
+from services.buttons.events import card_button
 from services.clock import Clock
-from services.keyboards import answer_buttons, card_button
-from services.notifications import Button, Notifier
+from services.notifications import Notifier
 from services.outbox import Outbox
+from services.scheduler._plans import OURS, Planner
 from services.worker import Failure, Worker, backoff, isolated
 
 log = logging.getLogger(__name__)
 
-OURS = (JobKind.REMINDER, JobKind.NUDGE, JobKind.MANAGER_ALERT)
+
 NUDGE_BUTTONS = 8  # invitations answerable from one nudge; the rest are in /my
 
 
 class JobLost(Exception):
     """Our lease on a job ran out and someone else took it: roll back, send nothing."""
-
-
-@dataclass(frozen=True)
-class Wanted:
-    kind: JobKind
-    due_at: datetime
-    key: str
 
 
 def human_delta(delta: timedelta) -> str:
@@ -68,7 +52,7 @@ def human_delta(delta: timedelta) -> str:
     return f"{minutes} min"
 
 
-class Scheduler(Worker):
+class Scheduler(Planner, Worker):
     name = "scheduler"
 
     def __init__(
@@ -94,114 +78,6 @@ class Scheduler(Worker):
         self.lease = lease
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
-
-    # --- planning, in the caller's transaction ----------------------------------------
-
-    async def plan_assignment(
-        self, assignment: Assignment, event: Event, conn: BaseDBAsyncClient
-    ) -> None:
-        now = self.clock.now()
-        wanted: list[Wanted] = []
-        if event.status is EventStatus.SCHEDULED:
-            if assignment.status is AssignmentStatus.INVITED:
-                earlier = (
-                    await ScheduledJob.filter(assignment_id=assignment.id, kind=JobKind.NUDGE)
-                    .using_db(conn)
-                    .order_by("-id")
-                    .first()
-                )
-                # Kept when plans are redone (an event's time moved); a new invitation after
-                # a decline gets its own, counted from when it was sent.
-                current = earlier is not None and earlier.due_at > assignment.invited_at
-                due = earlier.due_at if earlier and current else now + self.nudge_after
-                if due < event.call_at:
-                    wanted.append(
-                        Wanted(JobKind.NUDGE, due, f"nudge:a{assignment.id}:{due.timestamp():.0f}")
-                    )
-            elif assignment.status is AssignmentStatus.CONFIRMED:
-                for offset in self.reminder_offsets:
-                    due = event.call_at - offset
-                    if due > now:
-                        wanted.append(
-                            Wanted(
-                                JobKind.REMINDER,
-                                due,
-                                f"reminder:a{assignment.id}:{due.timestamp():.0f}",
-                            )
-                        )
-        scope = ScheduledJob.filter(
-            assignment_id=assignment.id, kind__in=[JobKind.NUDGE, JobKind.REMINDER]
-        )
-        await self._sync(scope, wanted, conn, event_id=event.id, assignment_id=assignment.id)
-
-    async def plan_event(self, event: Event, conn: BaseDBAsyncClient) -> None:
-        """The manager's alert; after a time change, every assignment's jobs too."""
-        now = self.clock.now()
-        wanted: list[Wanted] = []
-        if event.status is EventStatus.SCHEDULED:
-            due = event.call_at - self.alert_window
-            if due <= now:  # created inside the window: give crew a moment to answer first
-                due = now + min(self.nudge_after, (event.call_at - now) / 2)
-            if due < event.call_at:
-                wanted.append(
-                    Wanted(JobKind.MANAGER_ALERT, due, f"alert:e{event.id}:{due.timestamp():.0f}")
-                )
-        scope = ScheduledJob.filter(event_id=event.id, kind=JobKind.MANAGER_ALERT)
-        await self._sync(scope, wanted, conn, event_id=event.id, assignment_id=None)
-        assignments = await Assignment.filter(event_id=event.id).using_db(conn)
-        for assignment in assignments:
-            await self.plan_assignment(assignment, event, conn)
-
-    async def _sync(
-        self,
-        scope: object,
-        wanted: list[Wanted],
-        conn: BaseDBAsyncClient,
-        *,
-        event_id: int,
-        assignment_id: int | None,
-    ) -> None:
-        keys = {w.key for w in wanted}
-        query = scope.filter(status=JobStatus.PENDING)  # type: ignore[attr-defined]
-        if keys:
-            query = query.exclude(dedupe_key__in=keys)
-        await query.using_db(conn).update(status=JobStatus.CANCELLED)
-        if not wanted:
-            return
-        found = await ScheduledJob.filter(dedupe_key__in=sorted(keys)).using_db(conn)
-        known = {job.dedupe_key: job for job in found}
-        missing = [item for item in wanted if item.key not in known]
-        if missing:  # one statement for all of them (a confirmation plans two reminders)
-            now = self.clock.now()
-            await ScheduledJob.bulk_create(
-                [
-                    ScheduledJob(
-                        kind=item.kind,
-                        due_at=item.due_at,
-                        dedupe_key=item.key,
-                        event_id=event_id,
-                        assignment_id=assignment_id,
-                        created_at=now,
-                    )
-                    for item in missing
-                ],
-                using_db=conn,
-            )
-        for item in wanted:
-            existing = known.get(item.key)
-            if existing is not None and existing.status is JobStatus.CANCELLED:
-                await (
-                    ScheduledJob.filter(id=existing.id, status=JobStatus.CANCELLED)
-                    .using_db(conn)
-                    .update(status=JobStatus.PENDING, due_at=item.due_at, attempts=0)
-                )
-
-    async def cancel_for_event(self, event_id: int, conn: BaseDBAsyncClient) -> int:
-        return await (
-            ScheduledJob.filter(event_id=event_id, status=JobStatus.PENDING, kind__in=OURS)
-            .using_db(conn)
-            .update(status=JobStatus.CANCELLED)
-        )
 
     # --- running -------------------------------------------------------------------
 
@@ -281,7 +157,13 @@ class Scheduler(Worker):
         await self.notifier.notify(
             manager,
             NotificationKind.JOB_FAILED,
-            {"event": event, "what": what, "attempts": job.attempts, "error": error[:300]},
+            {
+                "event": event,
+                "what": what,
+                "reminder": job.kind is JobKind.REMINDER,
+                "attempts": job.attempts,
+                "error": error[:300],
+            },
             buttons=card_button(event.id),
             dedupe_key=f"job-failed:{job.id}",
             using_db=conn,
@@ -420,13 +302,7 @@ class Scheduler(Worker):
         if len(waiting) == 1:
             buttons = answer_buttons(assignment.id)
         else:
-            buttons = [
-                [
-                    Button(f"✅ #{a.event.id} {a.event.title}"[:40], f"asg:yes:{a.id}"),
-                    Button(f"❌ #{a.event.id}", f"asg:no:{a.id}"),
-                ]
-                for a in waiting[:NUDGE_BUTTONS]
-            ]
+            buttons = answer_many_buttons(waiting[:NUDGE_BUTTONS])
         await self.notifier.notify(
             assignment.person,
             NotificationKind.NUDGE,

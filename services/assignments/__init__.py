@@ -1,0 +1,44 @@
+"""Assignments: inviting crew, their answers, reminders on demand, briefings, and `/my`.
+
+What happens when crew press Confirm: `AssignmentService.respond` in `_answer.py`.
+
+    _errors.py   AssignmentError → AlreadyAssigned, Overlap, AnswerRefused, TooLong
+    _model.py    answers, candidates, the parts of /my
+    _invite.py   the picker's candidates, /assign, inviting again
+    _answer.py   Confirm / Decline, "Change my answer", the reason for a decline
+    _service.py  AssignmentService: /my, reminders on demand, briefings
+"""
+
+from services.assignments._errors import (
+    AlreadyAssigned,
+    AnswerRefused,
+    AssignmentError,
+    Overlap,
+    TooLong,
+)
+from services.assignments._model import (
+    ASSIGN_FORMAT,
+    REINVITABLE,
+    Answer,
+    Candidate,
+    MyPage,
+    MySection,
+    Response,
+)
+from services.assignments._service import AssignmentService
+
+__all__ = [
+    "ASSIGN_FORMAT",
+    "REINVITABLE",
+    "AlreadyAssigned",
+    "Answer",
+    "AnswerRefused",
+    "AssignmentError",
+    "AssignmentService",
+    "Candidate",
+    "MyPage",
+    "MySection",
+    "Overlap",
+    "Response",
+    "TooLong",
+]

@@ -1,0 +1,30 @@
+"""Refusals about assignments: one area base, each also on a branch of `services.errors`."""
+
+from __future__ import annotations
+
+from models import Event
+from services.errors import CallsheetError, Conflict, InvalidInput
+
+
+class AssignmentError(CallsheetError):
+    pass
+
+
+class AlreadyAssigned(AssignmentError, Conflict):
+    pass
+
+
+class Overlap(AssignmentError, Conflict):
+    """The person is confirmed on an overlapping event; the manager must say "assign anyway"."""
+
+    def __init__(self, message: str, other: Event) -> None:
+        super().__init__(message)
+        self.other = other
+
+
+class AnswerRefused(AssignmentError, Conflict):
+    """A press that cannot change anything (stale, someone else's, too late)."""
+
+
+class TooLong(AssignmentError, InvalidInput):
+    """The message would not fit in one Telegram message."""
