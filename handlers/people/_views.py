@@ -109,7 +109,9 @@ def cancel_keyboard() -> InlineKeyboardMarkup:
 # --- the roster and the card ----------------------------------------------------------------
 
 
-def paginate(lines: Sequence[str], per_page: int = PAGE_PEOPLE, chars: int = PAGE_CHARS) -> list[range]:
+def paginate(
+    lines: Sequence[str], per_page: int = PAGE_PEOPLE, chars: int = PAGE_CHARS
+) -> list[range]:
     """Index ranges of `lines`, at most `per_page` lines and `chars` characters each."""
     pages: list[range] = []
     start, size = 0, 0
