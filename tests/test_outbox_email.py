@@ -252,7 +252,9 @@ async def test_a_dead_server_fails_rows_a_manager_lists_and_resends(
 
         # Crew cannot see the list.
         await tg.send_text(crew, "/emails failed")
-        await tg.wait_for_bot_message(crew.id, "This command is for managers")
+        await tg.wait_for_bot_message(
+            crew.id, "Only managers can see failed emails and unreachable chats."
+        )
 
         await tg.send_text(boss, "/emails failed")
         listing = await tg.wait_for_bot_message(boss.id, "Emails that could not be sent")
@@ -266,7 +268,7 @@ async def test_a_dead_server_fails_rows_a_manager_lists_and_resends(
         await Person.filter(id=boss_row.id).update(access=Access.CREW)
         query = await tg.press(boss, listing["message_id"], f"Resend #{row.id}")
         answer = await tg.wait_for_callback_answer(query)
-        assert answer["text"] == "Only a manager can do this."
+        assert answer["text"] == "❌ Only managers can see or resend messages."
         assert (await OutboxMessage.get(id=row.id)).status is OutboxStatus.FAILED
         await Person.filter(id=boss_row.id).update(access=Access.MANAGER)
 
