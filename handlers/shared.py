@@ -48,7 +48,6 @@ def plural(count: int, one: str, many: str | None = None) -> str:
 
 
 def render(context: CallsheetContext, template: str, **values: Any) -> str:
-
     """`templates/replies/<template>.j2` as Telegram HTML; `now` lets dates show their year
     only when it is not this year."""
     values.setdefault("now", context.services.clock.now())
