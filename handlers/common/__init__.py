@@ -19,6 +19,7 @@ from telegram.ext import (
 )
 
 from handlers.common.checks import (
+    answer_empty_presses,
     current_person,
     final,
     ignore_edits,
@@ -57,6 +58,7 @@ __all__ = [
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Checks that run before every feature (features live in group 0). One handler runs
     per group, so each check has a group of its own."""
+    application.add_handler(TypeHandler(Update, answer_empty_presses), group=-5)
     application.add_handler(TypeHandler(Update, skip_seen_updates), group=-3)
     application.add_handler(TypeHandler(Update, ignore_edits), group=-4)
     application.add_handler(TypeHandler(Update, only_private_chats), group=-2)

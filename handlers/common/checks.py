@@ -46,6 +46,15 @@ async def only_private_chats(update: Update, context: CallsheetContext) -> None:
         raise ApplicationHandlerStop
 
 
+async def answer_empty_presses(update: Update, context: CallsheetContext) -> None:
+    """A press that carries no data (only a modified client sends one) is answered here: PTB
+    hands it to every CallbackQueryHandler whatever its pattern, so no feature could parse it."""
+    query = update.callback_query
+    if query is not None and not query.data and not query.game_short_name:
+        await query.answer("This button is no longer active.", show_alert=True)
+        raise ApplicationHandlerStop
+
+
 async def ignore_edits(update: Update, context: CallsheetContext) -> None:
     """An edited message is not a new answer: every step reads what was sent, once."""
     if update.edited_message is not None or update.edited_channel_post is not None:
