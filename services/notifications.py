@@ -19,6 +19,7 @@ from jinja2.runtime import Context
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models import (
+    Access,
     AssignmentStatus,
     BatchMemberStatus,
     Channel,
@@ -30,6 +31,7 @@ from models import (
     Person,
 )
 from services.clock import Clock, format_span, format_when
+from services.phones import display_phone
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Why a message to someone deactivated was kept but not sent (their history shows it).
@@ -83,9 +85,11 @@ class Renderer:
         self.env.filters["when"] = self._when
         self.env.filters["span"] = self._span
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
+        self.env.filters["phone"] = display_phone
         # Templates compare states to members (`a.status == AssignmentStatus.CONFIRMED`),
         # never to strings typed by hand.
         self.env.globals.update(
+            Access=Access,
             AssignmentStatus=AssignmentStatus,
             BatchMemberStatus=BatchMemberStatus,
             Channel=Channel,
@@ -110,7 +114,6 @@ class Renderer:
         return template.render({"company": self.company_name, **context}).strip()
 
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
-
         return self.render_parts(kind, context, chat=True, email=True, page=True)
 
     def render_parts(

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from services.clock import ManualClock
 from services.email import SmtpSender
 from services.outbox import Transient
 from tests.conftest import Mailbox, People, app_settings, free_port, text_part
+from tests.outbox_helpers import settled, ticking
 
 
 @pytest.fixture(scope="module")
@@ -177,33 +178,6 @@ async def flaky_app(
         await asyncio.to_thread(controller.stop)
 
 
-@contextlib.asynccontextmanager
-async def ticking(app: Callsheet, clock: ManualClock, step: timedelta) -> AsyncIterator[None]:
-    """Time runs fast: every few milliseconds the clock moves `step` and the outbox looks."""
-
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(0.02)
-            clock.advance(step)
-            assert app.services is not None
-            app.services.outbox.wake()
-
-    task = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def settled(count: Callable[[], Awaitable[int]], wanted: int) -> None:
-    """Until the database shows `wanted` (the dispatcher records outcomes after sending)."""
-    async with asyncio.timeout(5):
-        while await count() < wanted:  # noqa: ASYNC110 - the state lives in the database
-            await asyncio.sleep(0.02)
-
-
 async def add_crew(app: Callsheet, n: int) -> list[str]:
     assert app.services is not None
     addresses = []
@@ -252,7 +226,9 @@ async def test_a_dead_server_fails_rows_a_manager_lists_and_resends(
 
         # Crew cannot see the list.
         await tg.send_text(crew, "/emails failed")
-        await tg.wait_for_bot_message(crew.id, "This command is for managers")
+        await tg.wait_for_bot_message(
+            crew.id, "Only managers can see failed emails and unreachable chats."
+        )
 
         await tg.send_text(boss, "/emails failed")
         listing = await tg.wait_for_bot_message(boss.id, "Emails that could not be sent")
@@ -266,7 +242,7 @@ async def test_a_dead_server_fails_rows_a_manager_lists_and_resends(
         await Person.filter(id=boss_row.id).update(access=Access.CREW)
         query = await tg.press(boss, listing["message_id"], f"Resend #{row.id}")
         answer = await tg.wait_for_callback_answer(query)
-        assert answer["text"] == "Only a manager can do this."
+        assert answer["text"] == "❌ Only managers can see or resend messages."
         assert (await OutboxMessage.get(id=row.id)).status is OutboxStatus.FAILED
         await Person.filter(id=boss_row.id).update(access=Access.MANAGER)
 

@@ -17,7 +17,7 @@ from models import Access, AuditLog, Channel, NotificationKind, OutboxMessage, O
 from models.stamps import stamp
 from services.clock import ManualClock
 from services.errors import NotAllowed
-from services.notifications import Notifier, Renderer
+from services.notifications import Notifier
 from services.outbox import (
     ChatUnreachable,
     Dispatcher,
@@ -28,6 +28,7 @@ from services.outbox import (
     Transient,
 )
 from tests.conftest import START
+from tests.outbox_helpers import chat_row, renderer
 
 TEST_TEMPLATES = Path(__file__).parent / "templates"
 TZ = ZoneInfo("Africa/Nairobi")
@@ -98,21 +99,14 @@ class Svc(OutboxService):
 def service(
     clock: ManualClock, folders: tuple[Path, ...] = (), progress: Progress | None = None
 ) -> Svc:
-    renderer = Renderer(TZ, "Sauti Sound", "https://t.me/callsheet_test_bot", folders=folders)
-    return Svc(CountingOutbox(clock, progress or Progress()), Notifier(renderer, clock), clock)
+    notifier = Notifier(renderer("https://t.me/callsheet_test_bot", folders), clock)
+    return Svc(CountingOutbox(clock, progress or Progress()), notifier, clock)
 
 
 async def queue(clock: ManualClock, chats: int, per_chat: int) -> None:
     """Rows written as the notifier writes them, interleaved across chats."""
     rows = [
-        OutboxMessage(
-            **stamp(OutboxMessage, START),
-            channel=Channel.TELEGRAM,
-            kind="manager_alert",
-            chat_id=1000 + c,
-            text=f"chat {1000 + c} message {n}",
-            next_attempt_at=clock.now(),
-        )
+        chat_row(clock, 1000 + c, f"chat {1000 + c} message {n}")
         for n in range(per_chat)
         for c in range(chats)
     ]

@@ -3,9 +3,6 @@ a front end answering 502 for a while, and a person who blocked the bot (403).""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
@@ -15,11 +12,11 @@ from aiohttp import web
 from bot import db
 from bot.app import Callsheet
 from models import Access, Channel, NotificationKind, OutboxMessage, OutboxStatus, Person
-from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from services.events import EventDraft
-from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, Mailbox, People, app_settings, text_part
+from tests.conftest import BOT_TOKEN, BOT_USERNAME, Mailbox, People, app_settings, text_part
+from tests.outbox_helpers import chat_row, ticking
 
 
 class FlakyFrontEnd:
@@ -68,37 +65,9 @@ class FlakyFrontEnd:
         await self.runner.cleanup()
 
 
-@contextlib.asynccontextmanager
-async def ticking(app: Callsheet, clock: ManualClock, step: timedelta) -> AsyncIterator[None]:
-    """Our clock runs fast (backoffs pass quickly); the sandbox's rate limits stay real."""
-
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(0.02)
-            clock.advance(step)
-            assert app.services is not None
-            app.services.outbox.wake()
-
-    task = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def queue_notes(person: Person, clock: ManualClock, count: int) -> None:
     for n in range(1, count + 1):
-        await OutboxMessage.create(
-            **stamp(OutboxMessage, START),
-            person=person,
-            channel=Channel.TELEGRAM,
-            kind="manager_alert",
-            chat_id=person.telegram_id,
-            text=f"Note {n} for {person.name}",
-            next_attempt_at=clock.now(),
-        )
+        await chat_row(clock, person.telegram_id, f"Note {n} for {person.name}", person).save()
 
 
 async def test_throttled_and_failing_telegram_gets_every_message_once_in_order(

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from handlers.people import render_roster
+from handlers.shared import plural
 from models import Access, Person
+from services.notifications import Renderer
+from tests.conftest import START
+
+RENDERER = Renderer(ZoneInfo("Africa/Nairobi"), "Sauti Sound", "https://t.me/x")
+
+
+def render(template: str, /, **values: Any) -> str:
+    """What `handlers.shared.render` does with a handler's context."""
+    return RENDERER.reply(template, {"now": START, "plural": plural, **values})
 
 
 def person(n: int) -> Person:
@@ -22,7 +35,7 @@ def test_every_page_fits_and_every_person_is_on_exactly_one_page() -> None:
     seen: list[str] = []
     page = 0
     while True:
-        text, markup = render_roster(people, "r&d", page)
+        text, markup = render_roster(render, people, "r&d", page)
         assert len(text) <= 4096
         assert markup is not None
         buttons = [b for row in markup.inline_keyboard for b in row]

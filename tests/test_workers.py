@@ -6,12 +6,9 @@ it; its neighbours go on."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -34,38 +31,12 @@ from models import (
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
-from services.notifications import TEMPLATES, Notifier, Renderer
+from services.notifications import TEMPLATES, Notifier
 from services.outbox import Dispatcher, Outbox, OutboxService
 from services.scheduler import Scheduler
 from services.worker import Worker
 from tests.conftest import BOT_USERNAME, START, Mailbox, People
-
-
-@contextlib.asynccontextmanager
-async def ticking(app: Callsheet, clock: ManualClock, step: timedelta) -> AsyncIterator[None]:
-    """Our clock runs fast (backoffs pass quickly); the sandbox's rate limits stay real."""
-
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(0.02)
-            clock.advance(step)
-            assert app.services is not None
-            app.services.outbox.wake()
-
-    task = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def settled(count: Callable[[], Awaitable[int]], wanted: int, timeout: float = 10) -> None:
-    """Until the database shows `wanted` (the dispatcher records outcomes after sending)."""
-    async with asyncio.timeout(timeout):
-        while await count() < wanted:  # noqa: ASYNC110 - the state lives in the database
-            await asyncio.sleep(0.02)
+from tests.outbox_helpers import chat_row, renderer, settled, ticking
 
 
 async def chat_note(app: Callsheet, person: Person, word: str) -> None:
@@ -206,10 +177,7 @@ async def test_a_scheduled_job_that_keeps_failing_stops_at_max_attempts(
     with a backoff, then parked as failed with the error; the nudge due with it goes out."""
     clock = ManualClock(START)
     (tmp_path / "reminder.j2").write_text("{% block subject %}{{ no_such_thing }}{% endblock %}")
-    renderer = Renderer(
-        ZoneInfo("Africa/Nairobi"), "Sauti Sound", "https://t.me/bot", folders=(tmp_path, TEMPLATES)
-    )
-    notifier = Notifier(renderer, clock)
+    notifier = Notifier(renderer(folders=(tmp_path, TEMPLATES)), clock)
     scheduler = Scheduler(
         notifier,
         Outbox(clock),
@@ -304,20 +272,12 @@ async def test_a_dispatcher_whose_row_raises_anything_keeps_delivering_the_other
     database: str, clock: ManualClock
 ) -> None:
     outbox = Outbox(clock)
-    renderer = Renderer(ZoneInfo("Africa/Nairobi"), "Sauti Sound", "https://t.me/bot")
-    service = OutboxService(outbox, Notifier(renderer, clock), clock)
+    service = OutboxService(outbox, Notifier(renderer(), clock), clock)
     chat = BrokenForOneChat(broken=1001)
     dispatcher = Dispatcher(service, Channel.TELEGRAM, chat=chat, poll_seconds=0.01)
 
     async def note(chat_id: int, text: str) -> None:
-        await OutboxMessage.create(
-            **stamp(OutboxMessage, START),
-            channel=Channel.TELEGRAM,
-            kind="manager_alert",
-            chat_id=chat_id,
-            text=text,
-            next_attempt_at=clock.now(),
-        )
+        await chat_row(clock, chat_id, text).save()
 
     for chat_id in (1000, 1001, 1002):
         await note(chat_id, f"first for {chat_id}")
