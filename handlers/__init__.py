@@ -2,7 +2,7 @@
 
 from telegram.ext import Application
 
-from handlers import assignments, batches, common, emails, events, payments, people
+from handlers import assignments, common, emails, events, payments, people
 
 
 def register_all(application: Application) -> None:  # type: ignore[type-arg]
@@ -11,7 +11,7 @@ def register_all(application: Application) -> None:  # type: ignore[type-arg]
     people.register(application)
     emails.register(application)
     payments.register(application)
-    batches.register(application)
+    payments.register_batch(application)
     payments.register_buttons(application)  # the pay: presses no conversation took
     assignments.register(application)
     events.register(application)

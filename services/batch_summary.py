@@ -27,6 +27,7 @@ from models import (
     PaymentStatus,
     Person,
 )
+from services.buttons.payments import ResendFailed, SendAnyway
 from services.notifications import Button, Keyboard, Notifier
 
 # Telegram refuses more than 4,096 characters; lines are cut well before, leaving room for
@@ -192,11 +193,10 @@ async def view(batch_id: int, conn: BaseDBAsyncClient, *, lock: bool = False) ->
 def buttons(view: BatchView) -> Keyboard:
     row: list[Button] = []
     if view.resendable:
-        row.append(
-            Button(f"Resend failed ones ({view.resendable})", f"pay:bresend:{view.batch.id}")
-        )
+        resend = ResendFailed(view.batch.id).pack()
+        row.append(Button(f"Resend failed ones ({view.resendable})", resend))
     if view.repeats and view.event.status is not EventStatus.CANCELLED:
-        row.append(Button(f"Send anyway ({view.repeats})", f"pay:banyway:{view.batch.id}"))
+        row.append(Button(f"Send anyway ({view.repeats})", SendAnyway(view.batch.id).pack()))
     return [row] if row else []
 
 

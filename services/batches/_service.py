@@ -1,30 +1,15 @@
-"""Asking an event's confirmed crew for one amount each: the event card's Request payment.
-
-Nothing is pushed while the manager waits. `start` writes the batch and one QUEUED member per
-person, with the summary message, in one transaction; the sender loop then claims members
-one at a time and pushes each through the same path as /request. A claim, the payment row
-(initiated) and the member's new status are one transaction, and the push happens only after
-it commits, so:
-- a process that dies before the commit leaves the member QUEUED: the next sender (after a
-  restart, or another instance) asks them, once;
-- a process that dies after it leaves an initiated payment: never pushed again, it becomes
-  unknown after the query delay like any interrupted /request;
-- two instances never claim the same member (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite:
-  a conditional UPDATE, with writers serialised).
-"""
+"""Choosing crew for an event's payment request, starting it, and asking some again."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from models import (
     Assignment,
-    AssignmentStatus,
     AuditAction,
     BatchMemberStatus,
     Event,
@@ -36,102 +21,25 @@ from models import (
     Person,
 )
 from services import audit, batch_summary
-from services.clock import Clock
-from services.errors import CallsheetError, Conflict, InvalidInput, require_manager
-from services.money import format_kes, parse_amount
-from services.outbox import Outbox
-from services.payments import PaymentDraft, PaymentService, clean_purpose
-from services.phones import PhoneError, msisdn
-from services.worker import Worker
+from services.batches._drafts import (
+    PAYABLE,
+    BatchDraft,
+    BatchError,
+    Candidate,
+    Details,
+    NobodyToAsk,
+    ago,
+    problem,
+)
+from services.batches._sender import BatchSender
+from services.errors import require_manager
+from services.money import format_kes
 
 log = logging.getLogger(__name__)
 
-PAYABLE = (AssignmentStatus.CONFIRMED, AssignmentStatus.COMPLETED)
 
-
-class BatchError(CallsheetError):
-    pass
-
-
-class NobodyToAsk(BatchError, Conflict):
-    pass
-
-
-class InvalidDetails(BatchError, InvalidInput):
-    pass
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A confirmed crew member, and why they cannot be asked (None: they can)."""
-
-    person: Person
-    role: str
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class Details:
-    amount: int
-    purpose: str
-    reference: str  # the purpose as the payer's prompt shows it (≤ 12 characters)
-    description: str  # ≤ 13 characters
-
-
-@dataclass(frozen=True)
-class BatchDraft:
-    """Checked and ready to send; nothing is saved until `start`."""
-
-    event: Event
-    people: list[Candidate]
-    details: Details
-    warnings: list[str]  # people who will be skipped, and why
-
-
-def parse_details(text: str) -> Details | int:
-    """`1500 | Setup fee` → Details; a bare amount → the amount (the purpose comes next).
-
-    Raises the amount's or the purpose's own error, saying what is expected."""
-    amount_text, bar, purpose_text = text.partition("|")
-    if not bar:
-        if not text.strip():
-            raise InvalidDetails("Send the amount and what it is for, like 1500 | Setup fee.")
-        return parse_amount(text)
-    return details(parse_amount(amount_text), purpose_text)
-
-
-def details(amount: int, purpose_text: str) -> Details:
-    purpose, reference, description = clean_purpose(purpose_text)
-    return Details(amount, purpose, reference, description)
-
-
-def ago(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return "moments ago" if seconds < 10 else f"{seconds} seconds ago"
-    minutes = seconds // 60
-    return f"{minutes} min ago"
-
-
-class BatchService(Worker):
-    """Choosing crew for an event's payment request, and the loop that pushes to them."""
-
-    name = "batch sender"
-
-    def __init__(
-        self,
-        payments: PaymentService,
-        outbox: Outbox,
-        clock: Clock,
-        *,
-        poll_seconds: float = 5.0,
-    ) -> None:
-        super().__init__(idle_seconds=poll_seconds)
-        self.payments = payments
-        self.notifier = payments.notifier
-        self.outbox = outbox
-        self.clock = clock
-        self.poll_seconds = poll_seconds
+class BatchService(BatchSender):
+    """Choosing crew for an event's payment request; the sender loop pushes to them."""
 
     # --- choosing -------------------------------------------------------------------------
 
@@ -146,7 +54,7 @@ class BatchService(Worker):
         assignments = await Assignment.filter(
             event_id=event.id, status__in=PAYABLE
         ).prefetch_related("person")
-        found = [Candidate(a.person, a.role, _problem(a.person)) for a in assignments]
+        found = [Candidate(a.person, a.role, problem(a.person)) for a in assignments]
         found.sort(key=lambda c: c.person.name.lower())
         return event, found
 
@@ -324,129 +232,6 @@ class BatchService(Worker):
             self.outbox.wake()
             self._wake.set()
         return queued
-
-    # --- sending --------------------------------------------------------------------------
-
-    async def send_due(self) -> int:
-        """Push to every queued member, one after another; returns how many were pushed."""
-        pushed = 0
-        while not self._stopping.is_set():
-            claimed = await self._claim_next()
-            if claimed is None:
-                break
-            if isinstance(claimed, Payment):
-                await self.payments.push(claimed)
-                pushed += 1
-        return pushed
-
-    async def _claim_next(self) -> Payment | bool | None:
-        """The next member's payment, written and ready to push; True when a member was
-        settled without a push (skipped); None when nothing is queued."""
-        async with in_transaction() as conn:
-            query = (
-                PaymentBatchMember.filter(status=BatchMemberStatus.QUEUED)
-                .order_by("id")
-                .limit(1)
-                .using_db(conn)
-            )
-            if conn.capabilities.dialect == "postgres":
-                query = query.select_for_update(skip_locked=True)
-            found = await query
-            if not found:
-                return None
-            member = found[0]
-            claimed = (
-                await PaymentBatchMember.filter(id=member.id, status=BatchMemberStatus.QUEUED)
-                .using_db(conn)
-                .update(
-                    status=BatchMemberStatus.ASKED, resend_of_id=None, updated_at=self.clock.now()
-                )
-            )
-            if not claimed:
-                return True  # another sender took it
-            batch = await PaymentBatch.filter(id=member.batch_id).using_db(conn).get()  # type: ignore[attr-defined]
-            manager = await Person.filter(id=batch.requested_by_id).using_db(conn).get()  # type: ignore[attr-defined]
-            person = await Person.filter(id=member.person_id).using_db(conn).get()  # type: ignore[attr-defined]
-            resend_of = member.resend_of_id  # type: ignore[attr-defined]
-            problem = await self._why_not(conn, batch, manager, person, member, resend_of)
-            if problem == "":
-                return True  # a resend someone already made by hand: nothing more to do
-            if problem is not None:
-                await (
-                    PaymentBatchMember.filter(id=member.id)
-                    .using_db(conn)
-                    .update(
-                        status=BatchMemberStatus.SKIPPED,
-                        reason=problem[:200],
-                        updated_at=self.clock.now(),
-                    )
-                )
-                await batch_summary.refresh(self.notifier, batch.id, conn)
-                log.info("batch %s: person %s %s", batch.id, person.id, problem)
-                return True
-            draft = PaymentDraft(
-                person_id=person.id,
-                person_name=person.name,
-                phone=member.phone,
-                amount=batch.amount,
-                purpose=batch.purpose,
-                reference=batch.account_reference,
-                description=batch.transaction_desc,
-            )
-            payment = await self.payments.initiate(
-                conn, manager, draft, resend_of=resend_of, batch_id=batch.id
-            )
-        self.outbox.wake()
-        log.info("batch %s: payment %s initiated for person %s", batch.id, payment.id, person.id)
-        return payment
-
-    async def _why_not(
-        self,
-        conn: BaseDBAsyncClient,
-        batch: PaymentBatch,
-        manager: Person,
-        person: Person,
-        member: PaymentBatchMember,
-        resend_of: int | None,
-    ) -> str | None:
-        """Why this member is not pushed now ("" when a resend exists already); None: push."""
-        event = await Event.filter(id=batch.event_id).using_db(conn).get()  # type: ignore[attr-defined]
-        if event.status is EventStatus.CANCELLED:
-            return "not sent: the event was cancelled"
-        if not manager.is_manager:
-            return "not sent: the manager who asked is no longer a manager"
-        if not person.active:
-            return "not sent: deactivated"
-        if resend_of is not None:
-            if await Payment.filter(resend_of_id=resend_of).using_db(conn).exists():
-                return ""
-            return None
-        if member.repeat_ok:
-            return None
-        previous = await self.payments.recent_request(member.phone, batch.amount, conn)
-        if previous is None:
-            return None
-        seconds = (self.clock.now() - previous.created_at).total_seconds()
-        return (
-            f"{batch_summary.REPEAT_SKIP} {format_kes(batch.amount)} {ago(seconds)} "
-            f"(#{previous.id})"
-        )
-
-    # --- the loop -------------------------------------------------------------------------
-
-    async def round(self) -> int:
-        """Send until `stop()`; queued members left by a dead process go out at start."""
-        return await self.send_due()
-
-
-def _problem(person: Person) -> str | None:
-    if not person.active:
-        return "deactivated"
-    try:
-        msisdn(person.phone)
-    except PhoneError:
-        return f"{person.phone} cannot get an M-Pesa prompt"
-    return None
 
 
 async def _open_batch(conn: BaseDBAsyncClient, batch_id: int, nobody: str) -> PaymentBatch:

@@ -1,0 +1,63 @@
+"""What the payment handlers share: this area's commands, the payment service (or why there
+is none), a refused press answered as it always was, and the user's kept data."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+
+from bot.context import CallsheetContext
+from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command
+from services.errors import CallsheetError
+from services.payments import PaymentError, PaymentService
+
+# The menus list these in this order (/help too).
+MANAGER_COMMANDS += [
+    Command("request", "Ask someone to pay by M-Pesa", "/request Jane | 1500 | Cable damage"),
+    Command("charge", "Add an amount someone owes", "/charge Jane | 1500 | Lost XLR cable"),
+    Command("uncharge", "Undo a charge", "/uncharge 12 | Cable was found"),
+    Command("resolve", "Say what was done about a flagged payment", "/resolve 7 | Refunded"),
+    Command("payments", "Payment history: /payments [person or status]"),
+    Command("balances", "Outstanding balances"),
+]
+CREW_COMMANDS += [Command("balance", "What I owe and my payments")]
+
+PAYMENTS_OFF = (
+    "M-Pesa payments are not set up on this bot yet. An admin must add the Daraja settings."
+)
+
+PressHandler = Callable[[Update, CallsheetContext], Coroutine[Any, Any, None]]
+
+
+def payments_of(context: CallsheetContext) -> PaymentService:
+    service = context.services.payments
+    if service is None:
+        raise PaymentError(PAYMENTS_OFF)
+    return service
+
+
+def user_data(context: CallsheetContext) -> dict[Any, Any]:
+    assert context.user_data is not None  # every update here comes from a user
+    return context.user_data
+
+
+def example(command: str) -> str:
+    return next((c.example for c in MANAGER_COMMANDS if c.name == command), f"/{command}")
+
+
+def alerts_refusal(callback: PressHandler) -> PressHandler:
+    """A press the service refuses is answered with the refusal alone, in an alert, as these
+    buttons always have (people read "Payment #1 was already resent as #2." on the button)."""
+
+    @functools.wraps(callback)
+    async def answered(update: Update, context: CallsheetContext) -> None:
+        try:
+            await callback(update, context)
+        except CallsheetError as exc:
+            assert update.callback_query is not None
+            await update.callback_query.answer(str(exc)[:200], show_alert=True)
+
+    return answered
