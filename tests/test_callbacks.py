@@ -18,6 +18,7 @@ from models import (
     DarajaCallback,
     LedgerEntry,
     LedgerKind,
+    NotificationKind,
     OutboxMessage,
     Payment,
     PaymentStatus,
@@ -90,7 +91,7 @@ async def test_a_duplicate_callback_credits_once(
     _, boss, jane_person, _ = crew
     daraja.next_outcome(None, Outcome.DUPLICATE)
     await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
-    payment = await tg.wait_for(lambda: daraja.pushes and daraja.pushes[0].checkout_id)
+    payment = await tg.wait_for(lambda: daraja.pushes[0].checkout_id if daraja.pushes else None)
     delivered = await daraja.wait_for_callback(payment, count=2)
     assert [d.status for d in delivered] == [200, 200]
     await settled(app)
@@ -193,7 +194,7 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
     assert statuses.count(CallbackStatus.FLAGGED) == 1
     assert await LedgerEntry.filter(kind=LedgerKind.PAYMENT).count() == 11
     for payer in payers:
-        credited = sum(p.amount for p in payments[:11] if p.person_id == payer.id)  # type: ignore[attr-defined]
+        credited = sum(int(p.amount) for n, p in enumerate(payments[:11]) if payers[n % 2] is payer)
         credits = LedgerEntry.filter(kind=LedgerKind.PAYMENT, person_id=payer.id)
         assert -sum(e.amount for e in await credits) == credited
         assert (await Person.get(id=payer.id)).balance == 0  # each charged with its request
@@ -201,10 +202,10 @@ async def test_a_burst_of_callbacks_settles_each_payment_once(
     await tg.wait_for_bot_message(otieno_user.id, "✅ Paid KES 101 · receipt QBU0000001")
     await tg.wait_for_bot_message(boss_user.id, "Otieno Kamau paid, but it was not credited")
     await mail.wait_for("jane@example.com", "QBU0000000")
-    receipts = await OutboxMessage.filter(kind="payment_receipt").values_list(
-        "person_id", flat=True
-    )
-    assert otieno.id not in receipts and jane.id in receipts and boss.id in receipts
+    receipts = OutboxMessage.filter(kind=NotificationKind.PAYMENT_RECEIPT)
+    assert not await receipts.filter(person_id=otieno.id).exists()
+    assert await receipts.filter(person_id=jane.id).exists()
+    assert await receipts.filter(person_id=boss.id).exists()
     assert app.services is not None
     await app.services.ledger.resolve_flag(boss, payments[11].id, "A replay: nothing was paid")
 
@@ -303,7 +304,7 @@ async def test_a_callback_from_outside_the_allowlist_is_refused(
 ) -> None:
     _, boss, _, _ = crew
     await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
-    checkout = await tg.wait_for(lambda: daraja.pushes and daraja.pushes[0].checkout_id)
+    checkout = await tg.wait_for(lambda: daraja.pushes[0].checkout_id if daraja.pushes else None)
     delivered = await daraja.wait_for_callback(checkout)
     assert delivered[0].status == 403  # the sandbox posts from 127.0.0.1
     assert await DarajaCallback.all().count() == 0
@@ -327,7 +328,7 @@ async def test_a_trusted_proxy_passes_on_safaricoms_address(
 ) -> None:
     _, boss, _, _ = crew
     started = await ask(tg, boss, "/request Jane | 1500 | Deposit", "Jane Wanjiku")
-    checkout = await tg.wait_for(lambda: daraja.pushes and daraja.pushes[0].checkout_id)
+    checkout = await tg.wait_for(lambda: daraja.pushes[0].checkout_id if daraja.pushes else None)
     delivered = await daraja.wait_for_callback(checkout)
     assert delivered[0].status == 403  # no X-Forwarded-For from the proxy: refused
     async with httpx.AsyncClient() as http:

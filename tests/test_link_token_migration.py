@@ -63,7 +63,10 @@ async def test_tokens_issued_before_the_migration_still_link(
     now = clock.now()
     conn = connections.get("default")
     postgres = conn.capabilities.dialect == "postgres"
-    mark = (lambda n: f"${n}") if postgres else (lambda n: "?")
+
+    def mark(n: int) -> str:
+        return f"${n}" if postgres else "?"
+
     await conn.execute_query(
         "INSERT INTO person (name, phone, email, skills, access, active, balance, created_at, "
         f"updated_at) VALUES ({', '.join(mark(i) for i in range(1, 10))})",

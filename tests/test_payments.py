@@ -303,6 +303,7 @@ async def test_a_push_answered_after_it_was_marked_unknown_keeps_its_id(
     payment = await only_payment()
     assert payment.status is PaymentStatus.PENDING
     assert payment.checkout_request_id == daraja.pushes[0].checkout_id
+    assert payment.checkout_request_id is not None
     await daraja.release(payment.checkout_request_id, Outcome.CANCELLED)
     await tg.wait_for_bot_message(
         boss.id, "❌ Jane Wanjiku did not pay KES 1,500", message_id=waiting["message_id"]
