@@ -107,11 +107,7 @@ async def resend(update: Update, context: CallsheetContext) -> None:
     assert query is not None and context.person is not None
     press = Resend.parse(query.data)
     assert press is not None
-    try:
-        item = await context.services.deliveries.resend(context.person, press.outbox_id)
-    except CallsheetError as exc:  # answered as the service says it, without the ❌
-        await query.answer(str(exc)[:200], show_alert=True)
-        return
+    item = await context.services.deliveries.resend(context.person, press.outbox_id)
     where = item.to if item.channel is Channel.EMAIL else f"{item.person_name} in Telegram"
     await query.answer(f"⏳ Message #{item.id} is queued again for {where}."[:200])
 

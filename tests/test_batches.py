@@ -439,7 +439,7 @@ async def test_crew_still_waiting_are_not_asked_once_the_event_is_cancelled(
         # Nor does "Resend failed ones" ask anyone again.
         query_id = await tg.press(boss, question["message_id"], "Resend failed ones (1)")
         answer = await tg.wait_for_callback_answer(query_id)
-        assert answer["text"] == "Event #1 was cancelled; nobody was asked again."
+        assert answer["text"] == "❌ Event #1 was cancelled; nobody was asked again."
         pushed = [p.body["PhoneNumber"] for p in daraja.pushes]
         assert sorted(pushed) == ["254710000001", "254720000002"]
         assert await Payment.filter(batch_id__isnull=False).count() == 2

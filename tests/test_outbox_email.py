@@ -260,7 +260,7 @@ async def test_a_dead_server_fails_rows_a_manager_lists_and_resends(
         # Pressing it again does not send it twice.
         query = await tg.press(boss, listing["message_id"], f"Resend #{row.id}")
         answer = await tg.wait_for_callback_answer(query)
-        assert answer["text"] == f"Message #{row.id} is sent, not failed: nothing to resend."
+        assert answer["text"] == f"❌ Message #{row.id} is sent, not failed: nothing to resend."
         await tg.send_text(boss, "/emails failed")
         await tg.wait_for_bot_message(boss.id, "No failed emails")
         assert len(mailbox.to(address)) == 1

@@ -109,7 +109,7 @@ async def test_failure_shows_the_reason_with_resend_and_check_status(
     # A second press on the old message (or a stale one) does not prompt the payer again.
     query_id = await tg.press(boss, started["message_id"], "Resend")
     again = await tg.wait_for_callback_answer(query_id)
-    assert again["text"] == "Payment #1 was already resent as #2."
+    assert again["text"] == "❌ Payment #1 was already resent as #2."
     assert len(daraja.pushes) == 2
 
 
@@ -328,7 +328,7 @@ async def test_check_status_asks_mpesa_at_most_every_30_seconds(
     assert answers[0] == "Payment #1: pending"
     assert (
         answers[1:]
-        == ["M-Pesa was just asked about payment #1. You can check again in 30 seconds."] * 4
+        == ["❌ M-Pesa was just asked about payment #1. You can check again in 30 seconds."] * 4
     )
     assert daraja.stats.queries == 1
     clock.advance(timedelta(seconds=31))

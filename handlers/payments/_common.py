@@ -3,7 +3,6 @@ is none), a refused press answered as it always was, and the user's kept data.""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -11,7 +10,6 @@ from telegram import Update
 
 from bot.context import CallsheetContext
 from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command
-from services.errors import CallsheetError
 from services.payments import PaymentError, PaymentService
 
 # The menus list these in this order (/help too).
@@ -46,18 +44,3 @@ def user_data(context: CallsheetContext) -> dict[Any, Any]:
 
 def example(command: str) -> str:
     return next((c.example for c in MANAGER_COMMANDS if c.name == command), f"/{command}")
-
-
-def alerts_refusal(callback: PressHandler) -> PressHandler:
-    """A press the service refuses is answered with the refusal alone, in an alert, as these
-    buttons always have (people read "Payment #1 was already resent as #2." on the button)."""
-
-    @functools.wraps(callback)
-    async def answered(update: Update, context: CallsheetContext) -> None:
-        try:
-            await callback(update, context)
-        except CallsheetError as exc:
-            assert update.callback_query is not None
-            await update.callback_query.answer(str(exc)[:200], show_alert=True)
-
-    return answered

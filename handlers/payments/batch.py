@@ -25,7 +25,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import CallsheetContext
 from handlers.common import current_person
-from handlers.payments._common import PAYMENTS_OFF, alerts_refusal, user_data
+from handlers.payments._common import PAYMENTS_OFF, user_data
 from handlers.shared import managers_only, plural, render, reply, tell_refusal
 from models import Person
 from services.batches import (
@@ -141,7 +141,7 @@ async def begin(update: Update, context: CallsheetContext) -> int:
     try:
         event, candidates = await service.crew(actor, press.event_id)
     except CallsheetError as exc:
-        await query.answer(str(exc)[:200], show_alert=True)
+        await tell_refusal(update, exc)
         return END
     await query.answer()
     choice = Choice(event.id, event.title, candidates)
@@ -266,7 +266,7 @@ async def send(update: Update, context: CallsheetContext) -> int:
             message_id=message.message_id if message else None,
         )
     except CallsheetError as exc:
-        await query.answer(str(exc)[:200], show_alert=True)
+        await tell_refusal(update, exc)
         return END
     # The summary replaces this message through the outbox as soon as it is written.
     await query.answer(f"Asking {plural(len(choice.draft.people), 'person', 'people')}")
@@ -289,7 +289,6 @@ async def stop(update: Update, context: CallsheetContext) -> int:
 
 
 @managers_only(DOING)
-@alerts_refusal
 async def resend_failed(update: Update, context: CallsheetContext) -> None:
     press = ResendFailed.parse(_query(update).data)
     assert press is not None
@@ -304,7 +303,6 @@ async def resend_failed(update: Update, context: CallsheetContext) -> None:
 
 
 @managers_only(DOING)
-@alerts_refusal
 async def send_anyway(update: Update, context: CallsheetContext) -> None:
     press = SendAnyway.parse(_query(update).data)
     assert press is not None

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler
 
 from bot.context import CallsheetContext
 from handlers.common import current_person
-from handlers.payments._common import alerts_refusal, payments_of
+from handlers.payments._common import payments_of
 from handlers.payments.request import push, take_draft
 from handlers.shared import render
 from models import Person
@@ -28,7 +28,6 @@ async def _pressed(update: Update, context: CallsheetContext) -> tuple[CallbackQ
     return query, actor
 
 
-@alerts_refusal
 async def check_status(update: Update, context: CallsheetContext) -> None:
     query, actor = await _pressed(update, context)
     press = CheckStatus.parse(query.data)
@@ -37,7 +36,6 @@ async def check_status(update: Update, context: CallsheetContext) -> None:
     await query.answer(f"Payment #{payment.id}: {payment.status.value}")
 
 
-@alerts_refusal
 async def resend(update: Update, context: CallsheetContext) -> None:
     query, actor = await _pressed(update, context)
     press = ResendPayment.parse(query.data)
@@ -46,7 +44,6 @@ async def resend(update: Update, context: CallsheetContext) -> None:
     await query.answer(f"Sent again as payment #{payment.id}")
 
 
-@alerts_refusal
 async def send_again(update: Update, context: CallsheetContext) -> None:
     query, actor = await _pressed(update, context)
     press = SendAgain.parse(query.data)
@@ -68,7 +65,6 @@ async def send_again(update: Update, context: CallsheetContext) -> None:
     await push(send, context, actor, draft, confirmed=True)
 
 
-@alerts_refusal
 async def dont_send(update: Update, context: CallsheetContext) -> None:
     query, _ = await _pressed(update, context)
     press = DontSend.parse(query.data)
