@@ -93,7 +93,7 @@ def render_card(
     if ev.status is not EventStatus.SCHEDULED:
         return text, InlineKeyboardMarkup([[history]])
     last: list[InlineKeyboardButton] = [history]
-    if payments:  # the confirmed crew, one amount each (handlers/batches.py)
+    if payments:  # the confirmed crew, one amount each (handlers/payments/batch.py)
         last.insert(0, button("Request payment", RequestForEvent(ev.id)))
     rows = [
         [button("Assign crew", AssignCrew(ev.id)), button("Remind", RemindCrew(ev.id))],
