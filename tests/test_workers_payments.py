@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the sandbox fixtures are imported from payments_helpers, then used)
 """Payment workers that one bad callback cannot jam: a stranded callback with a receipt that
 is not a receipt, and bad callbacks stored in the same INSERT as thirty good ones."""
 
@@ -25,33 +26,17 @@ from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
-from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, Mailbox, People
-from tests.payments_helpers import (
-    KEY,
-    SECRET,
+from tests.conftest import START, Mailbox, People
+from tests.payments_helpers import (  # noqa: F401  (tg and daraja are fixtures)
     ask,
     callback_url,
+    daraja,
     only_payment,
     settled,
     start_app,
     success_body,
+    tg,
 )
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[TelegramSandbox]:
-    """A larger burst, as in payments_helpers: our clock stands still, so a 429's
-    retry_after would never pass."""
-    sandbox = TelegramSandbox(chat_burst=40)
-    sandbox.add_bot(BOT_TOKEN, BOT_USERNAME, first_name="Sauti Crew")
-    async with sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def daraja(clock: ManualClock) -> AsyncIterator[DarajaSandbox]:
-    async with DarajaSandbox(KEY, SECRET, callback_delay=0.05, clock=clock.now) as sandbox:
-        yield sandbox
 
 
 @pytest.fixture
