@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -183,17 +184,7 @@ class BatchService(BatchSender):
                         status=BatchMemberStatus.QUEUED, resend_of_id=payment.id, updated_at=now
                     )
                 )
-            if queued:
-                await audit.record(
-                    AuditAction.PAYMENT_BATCH_RESEND,
-                    "event",
-                    batch.event_id,  # type: ignore[attr-defined]
-                    at=now,
-                    actor=actor,
-                    details={"batch": batch_id, "people": queued},
-                    using_db=conn,
-                )
-                await batch_summary.refresh(self.notifier, batch_id, conn)
+            await self._requeued(conn, batch, AuditAction.PAYMENT_BATCH_RESEND, actor, queued, now)
         if queued:
             self.outbox.wake()
             self._wake.set()
@@ -217,21 +208,37 @@ class BatchService(BatchSender):
                     status=BatchMemberStatus.QUEUED, repeat_ok=True, reason=None, updated_at=now
                 )
             )
-            if queued:
-                await audit.record(
-                    AuditAction.PAYMENT_BATCH_SEND_ANYWAY,
-                    "event",
-                    batch.event_id,  # type: ignore[attr-defined]
-                    at=now,
-                    actor=actor,
-                    details={"batch": batch_id, "people": queued},
-                    using_db=conn,
-                )
-                await batch_summary.refresh(self.notifier, batch_id, conn)
+            await self._requeued(
+                conn, batch, AuditAction.PAYMENT_BATCH_SEND_ANYWAY, actor, queued, now
+            )
         if queued:
             self.outbox.wake()
             self._wake.set()
         return queued
+
+    async def _requeued(
+        self,
+        conn: BaseDBAsyncClient,
+        batch: PaymentBatch,
+        action: AuditAction,
+        actor: Person,
+        queued: int,
+        now: datetime,
+    ) -> None:
+        """Audit people put back in the queue, and redraw the summary (Resend failed, Send
+        anyway)."""
+        if not queued:
+            return
+        await audit.record(
+            action,
+            "event",
+            batch.event_id,  # type: ignore[attr-defined]
+            at=now,
+            actor=actor,
+            details={"batch": batch.id, "people": queued},
+            using_db=conn,
+        )
+        await batch_summary.refresh(self.notifier, batch.id, conn)
 
 
 async def _open_batch(conn: BaseDBAsyncClient, batch_id: int, nobody: str) -> PaymentBatch:
