@@ -102,7 +102,8 @@ async def test_check_status_while_daraja_is_down_says_so_and_works_once_it_is_ba
     query_id = await tg.press(boss, started["message_id"], "Check status")
     answer = await tg.wait_for_callback_answer(query_id)
     assert (
-        answer["text"] == "M-Pesa could not be asked right now; try Check status again in a minute."
+        answer["text"]
+        == "❌ M-Pesa could not be asked right now; try Check status again in a minute."
     )
     assert (await only_payment()).status is PaymentStatus.PENDING
 
