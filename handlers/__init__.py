@@ -1,11 +1,10 @@
 """Telegram update handlers: parse the update, call one service, render the reply."""
 
-from telegram.ext import Application
-
+from bot.context import CallsheetApplication
 from handlers import assignments, common, emails, events, payments, people
 
 
-def register_all(application: Application) -> None:  # type: ignore[type-arg]
+def register_all(application: CallsheetApplication) -> None:
     common.register(application)
     # Features register here, in group 0, before the fallbacks.
     people.register(application)

@@ -6,7 +6,6 @@ from enum import IntEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -14,7 +13,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command
 from handlers.shared import args_text, managers_only, reply
 from models import Channel, OutboxStatus
@@ -157,7 +156,7 @@ async def cancel(update: Update, context: CallsheetContext) -> int:
     return ConversationHandler.END
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("emails", emails))
     application.add_handler(
         ConversationHandler(

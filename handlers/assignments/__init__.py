@@ -6,9 +6,8 @@ mine.py     /my
 reason.py   plain text taken as the reason for a decline (registered late)
 """
 
-from telegram.ext import Application
-
 # handlers.events first: /help lists its commands before /assign.
+from bot.context import CallsheetApplication
 from handlers import events as _events  # noqa: F401
 from handlers.assignments import answer, assign, mine, reason
 from handlers.common import CREW_COMMANDS, MANAGER_COMMANDS, Command
@@ -21,11 +20,11 @@ MANAGER_COMMANDS.append(
 CREW_COMMANDS.append(Command("my", "My invitations and assignments"))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     answer.register(application)  # first: a reply giving a reason, before any form takes it
     assign.register(application)
     mine.register(application)
 
 
-def register_reason_catcher(application: Application) -> None:  # type: ignore[type-arg]
+def register_reason_catcher(application: CallsheetApplication) -> None:
     reason.register(application)

@@ -11,9 +11,9 @@ import re
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.assignments.mine import redraw
 from handlers.events._common import button
 from handlers.shared import chat_id, render, reply
@@ -139,7 +139,7 @@ async def take_reason(update: Update, context: CallsheetContext, assignment_id: 
     await reply(update, context, "assignments/reason_sent")
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & _ReasonReply(), reason_given)
     )

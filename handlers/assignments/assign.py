@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import button, pick_event
 from handlers.shared import args_text, chat_id, managers_only, reply
 from models import Assignment, AssignmentStatus
@@ -159,7 +159,7 @@ async def role_chosen(update: Update, context: CallsheetContext) -> None:
     await assigned(update, context, assignment)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("assign", assign_command))
     application.add_handler(CallbackQueryHandler(pick_person, pattern=AssignCrew.matches))
     application.add_handler(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import button
 from handlers.shared import render
 from models import Assignment
@@ -88,6 +88,6 @@ async def redraw(message: object, context: CallsheetContext, page: int) -> None:
         await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("my", my_command))
     application.add_handler(CallbackQueryHandler(my_page, pattern=MyPageTurn.matches))

@@ -4,9 +4,9 @@ using Reply), or else the usual "Send /help". Registered after every feature."""
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.assignments.answer import take_reason
 from handlers.common import current_person, unknown_text
 
@@ -22,6 +22,6 @@ async def reason_or_unknown(update: Update, context: CallsheetContext) -> None:
     await take_reason(update, context, waiting)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     """After every feature (so no conversation loses its text), before the fallbacks."""
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, reason_or_unknown))

@@ -9,7 +9,6 @@ one error handler.
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -18,6 +17,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import CallsheetApplication
 from handlers.common.checks import (
     answer_empty_presses,
     current_person,
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     """Checks that run before every feature (features live in group 0). One handler runs
     per group, so each check has a group of its own."""
     application.add_handler(TypeHandler(Update, answer_empty_presses), group=-5)
@@ -73,7 +73,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_error_handler(on_error)
 
 
-def register_fallbacks(application: Application) -> None:  # type: ignore[type-arg]
+def register_fallbacks(application: CallsheetApplication) -> None:
     """Added last to group 0, where features live: they answer only what no feature took."""
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, unknown_text))

@@ -9,9 +9,9 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, Defaults
+from telegram.ext import Defaults
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.common.checks import current_person
 from handlers.shared import reply
 from models import Person
@@ -80,7 +80,7 @@ async def set_commands_for(context: CallsheetContext, person: Person) -> None:
         log.warning("setMyCommands failed for chat %s", person.telegram_id, exc_info=True)
 
 
-async def set_default_commands(application: Application) -> None:  # type: ignore[type-arg]
+async def set_default_commands(application: CallsheetApplication) -> None:
     await application.bot.set_my_commands(
         [BotCommand(c.name, c.description) for c in PUBLIC_COMMANDS],
         scope=BotCommandScopeAllPrivateChats(),

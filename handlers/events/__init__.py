@@ -9,8 +9,7 @@ remind.py   /remind, the card's Remind
 brief.py    /brief, the card's Brief (its conversation is in typed.py)
 """
 
-from telegram.ext import Application
-
+from bot.context import CallsheetApplication
 from handlers.common import MANAGER_COMMANDS, Command
 from handlers.events import card, create, edit, remind, typed, views
 from services.events import INLINE_FORMAT
@@ -29,7 +28,7 @@ MANAGER_COMMANDS.extend(
 )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     create.register(application)
     typed.register(application)
     views.register(application)

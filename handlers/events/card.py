@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from markupsafe import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import button, ends_next_day, event_id_from
 from handlers.events.views import events_list
 from handlers.shared import args_text, chat_id, managers_only, render, reply
@@ -183,7 +183,7 @@ async def cancel_confirmed(update: Update, context: CallsheetContext) -> None:
     )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("event", event_command))
     application.add_handler(CallbackQueryHandler(card_button, pattern=OpenCard.matches))
     application.add_handler(CallbackQueryHandler(complete_button, pattern=CompleteEvent.matches))

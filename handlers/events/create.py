@@ -9,7 +9,6 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -18,7 +17,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import CANCEL_BUTTON, SKIP_AND_CANCEL, button, ends_next_day
 from handlers.shared import args_text, chat_id, managers_only, reply, tell_refusal
 from models import Event
@@ -164,7 +163,7 @@ def cancel_handlers() -> list[Any]:
     return [CommandHandler("cancel", stop), CallbackQueryHandler(stop, pattern=StopForm.matches)]
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     text = filters.TEXT & ~filters.COMMAND
     # Each state: (what it keeps, the next question's template, the next state).
     form: list[tuple[NewEvent, Apply, str | None, NewEvent | None]] = [

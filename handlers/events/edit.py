@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ConversationHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import CANCEL_BUTTON, Typed, button, event_id_from, pick_event
 from handlers.shared import args_text, chat_id, managers_only, reply, tell_refusal
 from services.buttons.events import EditEvent, EditFieldPress
@@ -110,6 +110,6 @@ async def editevent_command(update: Update, context: CallsheetContext) -> None:
     await do_edit(update, context, event_id, what, fields[2])
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("editevent", editevent_command))
     application.add_handler(CallbackQueryHandler(edit_button, pattern=EditEvent.matches))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import event_id_from, pick_event
 from handlers.shared import args_text, chat_id, managers_only, reply
 from services.buttons.events import RemindCrew
@@ -42,6 +42,6 @@ async def remind_button(update: Update, context: CallsheetContext) -> None:
     await remind(update, context, press.event_id)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("remind", remind_command))
     application.add_handler(CallbackQueryHandler(remind_button, pattern=RemindCrew.matches))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import warnings
 
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -16,6 +15,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.context import CallsheetApplication
 from handlers.events._common import Typed
 from handlers.events.brief import brief_start, brief_text
 from handlers.events.create import cancel_handlers, stop
@@ -23,7 +23,7 @@ from handlers.events.edit import edit_field_button, edit_value
 from services.buttons.events import BriefCrew, EditFieldPress, StopForm
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     text = filters.TEXT & ~filters.COMMAND
     with warnings.catch_warnings():  # see create.register
         warnings.simplefilter("ignore", PTBUserWarning)

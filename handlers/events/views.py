@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import button
 from handlers.shared import managers_only, plural, render, reply
 from models import AuditAction, AuditLog
@@ -144,7 +144,7 @@ def describe(entry: AuditLog) -> str:
     return str(action)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("events", events_list))
     application.add_handler(CallbackQueryHandler(events_page_button, pattern=EventsPage.matches))
     application.add_handler(CallbackQueryHandler(history_button, pattern=ShowHistory.matches))

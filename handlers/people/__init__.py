@@ -7,15 +7,14 @@ roster.py  /crew and its pages
 card.py    /person and the card's other presses (and the per: catch-all, last)
 """
 
-from telegram.ext import Application
-
+from bot.context import CallsheetApplication
 from handlers.people import card, form, roster
 from handlers.people._views import render_card, render_roster
 
 __all__ = ["register", "render_card", "render_roster"]
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     form.register(application)
     roster.register(application)
     card.register(application)

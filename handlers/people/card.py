@@ -4,9 +4,9 @@ card's Edit presses are in edit.py; every press is re-authorised from the databa
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.people._views import (
     answer,
     button,
@@ -125,7 +125,7 @@ async def stale(update: Update, context: CallsheetContext) -> None:
     await update.callback_query.answer("This button is no longer active.", show_alert=True)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("person", person))
     for callback, press in (
         (open_card, OpenCard),

@@ -7,7 +7,6 @@ import warnings
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -16,7 +15,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.people import add
 from handlers.people._views import DRAFT, EDITING, Step, answer, edit, user_data
 from handlers.people.edit import edit_field_start, edit_value
@@ -73,5 +72,5 @@ def conversation() -> ConversationHandler[CallsheetContext]:
         )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(conversation())

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import CallsheetContext
+from bot.context import CallsheetApplication, CallsheetContext
 from handlers.people._views import answer, edit, render_roster, renderer, send
 from handlers.shared import args_text, managers_only
 from services.buttons.people import RosterPage
@@ -36,6 +36,6 @@ async def page(update: Update, context: CallsheetContext) -> None:
     await query.answer()
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("crew", crew))
     application.add_handler(CallbackQueryHandler(page, pattern=RosterPage.matches))
