@@ -8,7 +8,7 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot import db
 from bot.container import build_email_sender
-from bot.settings import EmailBackend, Settings
+from bot.settings import ConfigError, EmailBackend, Settings
 from services.email import SmtpSender
 from services.outbox import DeliveryError
 
@@ -60,8 +60,31 @@ async def check_daraja(settings: Settings) -> str:
     except httpx.HTTPError as exc:
         return f"failed: cannot reach {settings.daraja_url} ({type(exc).__name__})"
     if response.status_code == 200 and "access_token" in response.text:
-        return "ok (OAuth token issued)"
+        return "ok (OAuth token issued" + _payouts(settings) + ")"
     return f"failed: OAuth answered HTTP {response.status_code}: {response.text[:200]}"
+
+
+async def check_payouts(settings: Settings) -> str:
+    """Only a problem line: a working operator is reported on the daraja line."""
+    if not settings.payouts_configured:
+        return ""
+    try:
+        settings.daraja_initiator()
+    except ConfigError as exc:
+        return f"failed: {exc}"
+    return ""
+
+
+def _payouts(settings: Settings) -> str:
+    """The API operator, if payouts are configured: its certificate read again and used."""
+    try:
+        initiator = settings.daraja_initiator()
+    except ConfigError:
+        return ""  # its own "payouts: failed" line says why
+    if initiator is None:
+        return ""
+    initiator.credential()  # the certificate's key can encrypt the password
+    return f"; payouts as {initiator.name} from {initiator.shortcode}"
 
 
 async def check_email(settings: Settings) -> str:
@@ -85,6 +108,9 @@ async def run_checks(settings: Settings) -> int:
         "daraja": await check_daraja(settings),
         "email": await check_email(settings),
     }
+    payouts = await check_payouts(settings)
+    if payouts:
+        results["payouts"] = payouts
     for name, result in results.items():
         print(f"{name}: {result}")
     return 1 if any(r.startswith("failed") for r in results.values()) else 0

@@ -12,7 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.daraja import TransactionType
+from services.daraja import (
+    B2CCommand,
+    DarajaConfigError,
+    Initiator,
+    TransactionType,
+    load_certificate,
+)
 
 DARAJA_HOSTS = {
     "sandbox": "https://sandbox.safaricom.co.ke",
@@ -52,6 +58,7 @@ class ConfigError(Exception):
     """Configuration that cannot work; the message is one line naming the variable."""
 
 
+_OPERATOR_VARIABLES = ("DARAJA_INITIATOR_NAME", "DARAJA_INITIATOR_PASSWORD", "DARAJA_CERTIFICATE")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -109,6 +116,13 @@ class Settings(BaseSettings):
     daraja_allowed_ips: Annotated[tuple[str, ...], NoDecode] = ()
     daraja_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     daraja_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Payouts (B2C), Transaction Status, Account Balance, Reversal: the API operator.
+    daraja_certificate: str | None = None
+    daraja_initiator_name: str | None = None
+    daraja_initiator_password: SecretStr | None = None
+    daraja_b2c_shortcode: str | None = None
+    daraja_b2c_command: B2CCommand = B2CCommand.BUSINESS
+    daraja_b2c_rate: float = Field(default=5.0, gt=0, le=1000)
     payment_query_after: Annotated[timedelta, NoDecode] = timedelta(minutes=3)
     payment_give_up_after: Annotated[timedelta, NoDecode] = timedelta(minutes=30)
 
@@ -142,6 +156,28 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(p.strip() for p in value.split(",") if p.strip())
         return value
+
+    @field_validator("daraja_certificate")
+    @classmethod
+    def _readable_certificate(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                load_certificate(value)
+            except DarajaConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value or None
+
+    @field_validator("daraja_b2c_shortcode")
+    @classmethod
+    def _b2c_shortcode(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"[0-9]{5,7}", value):
+            raise ValueError("must be the 5-7 digit shortcode that pays out")
+        return value or None
+
+    @field_validator("daraja_initiator_name")
+    @classmethod
+    def _initiator_name(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("timezone")
     @classmethod
@@ -200,6 +236,15 @@ class Settings(BaseSettings):
                 f"PAYMENT_QUERY_AFTER ({_seconds(self.payment_query_after)}) must not be "
                 f"shorter than DARAJA_TIMEOUT_SECONDS ({self.daraja_timeout_seconds:g} s)"
             )
+        missing = [n for n in self.missing_for_payouts() if n in _OPERATOR_VARIABLES]
+        if 0 < len(missing) < len(_OPERATOR_VARIABLES):
+            given = next(n for n in _OPERATOR_VARIABLES if n not in missing)
+            raise ValueError(
+                f"{missing[0]} is required when {given} is set (payouts need "
+                "DARAJA_INITIATOR_NAME, DARAJA_INITIATOR_PASSWORD and DARAJA_CERTIFICATE)"
+            )
+        if not missing and self.b2c_shortcode is None:
+            raise ValueError("DARAJA_B2C_SHORTCODE (or DARAJA_SHORTCODE) is required for payouts")
         if self.email_backend is EmailBackend.SMTP:
             if not self.smtp_host:
                 raise ValueError("SMTP_HOST is required when EMAIL_BACKEND=smtp")
@@ -236,6 +281,45 @@ class Settings(BaseSettings):
             "PUBLIC_BASE_URL": self.public_base_url,
         }
         return [name for name, value in needed.items() if value is None]
+
+    @property
+    def payouts_configured(self) -> bool:
+        return self.missing_for_payouts() == []
+
+    def missing_for_payouts(self) -> list[str]:
+        """What B2C, Transaction Status, Account Balance and Reversal still need."""
+        needed = {
+            "DARAJA_INITIATOR_NAME": self.daraja_initiator_name,
+            "DARAJA_INITIATOR_PASSWORD": self.daraja_initiator_password,
+            "DARAJA_CERTIFICATE": self.daraja_certificate,
+        }
+        missing = [name for name, value in needed.items() if value is None]
+        if self.b2c_shortcode is None:
+            missing.append("DARAJA_B2C_SHORTCODE")
+        return missing
+
+    @property
+    def b2c_shortcode(self) -> str | None:
+        return self.daraja_b2c_shortcode or self.daraja_shortcode
+
+    def daraja_initiator(self) -> Initiator | None:
+        """The API operator for DarajaClient; None when payouts are not configured.
+
+        Raises ConfigError when the certificate can no longer be read.
+        """
+        if not self.payouts_configured:
+            return None
+        assert self.daraja_initiator_name and self.daraja_initiator_password
+        assert self.daraja_certificate and self.b2c_shortcode
+        try:
+            return Initiator.from_certificate(
+                self.daraja_initiator_name,
+                self.daraja_initiator_password.get_secret_value(),
+                self.daraja_certificate,
+                self.b2c_shortcode,
+            )
+        except DarajaConfigError as exc:
+            raise ConfigError(f"DARAJA_CERTIFICATE is invalid: {exc}") from None
 
     def require_bot_token(self) -> str:
         if self.telegram_bot_token is None:

@@ -64,6 +64,7 @@ class CallbackSender:
         body = self._callback_body(checkout, outcome, result)
         if result[0] == 0:
             state.paid.append((time.monotonic(), checkout.phone, checkout.amount))
+            state.utility_balance += checkout.amount  # a paybill's takings land in Utility
         if outcome is Outcome.NO_CALLBACK:
             return
         if outcome is Outcome.DUPLICATE_CONCURRENT:
@@ -87,10 +88,11 @@ class CallbackSender:
             if outcome is Outcome.AMOUNT_MISMATCH:
                 amount = amount - 1 if amount > 1 else amount + 1
             now = self._state.clock().astimezone(NAIROBI)
+            checkout.receipt = self.new_receipt()
             callback["CallbackMetadata"] = {
                 "Item": [
                     {"Name": "Amount", "Value": float(amount)},
-                    {"Name": "MpesaReceiptNumber", "Value": self._new_receipt()},
+                    {"Name": "MpesaReceiptNumber", "Value": checkout.receipt},
                     {"Name": "Balance"},
                     {"Name": "TransactionDate", "Value": int(now.strftime("%Y%m%d%H%M%S"))},
                     {"Name": "PhoneNumber", "Value": int(checkout.phone)},
@@ -98,7 +100,7 @@ class CallbackSender:
             }
         return {"Body": {"stkCallback": callback}}
 
-    def _new_receipt(self) -> str:
+    def new_receipt(self) -> str:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
         while True:
             receipt = "QJK" + "".join(secrets.choice(alphabet) for _ in range(7))

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from sandbox.daraja._callbacks import CallbackSender
 from sandbox.daraja._checks import daraja_errors, issue_token
+from sandbox.daraja._operator import OperatorEndpoints
+from sandbox.daraja._operator_state import DeliveredResult, Delivery, Payout, PayoutPlan
 from sandbox.daraja._state import DeliveredCallback, Fault, Outcome, ReceivedPush, SandboxState
 from sandbox.daraja._stk import StkEndpoints
 
@@ -26,6 +28,11 @@ class DarajaSandbox(SandboxState):
         app.router.add_get("/oauth/v1/generate", self._oauth)
         app.router.add_post("/mpesa/stkpush/v1/processrequest", stk.push)
         app.router.add_post("/mpesa/stkpushquery/v1/query", stk.query)
+        operator = OperatorEndpoints(self, callbacks)
+        app.router.add_post("/mpesa/b2c/v3/paymentrequest", operator.b2c)
+        app.router.add_post("/mpesa/transactionstatus/v1/query", operator.status)
+        app.router.add_post("/mpesa/accountbalance/v1/query", operator.balance)
+        app.router.add_post("/mpesa/reversal/v1/request", operator.reversal)
         self.runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self.runner.setup()
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -128,3 +135,29 @@ class DarajaSandbox(SandboxState):
 
     def result_of(self, checkout_id: str) -> tuple[int, str] | None:
         return self.checkouts[checkout_id].result
+
+    # operator API hooks (B2C, Transaction Status, Account Balance, Reversal)
+
+    def next_payout(
+        self, phone: str | None, code: str = "0", delivery: Delivery = Delivery.NORMAL
+    ) -> None:
+        """The next payout to `phone` (2547…, or any phone when None) ends with result `code`
+        (unless the credential, shortcode, amount or balance fails it first), its result
+        delivered as `delivery`."""
+        self.payout_plans[phone].append(PayoutPlan(code, delivery))
+
+    def lock_credential(self, locked: bool = True) -> None:
+        """Every operator request ends with 8006, as after too many wrong passwords."""
+        self.credential_locked = locked
+
+    def payout(self, originator_id: str) -> Payout | None:
+        return self.payouts.get(originator_id)
+
+    def results_for(self, key: str) -> list[DeliveredResult]:
+        return [r for r in self.results_delivered if r.key == key]
+
+    async def wait_for_results(self, key: str, count: int = 1) -> list[DeliveredResult]:
+        """Wait until `count` result (or QueueTimeOut) posts about `key` were attempted."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: len(self.results_for(key)) >= count)
+        return self.results_for(key)

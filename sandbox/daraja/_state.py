@@ -15,6 +15,17 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
+from sandbox.daraja._operator_state import (
+    SANDBOX_INITIATOR,
+    SANDBOX_INITIATOR_PASSWORD,
+    DeliveredResult,
+    OperatorStats,
+    Payout,
+    PayoutPlan,
+    Reversal,
+)
+from sandbox.daraja._security import SandboxCertificate
+
 NAIROBI = ZoneInfo("Africa/Nairobi")
 SANDBOX_SHORTCODE = "174379"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
@@ -81,6 +92,7 @@ class Checkout:
     amount: int
     callback_url: str
     result: tuple[int, str] | None = None  # None while the prompt is open
+    receipt: str | None = None  # MpesaReceiptNumber once paid
     created: float = field(default_factory=time.monotonic)
 
 
@@ -103,6 +115,10 @@ class SandboxState:
         spike_limit: int | None = None,
         slow_seconds: float = 5.0,
         clock: Callable[[], datetime] | None = None,
+        b2c_shortcode: str | None = None,
+        initiator_name: str = SANDBOX_INITIATOR,
+        initiator_password: str = SANDBOX_INITIATOR_PASSWORD,
+        utility_balance: int = 1_000_000,
     ) -> None:
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
@@ -125,6 +141,19 @@ class SandboxState:
         # CheckoutRequestIDs for the next accepted pushes, in order: a fault to reproduce
         # (an id longer than any column, or one with control characters).
         self.next_checkout_ids: deque[str] = deque()
+
+        # The operator APIs (B2C, Transaction Status, Account Balance, Reversal).
+        self.b2c_shortcode = b2c_shortcode or shortcode
+        self.initiator_name = initiator_name
+        self.initiator_password = initiator_password
+        self.utility_balance = utility_balance  # whole shillings; payouts and reversals take
+        self.credential_locked = False  # every operator request ends with 8006
+        self.certificate = SandboxCertificate()  # SecurityCredentials must decrypt with it
+        self.payouts: dict[str, Payout] = {}  # by OriginatorConversationID
+        self.reversals: dict[str, Reversal] = {}  # by the original receipt
+        self.payout_plans: dict[str | None, deque[PayoutPlan]] = defaultdict(deque)
+        self.results_delivered: list[DeliveredResult] = []
+        self.operator_stats = OperatorStats()
 
         self.stats = SandboxStats()
         self.pushes: list[ReceivedPush] = []

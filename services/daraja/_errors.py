@@ -4,10 +4,11 @@ DarajaError
 ├── DarajaConfigError (ValueError)   our settings or arguments cannot work; nothing sent
 ├── DarajaUnavailable                not reached; nothing sent, safe to resend
 ├── DarajaUnknownOutcome             it may have reached Daraja; for a push: do not resend
+│   └── DarajaDuplicateRequest       500.002.1001: this OriginatorConversationID was sent before
 ├── DarajaProtocolError              an answer outside Daraja's documented contract
 ├── DarajaRejected                   Daraja refused the request (an error body)
 │   └── DarajaAuthError              refused our credentials, or our token twice
-└── MalformedCallback (ValueError)   a callback body that is not an STK callback
+└── MalformedCallback (ValueError)   a callback or result body we cannot read
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ class DarajaUnknownOutcome(DarajaError):
     """
 
 
+class DarajaDuplicateRequest(DarajaUnknownOutcome):
+    """Daraja has seen this OriginatorConversationID before (500.002.1001).
+
+    The first attempt reached Daraja: its outcome is settled by Transaction
+    Status, never by sending again with a new id.
+    """
+
+
 class DarajaProtocolError(DarajaError):
     """Daraja answered with something that is not in its documented contract."""
 
@@ -58,7 +67,7 @@ class DarajaAuthError(DarajaRejected):
 
 
 class MalformedCallback(DarajaError, ValueError):
-    """A callback body that is not a Daraja STK callback; `reason` says what is wrong."""
+    """A callback or result body we cannot read; `reason` says what is wrong."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason

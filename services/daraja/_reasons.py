@@ -61,3 +61,45 @@ def rejection_reason(error_code: str, error_message: str) -> str:
     if error_code in ("404.001.01", "405.001"):
         return "the M-Pesa address is wrong (check DARAJA_BASE_URL); tell the admin"
     return f"M-Pesa refused the request ({error_code}: {error_message})"
+
+
+# Results of B2C, Transaction Status, Account Balance and Reversal (codes kept as strings:
+# they may be alphanumeric). What happened, then what the manager should do.
+_OPERATOR = "ask the M-Pesa org portal admin to reset it, then update DARAJA_INITIATOR_PASSWORD"
+_PAYOUT_REASONS: dict[str, str] = {
+    "0": "done",
+    "1": "the M-Pesa utility account cannot cover it: top up the B2C account, then retry",
+    "2": "the amount is below M-Pesa's minimum for a payout",
+    "3": "the amount is above M-Pesa's maximum for a payout (KES 250,000)",
+    "4": "the recipient's daily M-Pesa limit would be passed; pay the rest tomorrow",
+    "8": "the recipient's M-Pesa balance would pass its maximum (KES 500,000)",
+    "11": "the paying M-Pesa account is not active: call Safaricom's business care",
+    "15": "M-Pesa has seen this payout id before: its outcome is being checked",
+    "17": "M-Pesa had an internal failure; the payment did not go through",
+    "21": (
+        "the API operator lacks the role for this: ask the M-Pesa org portal admin to give "
+        "DARAJA_INITIATOR_NAME the ORG B2C API Initiator, Transaction Status, Balance Query "
+        "and Reversals roles"
+    ),
+    "26": "M-Pesa was busy; the payment did not go through",
+    "2001": (
+        "The API operator's password has expired or is wrong, or DARAJA_CERTIFICATE is not "
+        f"the one for DARAJA_ENV: {_OPERATOR}"
+    ),
+    "2006": "the paying account's status does not allow it: call Safaricom's business care",
+    "2028": "this shortcode is not allowed to pay out (B2C): check DARAJA_B2C_SHORTCODE",
+    "2040": "the number is not a registered M-Pesa customer; ask them for their M-Pesa number",
+    "8006": f"The API operator's credential is locked (too many wrong tries): {_OPERATOR}",
+    "SFC_IC0003": "the number does not exist on M-Pesa; check the phone number",
+    "R000001": "this payment was already reversed",
+    "R000002": "M-Pesa does not know that transaction (wrong receipt number)",
+}
+
+
+def payout_reason(code: str, description: str = "") -> str:
+    """What a B2C / Transaction Status / Account Balance / Reversal ResultCode means."""
+    known = _PAYOUT_REASONS.get(code.strip())
+    if known is not None:
+        return known
+    detail = f": {description}" if description else ""
+    return f"M-Pesa reported result {code}{detail}"

@@ -6,8 +6,18 @@ from collections.abc import Mapping
 
 REDACTED = "[redacted]"
 _SECRET_KEYS = frozenset(
-    {"password", "passkey", "access_token", "consumer_secret", "authorization"}
+    {
+        "password",
+        "passkey",
+        "access_token",
+        "consumer_secret",
+        "authorization",
+        "securitycredential",
+        "initiatorpassword",
+    }
 )
+# URLs whose last path segment is our callback secret.
+_SECRET_URL_KEYS = frozenset({"CallBackURL", "ResultURL", "QueueTimeOutURL"})
 
 
 def redact(value: object, secrets_: tuple[str, ...]) -> object:
@@ -17,7 +27,7 @@ def redact(value: object, secrets_: tuple[str, ...]) -> object:
         for key, item in value.items():
             if str(key).lower() in _SECRET_KEYS:
                 out[str(key)] = REDACTED
-            elif str(key) == "CallBackURL" and isinstance(item, str):
+            elif str(key) in _SECRET_URL_KEYS and isinstance(item, str):
                 out[str(key)] = _redact_callback_url(item)
             else:
                 out[str(key)] = redact(item, secrets_)
