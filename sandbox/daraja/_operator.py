@@ -103,6 +103,8 @@ class OperatorEndpoints:
         state.payouts[originator] = payout
         state.operator_stats.payouts_accepted += 1
         await self._send_payout_result(payout, body)
+        if state.fault is Fault.INTERNAL:
+            raise Refusal(500, "500.003.1001", "Internal Server Error")
         if state.fault is Fault.SLOW:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.stopping.wait(), state.slow_seconds)

@@ -54,7 +54,8 @@ class Fault(enum.Enum):
     NONE = "none"
     DOWN = "down"  # not listening: connection refused
     SLOW = "slow"  # accepts the push, then answers after `slow_seconds`
-    BUSY = "busy"  # 500.003.02 on every push
+    BUSY = "busy"  # 500.003.02 on every push (and operator request)
+    INTERNAL = "internal"  # operator requests: taken, then answered 500.003.1001
 
 
 @dataclass
