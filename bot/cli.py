@@ -117,6 +117,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.daraja_consumer_key,
         settings.daraja_passkey,
         settings.daraja_callback_secret,
+        settings.daraja_initiator_password,
         settings.smtp_password,
     ]
     return [v.get_secret_value() for v in values if v is not None] + [

@@ -1,6 +1,7 @@
 """The Daraja stand-in's operator endpoints refuse what Daraja refuses (raw HTTP)."""
 
 import base64
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ import httpx
 import pytest
 
 from bot.check import run_checks
+from bot.cli import _secrets
+from bot.logs import RedactSecrets
 from bot.settings import ConfigError, load_settings
 from sandbox.daraja import (
     SANDBOX_INITIATOR,
@@ -221,6 +224,17 @@ def test_settings_build_the_operator(sandbox: DarajaSandbox, tmp_path: Path) -> 
     assert operator is not None and operator.shortcode == "174379"
     assert sandbox.certificate.decrypts_to(operator.credential(), SANDBOX_INITIATOR_PASSWORD)
     assert load_settings().daraja_initiator() is None  # payouts off
+
+
+def test_the_operator_password_is_redacted_from_logs(
+    sandbox: DarajaSandbox, tmp_path: Path
+) -> None:
+    settings = load_settings(**operator_settings(sandbox, tmp_path))
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "payout with %s", (SANDBOX_INITIATOR_PASSWORD,), None
+    )
+    assert RedactSecrets(_secrets(settings)).filter(record)
+    assert SANDBOX_INITIATOR_PASSWORD not in record.getMessage()
 
 
 @pytest.mark.parametrize(
