@@ -1,6 +1,7 @@
 """Guided conversations shared by every instance: PTB's ConversationHandlers keep their state in
 memory, so each update first loads its chat's stored conversation (services/conversations.py)
-into them, and writes back what changed before the next update of that chat is processed.
+into them, and writes back what changed before the next update of that chat is processed (the
+store holds the chat for one instance meanwhile: the chat's next update waits for it).
 
 PTB's own persistence (BasePersistence) is not used: it loads conversations once at start-up
 and flushes on an interval, so another instance's newer state would be overwritten by an old
@@ -83,10 +84,11 @@ class SharedConversationsApplication(
         async with self._one_at_a_time(key):
             store = self.conversations
             try:
-                session = await store.load(*key)
+                session = await store.claim(*key)
             except BaseORMException:
                 log.exception("conversation of chat %s not loaded; update handled without", key[0])
-                session = Session(*key)
+                await super().process_update(update)
+                return
             flows = self._flows()
             self._install(key, session, flows)
             if session.flow is not None and self._sets_aside(update, session.flow, flows):
@@ -165,7 +167,7 @@ class SharedConversationsApplication(
         data = dict(self._user_data.get(key[1], {}))
         assert self.conversations is not None
         try:
-            await self.conversations.save(session, flow, data)
+            await self.conversations.release(session, flow, data)
         except Conflict as exc:
             log.warning("conversation not saved, another instance moved it first: %s", exc)
         except BaseORMException:

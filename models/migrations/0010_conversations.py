@@ -19,10 +19,12 @@ class Migration(migrations.Migration):
                 ('started_by', fields.CharField(null=True, max_length=60)),
                 ('data', fields.BinaryField()),
                 ('version', fields.IntField(default=1)),
+                ('busy_by', fields.CharField(null=True, max_length=40)),
+                ('busy_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('expires_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'conversation', 'app': 'models', 'unique_together': (('chat_id', 'user_id'),), 'pk_attr': 'id', 'table_description': 'One row per private chat with something to remember: the flow it is in (if any) and'},
+            options={'table': 'conversation', 'app': 'models', 'unique_together': (('chat_id', 'user_id'),), 'pk_attr': 'id', 'table_description': 'One row per private chat with something to remember (the flow it is in, if any, and'},
             bases=['Model'],
         ),
     ]
