@@ -25,19 +25,27 @@ from telegram.ext import Application, ConversationHandler, ExtBot
 from tortoise.exceptions import BaseORMException
 
 from bot.context import BotData, CallsheetContext
+from handlers.events._common import Typed
+from handlers.people._views import Step as PersonStep
 from services.conversations import Conflict, ConversationStore, OpenFlow, Session
 
 log = logging.getLogger(__name__)
 
 Key = tuple[int, int]
 
-# What a flow started by a button is called when it is set aside ("Your edit was set aside.");
-# a flow started by a command is called by its command.
-TITLES = {
+# What a flow started by a button is called when it is set aside ("Your edit was set aside."),
+# by its name or by its name and state; a flow started by a command is called by its command.
+TITLES: dict[str | tuple[str, int], str] = {
     "people": "person form",
+    ("people", PersonStep.EDIT_VALUE): "edit",
     "typed": "edit",
+    ("typed", Typed.BRIEF_TEXT): "briefing",
     "payment-batch": "payment request",
 }
+
+
+def title(name: str, state: int) -> str:
+    return TITLES.get((name, state)) or TITLES.get(name) or name
 
 
 def chat_key(update: object) -> Key | None:
@@ -162,7 +170,7 @@ class SharedConversationsApplication(
             if old is not None and old.name == handler.name and command_of(update) is None:
                 started_by = old.started_by
             else:
-                started_by = command_of(update) or TITLES.get(handler.name, handler.name)
+                started_by = command_of(update) or title(handler.name, state)
             flow = OpenFlow(handler.name, int(state), started_by)
         data = dict(self._user_data.get(key[1], {}))
         assert self.conversations is not None
