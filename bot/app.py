@@ -15,6 +15,7 @@ from bot.container import Services, build_services
 from bot.context import BotData, CallsheetApplication, CallsheetContext
 from bot.delivery import RateLimiter, TelegramChatSender
 from bot.lifespan import Deadline
+from bot.persistence import SharedConversationsApplication
 from bot.settings import Settings, TelegramMode
 from bot.web import build_web_app
 from handlers import register_all
@@ -22,6 +23,7 @@ from handlers.common import REPLY_DEFAULTS, set_default_commands
 from models import Channel
 from services import updates
 from services.clock import Clock, SystemClock
+from services.conversations import ConversationStore
 from services.outbox import Dispatcher, EmailSender
 from services.payments import Reconciler
 from services.worker import Worker
@@ -29,10 +31,12 @@ from services.worker import Worker
 log = logging.getLogger(__name__)
 
 
-def build_application(settings: Settings) -> CallsheetApplication:
+def build_application(settings: Settings) -> SharedConversationsApplication:
     context_types = ContextTypes(context=CallsheetContext, bot_data=BotData)
     builder = (
         Application.builder()
+        # Guided conversations live in the database (bot/persistence.py), set at start-up.
+        .application_class(SharedConversationsApplication)
         .token(settings.require_bot_token())
         .base_url(settings.telegram_api_base_url)
         .context_types(context_types)
@@ -48,6 +52,7 @@ def build_application(settings: Settings) -> CallsheetApplication:
     if settings.telegram_mode is TelegramMode.WEBHOOK:
         builder = builder.updater(None)  # updates arrive at our aiohttp server instead
     application = builder.build()
+    assert isinstance(application, SharedConversationsApplication)
     register_all(application)
     return application
 
@@ -57,14 +62,19 @@ class Housekeeping(Worker):
 
     name = "housekeeping"
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, conversations: ConversationStore | None = None) -> None:
         super().__init__(idle_seconds=3600)
         self.clock = clock
+        self.conversations = conversations
 
     async def round(self) -> int:
         forgotten = await updates.forget_old(self.clock)
         if forgotten:
             log.info("forgot %s old update ids", forgotten)
+        if self.conversations is not None:
+            expired = await self.conversations.forget_expired()
+            if expired:
+                log.info("dropped %s abandoned conversations", expired)
         return 0
 
 
@@ -83,6 +93,7 @@ class Callsheet:
         self.email = email
         self.application: CallsheetApplication | None = None
         self.services: Services | None = None
+        self.conversations: ConversationStore | None = None
         self.port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []  # the workers' loops
         self.workers: list[Worker] = []
@@ -113,9 +124,11 @@ class Callsheet:
         http = await resources.enter_async_context(
             lifespan.http_client(settings.payments_configured)
         )
-        application = await resources.enter_async_context(
-            lifespan.initialized(build_application(settings))
+        built = build_application(settings)
+        built.conversations = self.conversations = ConversationStore(
+            self.clock, settings.conversation_ttl
         )
+        application = await resources.enter_async_context(lifespan.initialized(built))
         self.application = application
         services = build_services(
             settings,
@@ -171,7 +184,7 @@ class Callsheet:
             ),
         ]
         loops: list[tuple[str, Worker]] = [
-            ("housekeeping", Housekeeping(self.clock)),
+            ("housekeeping", Housekeeping(self.clock, self.conversations)),
             *((f"dispatch-{d.channel}", d) for d in self.dispatchers),
             ("scheduler", services.scheduler),
         ]

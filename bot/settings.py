@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     nudge_after: Annotated[timedelta, NoDecode] = timedelta(hours=12)
     alert_window: Annotated[timedelta, NoDecode] = timedelta(hours=48)
     link_token_ttl: Annotated[timedelta, NoDecode] = timedelta(days=7)
+    # A guided conversation (and its drafts) left untouched this long is dropped.
+    conversation_ttl: Annotated[timedelta, NoDecode] = timedelta(hours=2)
 
     daraja_env: DarajaEnv = DarajaEnv.SANDBOX
     daraja_base_url: str | None = None
@@ -144,6 +146,7 @@ class Settings(BaseSettings):
         "nudge_after",
         "alert_window",
         "link_token_ttl",
+        "conversation_ttl",
         "payment_query_after",
         "payment_give_up_after",
         "outbox_lease",

@@ -1,7 +1,7 @@
 """Telegram update handlers: parse the update, call one service, render the reply."""
 
 from bot.context import CallsheetApplication
-from handlers import assignments, common, emails, events, payments, people
+from handlers import assignments, cancel, common, emails, events, payments, people
 
 
 def register_all(application: CallsheetApplication) -> None:
@@ -15,4 +15,5 @@ def register_all(application: CallsheetApplication) -> None:
     assignments.register(application)
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took
+    cancel.register(application)  # /cancel that no open conversation took
     common.register_fallbacks(application)

@@ -1,5 +1,6 @@
 """Tortoise models for Callsheet; the app label is "models"."""
 
+from models.conversations import ConversationRow
 from models.enums import (
     Access,
     AssignmentStatus,
@@ -45,6 +46,7 @@ __all__ = [
     "Briefing",
     "CallbackStatus",
     "Channel",
+    "ConversationRow",
     "DarajaCallback",
     "DarajaExchange",
     "Event",

@@ -34,6 +34,7 @@ PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
 # 429 unless retry_after is opted in as a timedelta, and warnings are errors in the tests.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 TABLES = [
+    "conversation",
     "processed_update",
     "service_token",
     "daraja_exchange",
