@@ -1,5 +1,6 @@
 """Tortoise models for Callsheet; the app label is "models"."""
 
+from models.budget import TelegramBudget, TelegramChatBudget
 from models.enums import (
     Access,
     AssignmentStatus,
@@ -66,4 +67,6 @@ __all__ = [
     "ProcessedUpdate",
     "ScheduledJob",
     "ServiceToken",
+    "TelegramBudget",
+    "TelegramChatBudget",
 ]
