@@ -85,10 +85,7 @@ async def test_two_instances_together_keep_telegrams_rate(
     first = len(tg.requests)
     # Each instance sends its half at once, as each one's dispatcher would.
     await asyncio.gather(
-        *(
-            outbox_send(instances[n % 2], user.id, f"Invitation {n}")
-            for n, user in enumerate(users)
-        )
+        *(outbox_send(instances[n % 2], user.id, f"Invitation {n}") for n, user in enumerate(users))
     )
 
     delivered = sends(tg, first)
