@@ -40,11 +40,11 @@ async def tg() -> AsyncIterator[TelegramSandbox]:
 
 
 @pytest.fixture
-async def instances(tg: TelegramSandbox, database: str) -> AsyncIterator[list[ExtBot[None]]]:
+async def instances(tg: TelegramSandbox, database: str) -> AsyncIterator[list[ExtBot[int]]]:
     """Two instances' bots, each with its own limiter, sharing only the database."""
     await TelegramBudget.all().delete()
     await TelegramChatBudget.all().delete()
-    bots: list[ExtBot[None]] = [
+    bots: list[ExtBot[int]] = [
         ExtBot(BOT_TOKEN, base_url=tg.base_url, rate_limiter=RateLimiter(max_retries=3))
         for _ in range(2)
     ]
@@ -73,13 +73,13 @@ def most_in_any_window(times: Sequence[float], seconds: float) -> int:
     )
 
 
-async def outbox_send(bot: ExtBot[None], chat_id: int, text: str) -> Any:
+async def outbox_send(bot: ExtBot[int], chat_id: int, text: str) -> Any:
     return await bot.send_message(chat_id, text, rate_limit_args=OUTBOX)
 
 
 @postgres_only
 async def test_two_instances_together_keep_telegrams_rate(
-    tg: TelegramSandbox, instances: list[ExtBot[None]]
+    tg: TelegramSandbox, instances: list[ExtBot[int]]
 ) -> None:
     users = await started(tg, 150, 7000)
     first = len(tg.requests)
@@ -102,7 +102,7 @@ async def test_two_instances_together_keep_telegrams_rate(
 
 @postgres_only
 async def test_one_chat_gets_one_message_a_second_from_both_instances(
-    tg: TelegramSandbox, instances: list[ExtBot[None]]
+    tg: TelegramSandbox, instances: list[ExtBot[int]]
 ) -> None:
     (jane,) = await started(tg, 1, 7500)
     first = len(tg.requests)
@@ -123,7 +123,7 @@ async def test_one_chat_gets_one_message_a_second_from_both_instances(
 
 @postgres_only
 async def test_a_reply_during_a_fan_out_goes_ahead_of_the_outbox(
-    tg: TelegramSandbox, instances: list[ExtBot[None]]
+    tg: TelegramSandbox, instances: list[ExtBot[int]]
 ) -> None:
     users = await started(tg, 90, 8000)
     achieng, *crew = users
