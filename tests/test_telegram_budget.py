@@ -73,6 +73,11 @@ def most_in_any_window(times: Sequence[float], seconds: float) -> int:
     )
 
 
+def within_two_seconds() -> float:
+    """The most one bot may send in two seconds, with 6 sends' leeway for jitter."""
+    return 2 * BOT_RATE.per_second + BOT_RATE.burst + 6
+
+
 async def outbox_send(bot: ExtBot[int], chat_id: int, text: str) -> Any:
     return await bot.send_message(chat_id, text, rate_limit_args=OUTBOX)
 
@@ -94,10 +99,11 @@ async def test_two_instances_together_keep_telegrams_rate(
     for n, user in enumerate(users):
         assert [m["text"] for m in tg.bot_messages(user.id)] == [f"Invitation {n}"]
     times = [r.at for r in delivered]
-    # Together at most 30 a second plus the burst of 5, as Telegram counts them…
-    assert most_in_any_window(times, 1.0) <= BOT_RATE.per_second + BOT_RATE.burst
+    # Together 30 a second plus the burst of 5, as Telegram counts them (a few more for
+    # sends a busy machine delayed into the next ones; one instance each would be 120)…
+    assert most_in_any_window(times, 2.0) <= within_two_seconds()
     # …so 150 took as long as one instance alone would take: (150 - 5) / 30 s, not half.
-    assert max(times) - min(times) >= (150 - BOT_RATE.burst) / BOT_RATE.per_second - 0.1
+    assert max(times) - min(times) >= (150 - BOT_RATE.burst) / BOT_RATE.per_second - 0.5
 
 
 @postgres_only
