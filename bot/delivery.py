@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import asyncpg
 import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -81,6 +82,7 @@ class RateLimiter(AIORateLimiter):
         self.shared = shared
 
     async def initialize(self) -> None:
+        # The database is open by now: bot/lifespan.py opens it before PTB.
         await super().initialize()
         if self.shared is None and SharedBudget.wanted():
             self.shared = SharedBudget()
@@ -135,7 +137,12 @@ class RateLimiter(AIORateLimiter):
         for attempt in range(retries + 1):
             try:
                 await self.shared.acquire(chat, background=background)
-            except (BaseORMException, OSError) as exc:
+            except (
+                BaseORMException,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                OSError,
+            ) as exc:
                 # Nothing was sent: the outbox retries the row with its backoff.
                 raise NetworkError(f"the shared Telegram budget is unavailable: {exc}") from exc
             try:
@@ -143,8 +150,9 @@ class RateLimiter(AIORateLimiter):
             except RetryAfter as exc:
                 if attempt == retries:
                     raise
-                log.info("Telegram asked to wait %s; reply retried", exc.retry_after)
-                await asyncio.sleep(_seconds(exc) + 0.1)
+                delay = _seconds(exc)
+                log.info("Telegram asked to wait %.0fs; the reply is retried", delay)
+                await asyncio.sleep(delay + 0.1)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 

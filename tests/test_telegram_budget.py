@@ -181,3 +181,47 @@ async def test_the_database_decides_who_paces(
     else:
         assert limiter.shared is None
         assert budget_rows == 0
+
+
+class Waits:
+    """A budget's sleep that only records: the store's answers, without waiting for them."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+
+@postgres_only
+async def test_two_budgets_hand_out_consecutive_slots_from_one_schedule(database: str) -> None:
+    await TelegramBudget.all().delete()
+    waits = Waits()
+    budgets = [SharedBudget(sleep=waits) for _ in range(2)]
+    for budget in budgets:
+        await budget.setup()
+    # 20 replies asked for at once through two instances: the first 5 go at once (the
+    # burst), then one slot each 1/30 s, whichever instance asked.
+    waited = await asyncio.gather(
+        *(budgets[n % 2].acquire(None, background=False) for n in range(20))
+    )
+    interval = BOT_RATE.interval
+    expected = [0.0] * BOT_RATE.burst + [n * interval for n in range(1, 16)]
+    # Each answer is measured from its own query, a few milliseconds apart at most.
+    assert sorted(waited) == pytest.approx(expected, abs=0.1)
+    assert max(waited) == pytest.approx(15 * interval, abs=0.1)
+
+
+@postgres_only
+async def test_a_schedule_far_ahead_after_a_clock_step_waits_a_minute_at_most(
+    database: str,
+) -> None:
+    # The database server's clock stepped back an hour after a send was scheduled.
+    await TelegramBudget.all().delete()
+    await TelegramChatBudget.all().delete()
+    await TelegramBudget.create(key="bot", tat=4_000_000_000.0)
+    await TelegramChatBudget.create(chat_id=42, tat=4_000_000_000.0)
+    waits = Waits()
+    waited = await SharedBudget(sleep=waits).acquire(42, background=False)
+    assert 59 < waited <= 2 * 60 + 1  # the chat's minute, then the bot's
+    assert all(seconds <= 61 for seconds in waits.seconds)

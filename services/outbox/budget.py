@@ -37,24 +37,28 @@ log = logging.getLogger(__name__)
 BOT_KEY = "bot"
 NOW = "SELECT extract(epoch FROM clock_timestamp())::float8 AS t"
 # Takes a bot slot when the slot is at most $4 seconds ahead; otherwise says in how many
-# seconds it will be. $2 is the interval between sends, $3 the burst tolerance.
+# seconds it will be. $2 is the interval between sends, $3 the burst tolerance. The UPDATE
+# reads the row it locks (a concurrent reservation is seen, never overwritten). A schedule
+# more than a minute ahead can only come from the server's clock stepping back: it counts
+# as a minute ahead, so such a step never stops sending for longer.
 RESERVE_BOT = f"""
 WITH now AS ({NOW}),
 taken AS (
-    UPDATE telegram_budget b SET tat = GREATEST(b.tat, now.t) + $2
-    FROM now WHERE b.key = $1 AND b.tat - $3 - now.t <= $4
+    UPDATE telegram_budget b SET tat = GREATEST(LEAST(b.tat, now.t + 60), now.t) + $2
+    FROM now WHERE b.key = $1 AND LEAST(b.tat, now.t + 60) - $3 - now.t <= $4
     RETURNING GREATEST(0, b.tat - $2 - $3 - now.t) AS wait
 )
 SELECT true AS taken, wait FROM taken
 UNION ALL
-SELECT false, b.tat - $3 - $4 - now.t FROM telegram_budget b, now
+SELECT false, LEAST(b.tat, now.t + 60) - $3 - $4 - now.t FROM telegram_budget b, now
 WHERE b.key = $1 AND NOT EXISTS (SELECT 1 FROM taken)
 """
 # Takes the chat's next slot, whenever it is ($2 interval, $3 burst tolerance).
 RESERVE_CHAT = f"""
 WITH now AS ({NOW})
 INSERT INTO telegram_chat_budget AS c (chat_id, tat) SELECT $1, now.t + $2 FROM now
-ON CONFLICT (chat_id) DO UPDATE SET tat = GREATEST(c.tat, EXCLUDED.tat - $2) + $2
+ON CONFLICT (chat_id) DO UPDATE
+SET tat = GREATEST(LEAST(c.tat, EXCLUDED.tat + 60), EXCLUDED.tat - $2) + $2
 RETURNING GREATEST(0, c.tat - $2 - $3 - (SELECT t FROM now)) AS wait
 """
 FORGET_CHATS = f"DELETE FROM telegram_chat_budget WHERE tat < ({NOW}) - 60"
