@@ -17,6 +17,12 @@ reaching the SMTP server.
 By default the run is made twice, with a fresh database each: crew with email addresses
 (chat and email together) and crew without (chat only), so that the two chat times can be
 compared. Run: `python -m bench.fanout --db sqlite`.
+
+`--instances N` (PostgreSQL only) starts N `callsheet run` processes in webhook mode on the
+one database, as a deployment behind a load balancer would run: they share the outbox and
+Telegram's budget (`services/outbox/budget.py`), so together they should keep Telegram's
+30 a second, meet no 429 and finish in the time one alone would take. Timed from the first
+of them being ready. Each one's share of the invitations is read from its log.
 """
 
 from __future__ import annotations
@@ -46,14 +52,18 @@ from bench._crew import (
     open_chats,
     seed_crew,
 )
+from sandbox.telegram import TelegramSandbox
 
 LIMIT = 30.0  # Telegram's messages a second overall
+WEBHOOK_SECRET = "bench-fanout-webhook-secret"
 
 
 @dataclass
 class Phase:
     email: bool
     count: int
+    instances: int = 1
+    shares: list[int] = field(default_factory=list)  # invitations each instance sent
     made_first: float = 0.0  # monotonic: the first assign() started
     made_last: float = 0.0  # the last assign() committed
     ready: float = 0.0  # the app answered /readyz (its dispatchers are running)
@@ -83,8 +93,26 @@ class Phase:
         return (len(self.chat_times) - 1) / span if span > 0 else float("nan")
 
 
-async def phase(db_kind: str, count: int, *, email: bool) -> Phase:
-    result = Phase(email=email, count=count)
+def instance(url: str, tg: TelegramSandbox, smtp: SmtpServer, instances: int) -> AppProcess:
+    """One `callsheet run`; with several, each in webhook mode (one poller per bot only)."""
+    app = AppProcess(url, tg, None, extra_env=smtp.app_env())
+    if instances > 1:
+        app.extra_env.update(
+            TELEGRAM_MODE="webhook",
+            TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            PUBLIC_BASE_URL=app.base_url,
+        )
+    return app
+
+
+def invitations_sent(app: AppProcess) -> int:
+    """Chat rows the instance logged as sent (`outbox N sent: telegram invitation`)."""
+    text = app.log_path.read_text(errors="replace")
+    return text.count("sent: telegram invitation")
+
+
+async def phase(db_kind: str, count: int, *, email: bool, instances: int = 1) -> Phase:
+    result = Phase(email=email, count=count, instances=instances)
     async with database(db_kind) as (url, pg_version):
         result.pg_version = pg_version
         tg = telegram_sandbox(relaxed=False)
@@ -109,10 +137,16 @@ async def phase(db_kind: str, count: int, *, email: bool) -> Phase:
                     and int(r.params.get("chat_id", 0) or 0) in crew_chats
                 ]
 
-            app = AppProcess(url, tg, None, extra_env=smtp.app_env())
-            await app.start()
-            result.ready = time.monotonic()
+            apps = [instance(url, tg, smtp, instances) for _ in range(instances)]
+            ready: list[float] = []
+
+            async def start(app: AppProcess) -> None:
+                await app.start()
+                ready.append(time.monotonic())
+
             try:
+                await asyncio.gather(*(start(app) for app in apps))
+                result.ready = min(ready)
                 await tg.wait_for(
                     lambda: len({c for c, _ in invitations()}) >= count,
                     timeout=600,
@@ -121,10 +155,12 @@ async def phase(db_kind: str, count: int, *, email: bool) -> Phase:
                 if email:
                     await smtp.wait_count(count, timeout=600)
                 await asyncio.sleep(1.0)  # anything sent twice would show up by now
-                result.cpu = app.cpu_seconds()
+                result.cpu = sum(app.cpu_seconds() for app in apps)
             finally:
-                await app.stop()
-            result.errors = app.errors_logged()
+                await asyncio.gather(*(app.stop() for app in apps))
+            result.errors = [line for app in apps for line in app.errors_logged()]
+            if instances > 1:
+                result.shares = [invitations_sent(app) for app in apps]
             delivered = invitations()
             per_chat = Counter(chat for chat, _ in delivered)
             result.duplicates = sum(n - 1 for n in per_chat.values())
@@ -142,6 +178,8 @@ async def phase(db_kind: str, count: int, *, email: bool) -> Phase:
 
 def rows_for(p: Phase) -> list[tuple[str, str]]:
     label = "with email" if p.email else "chat only"
+    if p.instances > 1:
+        label += f", {p.instances} instances"
     made = p.made_last - p.made_first
     rows = [
         (
@@ -182,19 +220,23 @@ def rows_for(p: Phase) -> list[tuple[str, str]]:
             ),
             (f"{label}: app ready → last email", f"{last_email:.1f} s"),
         ]
+    if p.shares:
+        rows.append(
+            (f"{label}: invitations sent by each instance", " / ".join(f"{n:,}" for n in p.shares))
+        )
     others = ", ".join(f"{m} {n}" for m, n in sorted(p.other_requests.items())) or "none"
     rows += [
         (f"{label}: other Telegram requests meanwhile", others),
-        (f"{label}: app CPU, start-up included", f"{p.cpu:.1f} s"),
+        (f"{label}: app CPU, start-up included (all instances)", f"{p.cpu:.1f} s"),
         (f"{label}: errors in the app's log", str(len(p.errors))),
     ]
     return rows
 
 
-async def run(db_kind: str, count: int, email: str) -> None:
+async def run(db_kind: str, count: int, email: str, instances: int) -> None:
     phases = []
     for with_email in {"both": (True, False), "on": (True,), "off": (False,)}[email]:
-        phases.append(await phase(db_kind, count, email=with_email))
+        phases.append(await phase(db_kind, count, email=with_email, instances=instances))
         await asyncio.sleep(1.0)
     rows: list[tuple[str, str]] = []
     for p in phases:
@@ -204,6 +246,12 @@ async def run(db_kind: str, count: int, email: str) -> None:
         rows.append(("chat: with email vs chat only", f"{slowdown:+.1%}"))
     rows += [
         ("Telegram limits", "enforced: 30/s overall (burst 30), 1/s per chat (burst 5)"),
+        (
+            "instances",
+            f"{instances} `callsheet run` processes, webhook mode, one shared budget"
+            if instances > 1
+            else "1 `callsheet run` process, polling",
+        ),
         ("target", "within 10 % of 33.3 s, no 429, email not slowing chat"),
     ]
     env = environment(db_kind, phases[0].pg_version)
@@ -223,9 +271,22 @@ def main() -> None:
         default="both",
         help="crew with email addresses (on), without (off), or one run of each (both)",
     )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="`callsheet run` processes sharing the database (1; more need --db postgres)",
+    )
     args = parser.parse_args()
+    if args.instances < 1:
+        parser.error("--instances must be 1 or more")
+    if args.instances > 1 and args.db != "postgres":
+        parser.error(
+            "--instances above 1 needs --db postgres: several processes share one "
+            "database only on PostgreSQL"
+        )
     started = time.monotonic()
-    asyncio.run(run(args.db, args.crew, args.email))
+    asyncio.run(run(args.db, args.crew, args.email, args.instances))
     print(f"(whole run: {time.monotonic() - started:.0f} s)")
 
 

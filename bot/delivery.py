@@ -4,13 +4,23 @@ Retries belong to the outbox, not to PTB: a row that Telegram throttles goes bac
 queue with its `retry_after` (stored, so it survives a restart and never holds a lease
 while sleeping). `RateLimiter` therefore keeps PTB's pacing for every request but skips
 PTB's own RetryAfter retries for the outbox's requests; handler replies keep them.
+
+On PostgreSQL several instances may send for one bot: there `RateLimiter` paces every
+request that names a chat by the budget they share in the database
+(`services/outbox/budget.py`) instead of by PTB's in-process limiter. Handler replies count
+against that budget too, ahead of the outbox, which keeps at most a fraction of a second
+of it reserved. On SQLite (one process) PTB's limiter paces as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import asyncpg
 import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -24,6 +34,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import AIORateLimiter, ExtBot
+from tortoise.exceptions import BaseORMException
 
 from services.outbox import (
     ChatUnreachable,
@@ -33,6 +44,9 @@ from services.outbox import (
     RetryLater,
     Transient,
 )
+from services.outbox.budget import SharedBudget
+
+log = logging.getLogger(__name__)
 
 OUTBOX = -1  # `rate_limit_args` of the outbox's requests: no retries inside PTB
 
@@ -54,15 +68,27 @@ class _Throttled(Exception):
 
 
 class RateLimiter(AIORateLimiter):
-    """PTB's AIORateLimiter at 30 requests/s overall with a burst of at most `BURST`; the
-    outbox's requests are not retried."""
+    """PTB's AIORateLimiter at 30 requests/s overall with a burst of at most `BURST`, or the
+    budget shared through PostgreSQL (`shared`, chosen in `initialize()` when the database
+    is PostgreSQL); the outbox's requests are not retried."""
 
-    def __init__(self, max_retries: int = 0) -> None:
+    def __init__(self, max_retries: int = 0, shared: SharedBudget | None = None) -> None:
         super().__init__(
             overall_max_rate=BURST,
             overall_time_period=BURST / MESSAGES_PER_SECOND,
             max_retries=max_retries,
         )
+        self.retries = max_retries
+        self.shared = shared
+
+    async def initialize(self) -> None:
+        # The database is open by now: bot/lifespan.py opens it before PTB.
+        await super().initialize()
+        if self.shared is None and SharedBudget.wanted():
+            self.shared = SharedBudget()
+        if self.shared is not None:
+            await self.shared.setup()
+            log.info("Telegram budget: shared through the database by every instance")
 
     async def process_request(
         self,
@@ -73,6 +99,8 @@ class RateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
+        if self.shared is not None:
+            return await self._shared(callback, args, kwargs, data, rate_limit_args)
         if rate_limit_args != OUTBOX:
             return await super().process_request(
                 callback, args, kwargs, endpoint, data, rate_limit_args
@@ -88,6 +116,49 @@ class RateLimiter(AIORateLimiter):
             return await super().process_request(once, args, kwargs, endpoint, data, None)
         except _Throttled as exc:
             raise exc.error from None
+
+    async def _shared(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        assert self.shared is not None
+        chat_id = data.get("chat_id")
+        if chat_id is None:  # not a message (getUpdates, answerCallbackQuery, …): not paced
+            return await callback(*args, **kwargs)
+        chat: int | None = None
+        with contextlib.suppress(ValueError, TypeError):
+            chat = int(chat_id)
+        background = rate_limit_args == OUTBOX
+        retries = 0 if background else (rate_limit_args or self.retries)
+        for attempt in range(retries + 1):
+            try:
+                await self.shared.acquire(chat, background=background)
+            except (
+                BaseORMException,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                OSError,
+            ) as exc:
+                # Nothing was sent: the outbox retries the row with its backoff.
+                raise NetworkError(f"the shared Telegram budget is unavailable: {exc}") from exc
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt == retries:
+                    raise
+                delay = _seconds(exc)
+                log.info("Telegram asked to wait %.0fs; the reply is retried", delay)
+                await asyncio.sleep(delay + 0.1)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _seconds(exc: RetryAfter) -> float:
+    seconds = exc.retry_after
+    return float(seconds if isinstance(seconds, int | float) else seconds.total_seconds())
 
 
 def to_markup(rows: Any) -> InlineKeyboardMarkup | None:
@@ -150,9 +221,8 @@ def _maybe_delivered(exc: TelegramError) -> bool:
 
 def translate(exc: TelegramError) -> Exception:
     if isinstance(exc, RetryAfter):
-        seconds = exc.retry_after
-        delay = seconds if isinstance(seconds, int | float) else seconds.total_seconds()
-        return RetryLater(float(delay), f"Telegram asked to wait {delay:.0f}s")
+        delay = _seconds(exc)
+        return RetryLater(delay, f"Telegram asked to wait {delay:.0f}s")
     if isinstance(exc, Forbidden):
         return ChatUnreachable(exc.message)
     if isinstance(exc, BadRequest):

@@ -1,5 +1,6 @@
 """Tortoise models for Callsheet; the app label is "models"."""
 
+from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
 from models.enums import (
     Access,
@@ -68,4 +69,6 @@ __all__ = [
     "ProcessedUpdate",
     "ScheduledJob",
     "ServiceToken",
+    "TelegramBudget",
+    "TelegramChatBudget",
 ]

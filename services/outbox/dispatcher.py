@@ -87,7 +87,8 @@ class Dispatcher(Worker):
 
         try:
             # Telegram rows are one per chat (heads only), so these run in parallel safely;
-            # PTB's rate limiter keeps the overall pace.
+            # the sender's rate limiter keeps the pace (bot/delivery.py: on PostgreSQL one
+            # budget shared by every instance, services/outbox/budget.py).
             async with asyncio.TaskGroup() as group:
                 for row in rows:
                     group.create_task(one(row))
