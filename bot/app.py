@@ -42,7 +42,7 @@ def build_application(settings: Settings) -> SharedConversationsApplication:
         .context_types(context_types)
         .defaults(REPLY_DEFAULTS)  # every reply is Telegram HTML, as every reply is escaped
         # Handler replies get up to 3 retries on 429; the outbox retries its own rows.
-        .rate_limiter(RateLimiter(max_retries=3))
+        .rate_limiter(RateLimiter(max_retries=3, chat_burst=settings.telegram_chat_burst))
         .concurrent_updates(16)
         .connect_timeout(10)
         .read_timeout(15)

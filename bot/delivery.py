@@ -44,7 +44,7 @@ from services.outbox import (
     RetryLater,
     Transient,
 )
-from services.outbox.budget import SharedBudget
+from services.outbox.budget import CHAT_RATE, Rate, SharedBudget
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,9 @@ class RateLimiter(AIORateLimiter):
     budget shared through PostgreSQL (`shared`, chosen in `initialize()` when the database
     is PostgreSQL); the outbox's requests are not retried."""
 
-    def __init__(self, max_retries: int = 0, shared: SharedBudget | None = None) -> None:
+    def __init__(
+        self, max_retries: int = 0, shared: SharedBudget | None = None, *, chat_burst: int = 3
+    ) -> None:
         super().__init__(
             overall_max_rate=BURST,
             overall_time_period=BURST / MESSAGES_PER_SECOND,
@@ -80,12 +82,13 @@ class RateLimiter(AIORateLimiter):
         )
         self.retries = max_retries
         self.shared = shared
+        self.chat_burst = chat_burst
 
     async def initialize(self) -> None:
         # The database is open by now: bot/lifespan.py opens it before PTB.
         await super().initialize()
         if self.shared is None and SharedBudget.wanted():
-            self.shared = SharedBudget()
+            self.shared = SharedBudget(chat=Rate(CHAT_RATE.per_second, self.chat_burst))
         if self.shared is not None:
             await self.shared.setup()
             log.info("Telegram budget: shared through the database by every instance")
