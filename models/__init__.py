@@ -16,6 +16,7 @@ from models.enums import (
     PaymentStatus,
 )
 from models.tables import (
+    AnswerTally,
     Assignment,
     AuditLog,
     Briefing,
@@ -37,6 +38,7 @@ from models.tables import (
 
 __all__ = [
     "Access",
+    "AnswerTally",
     "Assignment",
     "AssignmentStatus",
     "AuditAction",
