@@ -118,6 +118,7 @@ class Answering(Inviting, Tallies):
             if dropped_out:
                 # Loud and on its own, in chat and by email, whatever ANSWER_EMAILS says.
                 rows += self.notifier.prepare(manager, NotificationKind.ANSWER, told)
+                await self._digest_follows(manager, conn)
             else:
                 rows += await self._answer_emails(manager, told, conn)
             rows += await self._tally_rows(event, manager, conn, answer=True)

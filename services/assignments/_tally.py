@@ -180,6 +180,12 @@ class Tallies(EventsBase):
             manager, NotificationKind.ANSWER, context, channels=(Channel.EMAIL,)
         )
 
+    async def _digest_follows(self, manager: Person, conn: BaseDBAsyncClient) -> None:
+        """Hourly: a change emailed at once (a drop-out) also shows in the hour's digest,
+        where each answer is shown as it stands."""
+        if self.answer_emails is AnswerEmails.HOURLY and manager.active and manager.email:
+            await self._update_digest(manager, conn)
+
     async def _update_digest(self, manager: Person, conn: BaseDBAsyncClient) -> bool:
         """Write this hour's digest as it stands now, due at the end of the hour. False if it
         has already been claimed for sending (a clock a moment ahead on another instance):
