@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ async def crew_invited(
     return boss, event, crew
 
 
-def tally_messages(tg: TelegramSandbox, chat_id: int) -> list[dict[str, object]]:
+def tally_messages(tg: TelegramSandbox, chat_id: int) -> list[dict[str, Any]]:
     return [m for m in tg.bot_messages(chat_id) if str(m["text"]).startswith("Answers · #1")]
 
 
