@@ -112,6 +112,7 @@ async def test_a_drop_out_is_its_own_loud_message_and_the_tally_follows(
 
     # Crew Member 02 changes her mind after confirming.
     user, message_id = crew[1]
+    await tg.wait_for_bot_message(user.id, "You confirmed", message_id=message_id)
     await tg.press(user, message_id, "Change my answer")
     await tg.wait_for_bot_message(user.id, "Tap Confirm or Decline", message_id=message_id)
     await tg.press(user, message_id, "Decline")

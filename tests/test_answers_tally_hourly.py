@@ -60,6 +60,7 @@ async def test_one_digest_an_hour_and_a_drop_out_at_once(
 
     # Crew Member 02 pulls out: that is loud, in chat and by email, now.
     user, message_id = crew[1]
+    await tg.wait_for_bot_message(user.id, "You confirmed", message_id=message_id)
     await tg.press(user, message_id, "Change my answer")
     await tg.wait_for_bot_message(user.id, "Tap Confirm or Decline", message_id=message_id)
     await tg.press(user, message_id, "Decline")

@@ -156,13 +156,26 @@ class Tallies(EventsBase):
         """The manager's live tally as it stands after this change (not yet saved)."""
         generation = await self._tally_generation(event.id, conn, answer=answer)
         view = await tally_view(event, conn, first=first)
-        return self.notifier.prepare(
+        key = tally_key(event.id, generation)
+        rows = self.notifier.prepare(
             manager,
             NotificationKind.ANSWERS_TALLY,
             {"view": view},
-            live_key=tally_key(event.id, generation),
+            live_key=key,
             channels=(Channel.TELEGRAM,),
         )
+        # The edit this one replaces may be waiting out Telegram's Retry-After: so does this
+        # one, or every answer would knock on her chat again at once and meet another 429.
+        waiting = await (
+            OutboxMessage.filter(
+                live_key=key, channel=Channel.TELEGRAM, status=OutboxStatus.PENDING
+            )
+            .using_db(conn)
+            .values_list("next_attempt_at")
+        )
+        for row in rows:
+            row.next_attempt_at = max([row.next_attempt_at, *(w for (w,) in waiting)])
+        return rows
 
     async def _answer_emails(
         self,
