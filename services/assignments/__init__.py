@@ -6,6 +6,7 @@ What happens when crew press Confirm: `AssignmentService.respond` in `_answer.py
     _model.py    answers, candidates, the parts of /my
     _invite.py   the picker's candidates, /assign, inviting again
     _answer.py   Confirm / Decline, "Change my answer", the reason for a decline
+    _tally.py    what the manager is told: the live answers tally, answer emails or digest
     _service.py  AssignmentService: /my, reminders on demand, briefings
 """
 

@@ -11,7 +11,7 @@ one shows the final counts. A drop-out is not folded in: it stays a loud message
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -91,8 +91,9 @@ async def tally_view(
     )
 
 
-def hour_window(now: datetime) -> tuple[datetime, datetime]:
-    start = now.replace(minute=0, second=0, microsecond=0)
+def hour_window(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The clock hour `now` is in, in the company's timezone (some are :30 off UTC)."""
+    start = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
     return start, start + DIGEST_PERIOD
 
 
@@ -207,7 +208,7 @@ class Tallies(EventsBase):
             # One digest row per manager and hour: answers to her different events write it
             # one after the other (the tally lock is per event).
             await Person.filter(id=manager.id).using_db(conn).select_for_update(no_key=True)
-        start, end = hour_window(self.clock.now())
+        start, end = hour_window(self.clock.now(), self.tz)
         answers = list(
             await Assignment.filter(
                 Q(responded_at__gte=start, responded_at__lt=end)
