@@ -111,7 +111,9 @@ def build_services(
         email=email or build_email_sender(settings),
         scheduler=scheduler,
         events=EventService(notifier, outbox, scheduler, clock, settings.tz),
-        assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
+        assignments=AssignmentService(
+            notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
+        ),
         ledger=LedgerService(clock),
         payments=payments,
         batches=batches,

@@ -18,6 +18,7 @@ from models.enums import (
     PaymentStatus,
 )
 from models.tables import (
+    AnswerTally,
     Assignment,
     AuditLog,
     Briefing,
@@ -39,6 +40,7 @@ from models.tables import (
 
 __all__ = [
     "Access",
+    "AnswerTally",
     "Assignment",
     "AssignmentStatus",
     "AuditAction",
