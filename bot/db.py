@@ -27,7 +27,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": _connection(database_url)},
         "apps": {
             APP: {
-                "models": ["models.tables"],
+                "models": ["models.tables", "models.payroll"],
                 "default_connection": "default",
                 "migrations": "models.migrations",
             }
