@@ -101,6 +101,10 @@ class Payout(Model):
     the request is sent, so a lost answer is looked up, never paid again."""
 
     id = fields.IntField(primary_key=True)
+    # The line's sheet, kept here so the sender claims without a join (and locks one row).
+    sheet: fields.ForeignKeyRelation[PaySheet] = fields.ForeignKeyField(
+        "models.PaySheet", related_name="payouts", on_delete=fields.RESTRICT
+    )
     line: fields.ForeignKeyRelation[PayLine] = fields.ForeignKeyField(
         "models.PayLine", related_name="payouts", on_delete=fields.RESTRICT
     )
@@ -121,4 +125,4 @@ class Payout(Model):
     class Meta:
         table = "payout"
         unique_together = (("line", "attempt"),)
-        indexes = (("status", "id"),)
+        indexes = (("status", "sheet_id"),)

@@ -82,6 +82,7 @@ class Migration(migrations.Migration):
             name='Payout',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('sheet', fields.ForeignKeyField('models.PaySheet', source_field='sheet_id', db_constraint=True, to_field='id', related_name='payouts', on_delete=OnDelete.RESTRICT)),
                 ('line', fields.ForeignKeyField('models.PayLine', source_field='line_id', db_constraint=True, to_field='id', related_name='payouts', on_delete=OnDelete.RESTRICT)),
                 ('attempt', fields.IntField()),
                 ('status', fields.CharEnumField(default=PayoutStatus.QUEUED, description='QUEUED: queued\nSENT: sent\nPAID: paid\nFAILED: failed\nUNKNOWN: unknown\nCANCELLED: cancelled', enum_type=PayoutStatus, max_length=16)),
@@ -97,7 +98,7 @@ class Migration(migrations.Migration):
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'payout', 'app': 'models', 'unique_together': (('line', 'attempt'),), 'indexes': [Index(fields=['status', 'id'])], 'pk_attr': 'id', 'table_description': 'One B2C attempt to pay one line. Ours is the OriginatorConversationID, written before'},
+            options={'table': 'payout', 'app': 'models', 'unique_together': (('line', 'attempt'),), 'indexes': [Index(fields=['status', 'sheet_id'])], 'pk_attr': 'id', 'table_description': 'One B2C attempt to pay one line. Ours is the OriginatorConversationID, written before'},
             bases=['Model'],
         ),
         EnumAlterField(

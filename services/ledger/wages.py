@@ -53,10 +53,10 @@ async def post_wages(
             pay_line_id__in=list(withdrawn_line_ids),
             kind__in=[LedgerKind.WAGE, LedgerKind.DEDUCTION],
         ).using_db(conn)
-        undone = set(
+        undone: set[int] = set(
             await LedgerEntry.filter(reverses_id__in=[e.id for e in standing])
             .using_db(conn)
-            .values_list("reverses_id", flat=True)
+            .values_list("reverses_id", flat=True)  # type: ignore[arg-type]
         )
         for entry in standing:
             if entry.id in undone:
