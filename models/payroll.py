@@ -46,7 +46,7 @@ class PaySheet(Model):
     version = fields.IntField()
     status = fields.CharEnumField(PaySheetStatus, max_length=16, default=PaySheetStatus.DRAFT)
     supersedes: fields.ForeignKeyNullableRelation[PaySheet] = fields.ForeignKeyField(
-        "models.PaySheet", related_name="superseded_by", null=True, on_delete=fields.RESTRICT
+        "models.PaySheet", related_name="superseded_by", null=True, on_delete=fields.NO_ACTION
     )
     prepared_by: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "models.Person", related_name="sheets_prepared", on_delete=fields.RESTRICT

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('event', fields.ForeignKeyField('models.Event', source_field='event_id', db_constraint=True, to_field='id', related_name='pay_sheets', on_delete=OnDelete.RESTRICT)),
                 ('version', fields.IntField()),
                 ('status', fields.CharEnumField(default=PaySheetStatus.DRAFT, description='DRAFT: draft\nSUBMITTED: submitted\nAPPROVED: approved\nPAYING: paying\nPAID: paid\nSTOPPED: stopped\nSUPERSEDED: superseded', enum_type=PaySheetStatus, max_length=16)),
-                ('supersedes', fields.ForeignKeyField('models.PaySheet', source_field='supersedes_id', null=True, db_constraint=True, to_field='id', related_name='superseded_by', on_delete=OnDelete.RESTRICT)),
+                ('supersedes', fields.ForeignKeyField('models.PaySheet', source_field='supersedes_id', null=True, db_constraint=True, to_field='id', related_name='superseded_by', on_delete=OnDelete.NO_ACTION)),
                 ('prepared_by', fields.ForeignKeyField('models.Person', source_field='prepared_by_id', db_constraint=True, to_field='id', related_name='sheets_prepared', on_delete=OnDelete.RESTRICT)),
                 ('submitted_by', fields.ForeignKeyField('models.Person', source_field='submitted_by_id', null=True, db_constraint=True, to_field='id', related_name='sheets_submitted', on_delete=OnDelete.RESTRICT)),
                 ('submitted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),

@@ -40,7 +40,7 @@ from services.payroll._errors import NotOnSheet, SheetClosed, SheetNotFound
 from services.payroll._lines import copy_lines, lines_of, sync
 from services.payroll._rates import Rates
 from services.payroll._view import SheetView, build_view, buttons
-from services.people import Among, PeopleService
+from services.people import Among, PeopleService, fold
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,6 @@ class PayrollService:
         require_manager(actor, "change pay sheets")
         change = parse_change(change_text)
         event = await self._event(event_id)
-        person = await PeopleService.find(who, among=Among.EVERYONE)
         now = self.clock.now()
         async with in_transaction() as conn:
             sheet = await self._current(event, actor, conn, chat_id=chat_id)
@@ -181,6 +180,7 @@ class PayrollService:
                     f"Version {sheet.version} of #{event.id}'s pay sheet is "
                     f"{sheet.status.value}: it can no longer change."
                 )
+            person = await self._who(who, sheet, conn)
             line = (
                 await PayLine.filter(sheet_id=sheet.id, person_id=person.id).using_db(conn).first()
             )
@@ -232,6 +232,19 @@ class PayrollService:
             )
             await self._publish(actor, sheet, conn, focus=person.id)
         return Changed(person, line, sheet, change, new_version, reopened)
+
+    async def _who(self, who: str, sheet: PaySheet, conn: BaseDBAsyncClient) -> Person:
+        """A name is looked for among the sheet's people first ("Otieno" means the crew
+        member on it, not the manager who shares the name); else `PeopleService.find`."""
+        wanted = fold(" ".join(who.split()))
+        on_sheet = [line.person for line in await lines_of(sheet.id, conn)]
+        if wanted and not wanted.lstrip("#").isdigit():
+            exact = [p for p in on_sheet if fold(p.name) == wanted]
+            partly = [p for p in on_sheet if wanted in fold(p.name)]
+            for found in (exact, partly):
+                if len(found) == 1:
+                    return found[0]
+        return await PeopleService.find(who, among=Among.EVERYONE)
 
     async def _next_version(
         self, old: PaySheet, actor: Person, conn: BaseDBAsyncClient, *, chat_id: int | None
