@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,7 +17,6 @@ from services.payroll._errors import BadRate
 from services.people import Among, PeopleService
 
 ROLE_MAX = 60
-_ROLE = re.compile(r"[^\W\d_][\w .&/'-]*", re.UNICODE)
 CLEAR_WORDS = ("clear", "none", "remove")
 RATE_FORMS = (
     "Send /rates sound engineer | 3500 for a role's day rate, or "
@@ -33,7 +31,8 @@ def clean_role(text: str) -> str:
         raise BadRate("Say which role, like sound engineer or rigger. " + RATE_FORMS)
     if len(role) > ROLE_MAX:
         raise BadRate(f"The role is {len(role)} characters; keep it under {ROLE_MAX}.")
-    if not _ROLE.fullmatch(role):
+    # As assignments take it (any words), but never a bare number: "/rates 1234 | 500".
+    if not any(c.isalpha() for c in role) or not role.isprintable():
         raise BadRate(f"“{role[:40]}” is not a role: use words, like sound engineer or rigger.")
     return role
 
