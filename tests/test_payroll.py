@@ -76,7 +76,7 @@ async def test_sheet_built_edited_in_place_submitted_and_approved(
     assert "Ivy" not in text
     answer = await press_and_answer(tg, boss, sheet["message_id"], "Submit for approval")
     assert "Fix these first: Otieno Kamau (no rate)" in answer
-    assert await PaySheet.get(id=1).values_list("status", flat=True) == PaySheetStatus.DRAFT
+    assert (await PaySheet.get(id=1)).status == PaySheetStatus.DRAFT
 
     await said(tg, boss, "/rates lights | 3000", "KES 3,000")
     done = await said(tg, boss, "/payroll 1 | Jane | +1000 overtime", "✅ Jane Wanjiku")
@@ -195,19 +195,17 @@ async def test_an_approved_sheet_is_frozen_and_a_new_version_does_not_double_wag
     await press_and_answer(tg, boss, sheet["message_id"], "Approve")
     await sheet_message(tg, boss, "✅ Approved", message_id=sheet["message_id"])
     jane, otieno = crew["jane"][0].id, crew["otieno"][0].id
-    assert await Person.get(id=jane).values_list("balance", flat=True) == 800 - 3_500
-    assert await Person.get(id=otieno).values_list("balance", flat=True) == -3_000
+    assert (await Person.get(id=jane)).balance == 800 - 3_500
+    assert (await Person.get(id=otieno)).balance == -3_000
 
     done = await said(tg, boss, "/payroll 1 | Otieno | +500 transport", "✅ Otieno Kamau")
     assert "Version 1 was approved, so this is version 2, a draft" in done["text"]
     v1, v2 = await PaySheet.all().order_by("version")
     assert (v1.status, v2.status) == (PaySheetStatus.SUPERSEDED, PaySheetStatus.DRAFT)
     assert v2.supersedes_id == v1.id  # type: ignore[attr-defined]
-    assert set(await Payout.filter(sheet=v1).values_list("status", flat=True)) == {
-        PayoutStatus.CANCELLED
-    }
+    assert {p.status for p in await Payout.filter(sheet=v1)} == {PayoutStatus.CANCELLED}
     # v1's wages stand until v2 is approved; Jane still owes 800 on v2's line (not -2,700).
-    assert await Person.get(id=otieno).values_list("balance", flat=True) == -3_000
+    assert (await Person.get(id=otieno)).balance == -3_000
     line = await PayLine.get(sheet=v2, person_id=jane)
     assert (line.owed, line.net) == (800, 3_500)
     await said(tg, boss, "/payroll 1 | Jane | deduct all", "Net KES 2,700")
@@ -220,8 +218,8 @@ async def test_an_approved_sheet_is_frozen_and_a_new_version_does_not_double_wag
 
     # The rule: v1's entries are reversed and v2's posted, so a balance moves by the
     # difference: Otieno earned 3,500 in all, not 6,500; Jane 3,500 with 800 deducted.
-    assert await Person.get(id=otieno).values_list("balance", flat=True) == -3_500
-    assert await Person.get(id=jane).values_list("balance", flat=True) == -2_700
+    assert (await Person.get(id=otieno)).balance == -3_500
+    assert (await Person.get(id=jane)).balance == -2_700
     reversed_ = await LedgerEntry.filter(kind=LedgerKind.ADJUSTMENT, reverses_id__isnull=False)
     assert len(reversed_) == 2  # Jane's and Otieno's v1 wages
     await audit_clean(app)
@@ -232,7 +230,7 @@ async def test_an_approved_sheet_is_frozen_and_a_new_version_does_not_double_wag
     assert app.services is not None
     claimed = await claim_payout(app.services.clock)
     assert claimed is not None and claimed.status is PayoutStatus.SENT
-    assert await PaySheet.get(id=v2.id).values_list("status", flat=True) == PaySheetStatus.PAYING
+    assert (await PaySheet.get(id=v2.id)).status == PaySheetStatus.PAYING
     await said(tg, boss, "/payroll 1 | Otieno | +100 tea", "it can no longer change")
     assert await PaySheet.all().count() == 2
     await audit_clean(app)

@@ -243,7 +243,8 @@ class PayrollService:
             partly = [p for p in on_sheet if wanted in fold(p.name)]
             for found in (exact, partly):
                 if len(found) == 1:
-                    return found[0]
+                    person: Person = found[0]
+                    return person
         return await PeopleService.find(who, among=Among.EVERYONE)
 
     async def _next_version(
