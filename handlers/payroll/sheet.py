@@ -4,19 +4,39 @@ service queues; these handlers only read the update and answer it."""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import CallsheetApplication, CallsheetContext
 from handlers.shared import args_text, chat_id, managers_only, reply
 from services.buttons.payroll import ApproveSheet, PayCrew, SheetPage, SubmitSheet
 from services.ids import parse_id
+from services.payroll import events_to_pay
 
 
 @managers_only("prepare pay sheets")
 async def payroll_command(update: Update, context: CallsheetContext) -> None:
     assert context.person is not None
     text = args_text(update)
+    if not text:
+        events = await events_to_pay(context.person)
+        rows = [
+            [
+                InlineKeyboardButton(
+                    f"#{e.id} {e.title[:30]} · {context.services.when(e.starts_at)}",
+                    callback_data=PayCrew(e.id).pack(),
+                )
+            ]
+            for e in events
+        ]
+        await reply(
+            update,
+            context,
+            "payroll/pick",
+            InlineKeyboardMarkup(rows) if rows else None,
+            events=events,
+        )
+        return
     parts = [p.strip() for p in text.split("|")]
     event_id = parse_id(parts[0])
     if event_id is None:

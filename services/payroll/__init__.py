@@ -9,6 +9,7 @@
       .show(actor, sheet_id, page)                      turn the sheet message's page
     claim_payout(clock, sheet_id=None)  the paying step's claim: QUEUED → SENT, once
     pay_runs(actor, query), my_pay(person, now, tz)     /payruns and /pay
+    events_to_pay(actor)                                 bare /payroll: events to pick
 
 The ledger rule for versions is in `services/ledger/wages.py`.
 """
@@ -25,7 +26,7 @@ from services.payroll._errors import (
     SheetClosed,
     SheetNotFound,
 )
-from services.payroll._lists import MyPay, RunRow, Slip, my_pay, pay_runs
+from services.payroll._lists import MyPay, RunRow, Slip, events_to_pay, my_pay, pay_runs
 from services.payroll._rates import RATE_FORMS, RateBook, RateChange, Rates
 from services.payroll._service import Changed, PayrollService, live_key
 from services.payroll._view import SheetView
@@ -54,6 +55,7 @@ __all__ = [
     "SheetView",
     "Slip",
     "claim_payout",
+    "events_to_pay",
     "live_key",
     "my_pay",
     "originator_id",

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from models import Event, PayLine, Payout, PayoutStatus, PaySheet, PaySheetStatus, Person
+from models import (
+    Event,
+    EventStatus,
+    PayLine,
+    Payout,
+    PayoutStatus,
+    PaySheet,
+    PaySheetStatus,
+    Person,
+)
 from services.errors import require_manager
 from services.payroll._errors import BadChange
 
@@ -115,3 +124,14 @@ async def my_pay(person: Person, now: datetime, tz: ZoneInfo) -> MyPay:
                 paid += last.amount
         slips.append(Slip(line, line.sheet, event, last))
     return MyPay(person, slips[:SLIPS_SHOWN], earned, paid, year)
+
+
+PICK_SHOWN = 8
+
+
+async def events_to_pay(actor: Person) -> list[Event]:
+    """For a bare /payroll: the latest events that were not cancelled, latest first."""
+    require_manager(actor, "prepare pay sheets")
+    return list(
+        await Event.exclude(status=EventStatus.CANCELLED).order_by("-starts_at").limit(PICK_SHOWN)
+    )

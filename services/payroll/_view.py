@@ -31,7 +31,7 @@ def line_html(line: PayLine, person: Person) -> str:
     name = html.escape(_cut(person.name, NAME_MAX))
     role = html.escape(_cut(line.role, ROLE_MAX))
     if line.left_out:
-        return f"▫️ <s>{name}</s> · {role} · left out"
+        return f"{name} · {role} · left out"
     problem = problem_of(line)
     if line.rate is None:
         fix = html.escape(f"/rates {line.role} | 3500")
