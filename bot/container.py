@@ -19,6 +19,7 @@ from services.ledger import LedgerService
 from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox, OutboxService
 from services.payments import CallbackService, PaymentService
+from services.payroll import PayrollService
 from services.people import PeopleService
 from services.scheduler import Scheduler
 
@@ -38,6 +39,7 @@ class Services:
     events: EventService
     assignments: AssignmentService
     ledger: LedgerService
+    payroll: PayrollService
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -115,6 +117,7 @@ def build_services(
             notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
         ),
         ledger=LedgerService(clock),
+        payroll=PayrollService(notifier, clock, approvals=settings.payroll_approvals),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

@@ -27,7 +27,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": _connection(database_url)},
         "apps": {
             APP: {
-                "models": ["models.tables", "models.conversations", "models.budget"],
+                "models": [
+                    "models.tables",
+                    "models.conversations",
+                    "models.budget",
+                    "models.payroll",
+                ],
                 "default_connection": "default",
                 "migrations": "models.migrations",
             }

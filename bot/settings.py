@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     daraja_b2c_rate: float = Field(default=5.0, gt=0, le=1000)
     payment_query_after: Annotated[timedelta, NoDecode] = timedelta(minutes=3)
     payment_give_up_after: Annotated[timedelta, NoDecode] = timedelta(minutes=30)
+    # Managers who must approve a pay sheet: 1 lets the preparer approve; 2 needs another
+    # manager than the one who submitted it.
+    payroll_approvals: int = Field(default=1, ge=1, le=2)
 
     email_backend: EmailBackend = EmailBackend.CONSOLE
     email_folder: str = "data/outbox"

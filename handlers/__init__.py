@@ -1,7 +1,7 @@
 """Telegram update handlers: parse the update, call one service, render the reply."""
 
 from bot.context import CallsheetApplication
-from handlers import assignments, cancel, common, emails, events, payments, people
+from handlers import assignments, cancel, common, emails, events, payments, payroll, people
 
 
 def register_all(application: CallsheetApplication) -> None:
@@ -13,6 +13,7 @@ def register_all(application: CallsheetApplication) -> None:
     payments.register_batch(application)
     payments.register_buttons(application)  # the pay: presses no conversation took
     assignments.register(application)
+    payroll.register(application)
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took
     cancel.register(application)  # /cancel that no open conversation took

@@ -46,6 +46,9 @@ class LedgerKind(StrEnum):
     CHARGE = "charge"  # raises what the person owes
     PAYMENT = "payment"  # an M-Pesa payment received; lowers the balance
     ADJUSTMENT = "adjustment"
+    WAGE = "wage"  # net pay earned on an approved pay sheet line; lowers the balance
+    DEDUCTION = "deduction"  # withheld from a line's pay against what the person owes
+    PAYOUT = "payout"  # wages sent by M-Pesa B2C; raises the balance back towards zero
 
 
 class Channel(StrEnum):
@@ -122,6 +125,13 @@ class AuditAction(StrEnum):
     PAYMENT_BATCH_SEND_ANYWAY = "payment_batch.send_anyway"
     PAYMENT_BATCH_STARTED = "payment_batch.started"
 
+    PAYROLL_APPROVED = "payroll.approved"
+    PAYROLL_BUILT = "payroll.built"  # a sheet's first version, or a new one after approval
+    PAYROLL_LINE_CHANGED = "payroll.line_changed"
+    PAYROLL_REOPENED = "payroll.reopened"  # a submitted sheet changed: back to draft
+    PAYROLL_SUBMITTED = "payroll.submitted"
+    PAYROLL_SUPERSEDED = "payroll.superseded"
+
     PERSON_ACCESS_CHANGED = "person.access_changed"
     PERSON_ADDED = "person.added"
     PERSON_CHAT_REACHABLE = "person.chat_reachable"
@@ -132,6 +142,9 @@ class AuditAction(StrEnum):
     PERSON_LINK_REFUSED = "person.link_refused"  # an old link tried to take a linked account
     PERSON_LINKED = "person.linked"
     PERSON_REACTIVATED = "person.reactivated"
+
+    RATE_SET = "rate.set"
+    RATE_CLEARED = "rate.cleared"
 
     @classmethod
     def answer(cls, status: AssignmentStatus) -> AuditAction:
@@ -168,3 +181,28 @@ class NotificationKind(StrEnum):
     JOB_FAILED = "job_failed"  # to an event's manager: a scheduled message was given up
     ANSWERS_TALLY = "answers_tally"  # live count of an event's answers, to its manager
     ANSWERS_DIGEST = "answers_digest"  # one email an hour listing crew answers (ANSWER_EMAILS)
+    PAY_SHEET = "pay_sheet"  # live pay sheet of an event, edited in place (one per manager)
+    PAYROLL_APPROVAL = "payroll_approval"  # to other managers: a sheet waits for approval
+
+
+class PaySheetStatus(StrEnum):
+    """One version of an event's pay sheet."""
+
+    DRAFT = "draft"  # being prepared; lines can change
+    SUBMITTED = "submitted"  # waiting for approval; a change sends it back to draft
+    APPROVED = "approved"  # frozen; wages posted, payouts queued: ready to pay
+    PAYING = "paying"  # the sender has claimed at least one payout
+    PAID = "paid"  # every payout paid
+    STOPPED = "stopped"  # the run was stopped (credentials, funds): a manager must act
+    SUPERSEDED = "superseded"  # replaced by a newer version before any payout left
+
+
+class PayoutStatus(StrEnum):
+    """One B2C attempt for one pay sheet line."""
+
+    QUEUED = "queued"  # written on approval; not yet claimed by the sender
+    SENT = "sent"  # claimed: may have reached Daraja, so only Transaction Status settles it
+    PAID = "paid"
+    FAILED = "failed"  # definitely not paid; Retry failed makes a new attempt
+    UNKNOWN = "unknown"  # timeout, queue timeout, duplicate id: Transaction Status decides
+    CANCELLED = "cancelled"  # withdrawn while queued: its sheet version was superseded

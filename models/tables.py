@@ -282,6 +282,9 @@ class LedgerEntry(Model):
     reverses: fields.OneToOneNullableRelation[LedgerEntry] = fields.OneToOneField(
         "models.LedgerEntry", related_name="reversal", null=True, on_delete=fields.NO_ACTION
     )
+    pay_line: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.PayLine", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
+    )  # wages and deductions: the pay sheet line they were posted for
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -26,6 +26,7 @@ from services.buttons.events import (
     ShowHistory,
 )
 from services.buttons.payments import RequestForEvent
+from services.buttons.payroll import PayCrew
 from services.errors import CallsheetError
 from services.events import EventCard
 
@@ -90,9 +91,13 @@ def render_card(
         **values,
     )
     history = button("History", ShowHistory(ev.id))
+    # Pay crew (handlers/payroll) once call time has passed: the crew have turned up.
+    pay = [button("Pay crew", PayCrew(ev.id))] if ev.call_at <= context.services.clock.now() else []
     if ev.status is not EventStatus.SCHEDULED:
-        return text, InlineKeyboardMarkup([[history]])
-    last: list[InlineKeyboardButton] = [history]
+        return text, InlineKeyboardMarkup(
+            [[*pay, history] if ev.status is EventStatus.COMPLETED else [history]]
+        )
+    last: list[InlineKeyboardButton] = [*pay, history]
     if payments:  # the confirmed crew, one amount each (handlers/payments/batch.py)
         last.insert(0, button("Request payment", RequestForEvent(ev.id)))
     rows = [

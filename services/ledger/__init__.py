@@ -1,7 +1,8 @@
 """What people owe: charges, payments received, balances, and the audit that checks them.
 
 `service.py` is the only writer of ledger entries and balances (settling payments credits
-through `LedgerService.credit_many`); `checks.py` is the audit, which only reads.
+through `LedgerService.credit_many`), with `wages.py` for an approved pay sheet's wages and
+deductions (`post_wages`); `checks.py` is the audit, which only reads.
 """
 
 from services.ledger.checks import UNMATCHED_GRACE, Mismatch
@@ -21,6 +22,7 @@ from services.ledger.service import (
     Statement,
     clean_reason,
 )
+from services.ledger.wages import Wage, post_wages
 
 __all__ = [
     "BALANCES_SHOWN",
@@ -38,5 +40,7 @@ __all__ = [
     "Owing",
     "Reversal",
     "Statement",
+    "Wage",
     "clean_reason",
+    "post_wages",
 ]
