@@ -83,6 +83,11 @@ class ConversationStore:
             taken = await mine.filter(busy_until__isnull=True).update(**busy)
             if not taken:
                 taken = await mine.filter(busy_until__lte=now).update(**busy)
+            if not taken:
+                # Ours, left busy by an update whose release failed (a dropped connection):
+                # this instance runs one update per chat at a time, so nothing else holds it.
+                taken = await mine.filter(busy_by=self.owner).update(**busy)
+
             if taken:
                 return await self._read(chat_id, user_id)
             if not await mine.exists():

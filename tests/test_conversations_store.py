@@ -119,3 +119,22 @@ def test_the_ttl_and_lease_must_be_positive(clock: ManualClock) -> None:
         ConversationStore(clock, timedelta(0))
     with pytest.raises(ValueError, match="must be positive"):
         ConversationStore(clock, lease=timedelta(seconds=-1))
+
+
+async def test_a_release_lost_with_its_connection_does_not_hold_the_chat(
+    database: str, clock: ManualClock
+) -> None:
+    """The instance runs one update per chat at a time, so its own leftover hold is stale:
+    the chat's next update goes ahead at once instead of waiting out the lease (the clock
+    does not move here, so waiting would never end)."""
+    store = ConversationStore(clock)
+    held = await store.claim(9, 9)
+    await store.release(held, NEWEVENT, {})
+    await store.claim(9, 9)  # ...and its release never reaches the database
+    again = await asyncio.wait_for(store.claim(9, 9), 5)
+    assert again.flow == NEWEVENT
+    # Another instance still waits for that hold.
+    other = asyncio.create_task(ConversationStore(clock).claim(9, 9))
+    await asyncio.sleep(0.1)
+    assert not other.done()
+    other.cancel()
