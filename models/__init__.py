@@ -21,7 +21,6 @@ from models.enums import (
 )
 from models.payroll import DayRate, PayLine, Payout, PaySheet
 from models.tables import (
-    AnswerTally,
     Assignment,
     AuditLog,
     Briefing,
@@ -43,7 +42,6 @@ from models.tables import (
 
 __all__ = [
     "Access",
-    "AnswerTally",
     "Assignment",
     "AssignmentStatus",
     "AuditAction",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -22,14 +20,13 @@ from services import audit
 from services.assignments._errors import AnswerRefused, AssignmentError
 from services.assignments._invite import Inviting
 from services.assignments._model import REASON_LIMIT, REASON_WINDOW, Answer, Response
-from services.assignments._tally import Tallies
 from services.buttons.assignments import answer_buttons
 from services.errors import NotAllowed
 from services.events import invitation_rows
 from services.phones import display_phone
 
 
-class Answering(Inviting, Tallies):
+class Answering(Inviting):
     async def _load_for(
         self, assignment_id: int, person: Person, conn: BaseDBAsyncClient
     ) -> tuple[Assignment, Event, Person]:
@@ -107,21 +104,17 @@ class Answering(Inviting, Tallies):
                 using_db=conn,
             )
             rows = self._invitation_rows(assignment, event, manager)
-            dropped_out = previous is AssignmentStatus.CONFIRMED
-            told: dict[str, Any] = {
-                "event": event,
-                "assignment": assignment,
-                "crew": person,
-                "previous": previous.value,
-                "dropped_out": dropped_out,
-            }
-            if dropped_out:
-                # Loud and on its own, in chat and by email, whatever ANSWER_EMAILS says.
-                rows += self.notifier.prepare(manager, NotificationKind.ANSWER, told)
-                await self._digest_follows(manager, conn)
-            else:
-                rows += await self._answer_emails(manager, told, conn)
-            rows += await self._tally_rows(event, manager, conn, answer=True)
+            rows += self.notifier.prepare(
+                manager,
+                NotificationKind.ANSWER,
+                {
+                    "event": event,
+                    "assignment": assignment,
+                    "crew": person,
+                    "previous": previous.value,
+                    "dropped_out": previous is AssignmentStatus.CONFIRMED,
+                },
+            )
             await self.notifier.supersede(rows, conn)
             await OutboxMessage.bulk_create(rows, using_db=conn)
             await self.scheduler.plan_assignment(assignment, event, conn)
@@ -219,8 +212,9 @@ class Answering(Inviting, Tallies):
                 details={"reason": text},
                 using_db=conn,
             )
-            rows = await self._answer_emails(
+            await self.notifier.notify(
                 manager,
+                NotificationKind.ANSWER,
                 {
                     "event": event,
                     "assignment": assignment,
@@ -229,11 +223,7 @@ class Answering(Inviting, Tallies):
                     "dropped_out": False,
                     "reason_only": True,
                 },
-                conn,
+                using_db=conn,
             )
-            # In chat the reason joins the tally (its line first), not a message of its own.
-            rows += await self._tally_rows(event, manager, conn, answer=False, first=assignment)
-            await self.notifier.supersede(rows, conn)
-            await OutboxMessage.bulk_create(rows, using_db=conn)
         self.outbox.wake()
         return assignment

@@ -19,7 +19,7 @@ class EnumAlterField(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_answer_tally')]
+    dependencies = [('models', '0010_telegram_budget')]
 
     initial = False
 
