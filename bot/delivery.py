@@ -146,8 +146,13 @@ class RateLimiter(AIORateLimiter):
                 asyncpg.InterfaceError,
                 OSError,
             ) as exc:
-                # Nothing was sent: the outbox retries the row with its backoff.
-                raise NetworkError(f"the shared Telegram budget is unavailable: {exc}") from exc
+                if background:
+                    # Nothing was sent: the outbox retries the row with its backoff.
+                    raise NetworkError(f"the shared Telegram budget is unavailable: {exc}") from exc
+                # A reply to someone who is waiting (often the "error, try again" answer to
+                # the same database failure) goes out unpaced rather than not at all.
+                log.warning("shared Telegram budget unavailable; reply sent unpaced: %s", exc)
+
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
