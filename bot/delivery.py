@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import asyncpg
 import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -34,8 +33,8 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import AIORateLimiter, ExtBot
-from tortoise.exceptions import BaseORMException
 
+from models.errors import DATABASE_UNAVAILABLE
 from services.outbox import (
     ChatUnreachable,
     MessageGone,
@@ -140,12 +139,7 @@ class RateLimiter(AIORateLimiter):
         for attempt in range(retries + 1):
             try:
                 await self.shared.acquire(chat, background=background)
-            except (
-                BaseORMException,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                OSError,
-            ) as exc:
+            except DATABASE_UNAVAILABLE as exc:
                 if background:
                     # Nothing was sent: the outbox retries the row with its backoff.
                     raise NetworkError(f"the shared Telegram budget is unavailable: {exc}") from exc

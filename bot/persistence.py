@@ -22,11 +22,11 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ConversationHandler, ExtBot
-from tortoise.exceptions import BaseORMException
 
 from bot.context import BotData, CallsheetContext
 from handlers.events._common import Typed
 from handlers.people._views import Step as PersonStep
+from models.errors import DATABASE_UNAVAILABLE
 from services.conversations import Conflict, ConversationStore, OpenFlow, Session
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class SharedConversationsApplication(
             store = self.conversations
             try:
                 session = await store.claim(*key)
-            except BaseORMException:
+            except DATABASE_UNAVAILABLE:
                 log.exception("conversation of chat %s not loaded; update handled without", key[0])
                 await super().process_update(update)
                 return
@@ -178,5 +178,5 @@ class SharedConversationsApplication(
             await self.conversations.release(session, flow, data)
         except Conflict as exc:
             log.warning("conversation not saved, another instance moved it first: %s", exc)
-        except BaseORMException:
+        except DATABASE_UNAVAILABLE:
             log.exception("conversation of chat %s not saved", key[0])

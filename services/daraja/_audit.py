@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from tortoise.exceptions import BaseORMException
-
 from models import DarajaExchange as ExchangeRow
+from models.errors import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +96,6 @@ class DbAuditSink:
                 error=exchange.error[:500] if exchange.error else None,
                 payment_id=_current_payment.get(),
             )
-        except (BaseORMException, OSError):
+        except DATABASE_UNAVAILABLE:
             # A lost audit row must not lose the CheckoutRequestID the caller is waiting for.
             log.exception("could not store the Daraja %s exchange", exchange.operation)
