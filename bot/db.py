@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import TransactionContextPooled
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.connection import get_connections
 from tortoise.migrations.api.migrate import migrate as migrate_api
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -20,6 +23,45 @@ APP = "models"
 
 class NotMigrated(Exception):
     """The database lacks migrations; the message tells what to run."""
+
+
+_pooled_enter = TransactionContextPooled.__aenter__
+_pooled_exit = TransactionContextPooled.__aexit__
+
+
+async def _enter_or_let_go(self: TransactionContextPooled) -> Any:
+    """tortoise (1.1.9) makes the transaction the task's connection, then sends BEGIN; when
+    BEGIN fails (PostgreSQL killed the pooled connection meanwhile), `__aexit__` never runs:
+    the task keeps the dead transaction as its connection (every later `in_transaction()`
+    of that task becomes a savepoint on it and fails with "connection is closed", so a
+    worker never recovers) and the connection is never given back to the pool."""
+    try:
+        return await _pooled_enter(self)
+    except BaseException:
+        token = getattr(self, "token", None)
+        if token is not None:
+            with contextlib.suppress(RuntimeError, ValueError):
+                get_connections().reset(token)
+        connection = self.client._connection
+        if connection is not None and self.client._parent._pool is not None:
+            with contextlib.suppress(Exception):  # a dead connection: the pool replaces it
+                await self.client._parent._pool.release(connection)
+        raise
+
+
+async def _exit_and_forget(self: TransactionContextPooled, *exc: Any) -> None:
+    """The same when handing the connection back raises (it was killed after COMMIT):
+    tortoise skips unsetting the task's transaction."""
+    try:
+        await _pooled_exit(self, *exc)
+    except BaseException:
+        with contextlib.suppress(RuntimeError, ValueError):  # already unset by tortoise
+            get_connections().reset(self.token)
+        raise
+
+
+TransactionContextPooled.__aenter__ = _enter_or_let_go  # type: ignore[method-assign]
+TransactionContextPooled.__aexit__ = _exit_and_forget  # type: ignore[method-assign,assignment]
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

@@ -11,9 +11,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from tortoise.transactions import in_transaction
 
 from bot.app import Callsheet
 from models import LedgerEntry, Payment, PaymentStatus, Person
+from models.errors import DATABASE_UNAVAILABLE
 from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox
 from sandbox.telegram import SandboxUser, TelegramSandbox
@@ -143,3 +145,25 @@ async def test_killed_connections_fail_cleanly_recover_and_lose_nothing(
     credited = await LedgerEntry.filter(payment_id__isnull=False, person_id=jane.id)
     assert -sum(e.amount for e in credited) == sum(100 + n for n in range(PAYMENTS))
     assert (await Person.get(id=jane.id)).balance == 0  # each charged with its request
+
+
+async def test_a_transaction_begun_on_a_killed_connection_leaves_its_task_working(
+    database: str,
+) -> None:
+    """A long-lived task (a worker) whose pooled connection PostgreSQL killed while idle: its
+    next transaction fails at BEGIN, and the one after works on a fresh connection (tortoise
+    alone would leave the task holding the dead transaction for good: bot/db.py)."""
+    dsn = database.replace("postgres://", "postgresql://", 1)
+    killer = await asyncpg.connect(dsn)
+    try:
+        async with in_transaction() as conn:
+            await conn.execute_query("SELECT 1")
+        await killer.fetchval(KILL)
+        with pytest.raises(DATABASE_UNAVAILABLE):
+            async with in_transaction() as conn:
+                await conn.execute_query("SELECT 1")
+        async with in_transaction() as conn:
+            _, rows = await conn.execute_query("SELECT 2 AS two")
+        assert rows[0]["two"] == 2
+    finally:
+        await killer.close()
