@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 
 from telegram.ext import Application, ContextTypes
 
@@ -26,6 +27,7 @@ from services.clock import Clock, SystemClock
 from services.conversations import ConversationStore
 from services.outbox import Dispatcher, EmailSender
 from services.payments import Reconciler
+from services.payroll.sender import PaySender
 from services.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -125,8 +127,10 @@ class Callsheet:
             lifespan.http_client(settings.payments_configured)
         )
         built = build_application(settings)
+        # Host and HTTP port name this instance: no other live one can bind the same port.
+        owner = f"{socket.gethostname()}:{settings.http_port}" if settings.http_port else None
         built.conversations = self.conversations = ConversationStore(
-            self.clock, settings.conversation_ttl
+            self.clock, settings.conversation_ttl, owner=owner
         )
         application = await resources.enter_async_context(lifespan.initialized(built))
         self.application = application
@@ -198,6 +202,11 @@ class Callsheet:
                 ("batches", services.batches),
                 ("settle-callbacks", services.callbacks),
             ]
+        if services.pay_runs is not None and services.operator_results is not None:
+            # Results of B2C, Transaction Status and Account Balance are applied here, and
+            # queued payouts paid at DARAJA_B2C_RATE.
+            loops.append(("pay-sender", PaySender(services.pay_runs, services.operator_results)))
+
         return loops
 
     async def stop(self, grace: float = 5.0) -> None:

@@ -102,10 +102,23 @@ class SharedConversationsApplication(
             if session.flow is not None and self._sets_aside(update, session.flow, flows):
                 flows[session.flow.name]._conversations.pop(key, None)
                 await self._tell_set_aside(key[0], session.flow)
+            renewing = asyncio.create_task(self._keep_holding(store, key))
             try:
                 await super().process_update(update)
             finally:
+                renewing.cancel()
                 await self._write_back(key, update, session, flows)
+
+    @staticmethod
+    async def _keep_holding(store: ConversationStore, key: Key) -> None:
+        """Renew the chat's hold while its update runs longer than a third of the lease."""
+        every = store.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await store.renew(*key)
+            except DATABASE_UNAVAILABLE:
+                log.warning("hold on chat %s not renewed; tried again", key[0])
 
     @asynccontextmanager
     async def _one_at_a_time(self, key: Key) -> AsyncIterator[None]:

@@ -29,8 +29,9 @@ from services.clock import Clock
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = timedelta(hours=2)
-# Longer than any one update takes; a claim left by a killed process is free after this.
-DEFAULT_LEASE = timedelta(seconds=60)
+# A claim left by a killed process is free after this (sooner when the process restarts
+# under the same owner name); an update that takes longer has its claim renewed meanwhile.
+DEFAULT_LEASE = timedelta(seconds=15)
 WAIT_STEP = 0.02  # seconds between looks at a row another instance holds
 EMPTY = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -64,14 +65,22 @@ class Conflict(Exception):
 
 class ConversationStore:
     def __init__(
-        self, clock: Clock, ttl: timedelta = DEFAULT_TTL, lease: timedelta = DEFAULT_LEASE
+        self,
+        clock: Clock,
+        ttl: timedelta = DEFAULT_TTL,
+        lease: timedelta = DEFAULT_LEASE,
+        *,
+        owner: str | None = None,
     ) -> None:
         if ttl <= timedelta(0) or lease <= timedelta(0):
             raise ValueError("the conversation TTL and lease must be positive")
         self.clock = clock
         self.ttl = ttl
         self.lease = lease
-        self.owner = secrets.token_hex(8)  # this instance, in `busy_by`
+        # This instance, in `busy_by`: a name no other live instance has (host and HTTP
+        # port), so that after a crash the restarted process takes back its own holds at
+        # once instead of waiting out their lease; random when there is no such name.
+        self.owner = (owner or secrets.token_hex(8))[:64]
 
     async def claim(self, chat_id: int, user_id: int) -> Session:
         """The chat's conversation, held for this instance until `release`; waits while
@@ -105,6 +114,12 @@ class ConversationStore:
                     continue  # another instance claimed it first: wait for it
                 return Session(chat_id, user_id, version=1)
             await asyncio.sleep(WAIT_STEP)  # another instance is handling this chat
+
+    async def renew(self, chat_id: int, user_id: int) -> None:
+        """Extend this instance's hold on the chat (an update still being handled)."""
+        await ConversationRow.filter(chat_id=chat_id, user_id=user_id, busy_by=self.owner).update(
+            busy_until=self.clock.now() + self.lease
+        )
 
     async def _read(self, chat_id: int, user_id: int) -> Session:
         row = await ConversationRow.get(chat_id=chat_id, user_id=user_id)

@@ -79,6 +79,34 @@ async def test_a_claim_left_by_a_killed_instance_lapses_and_its_late_write_is_re
     assert (await survivor.claim(8, 8)).flow == OpenFlow("newevent", 4, "/newevent")
 
 
+async def test_an_instance_restarted_under_its_name_takes_back_its_claim_at_once(
+    database: str, clock: ManualClock
+) -> None:
+    crashed = ConversationStore(clock, owner="host-a:8080")
+    await crashed.release(await crashed.claim(10, 10), NEWEVENT, {})
+    await crashed.claim(10, 10)  # killed mid-update: never released
+    restarted = ConversationStore(clock, owner="host-a:8080")
+    other = ConversationStore(clock, owner="host-b:8080")
+    assert (await asyncio.wait_for(restarted.claim(10, 10), 5)).flow == NEWEVENT  # no wait
+    with pytest.raises(TimeoutError):  # held for the restarted instance now
+        await asyncio.wait_for(other.claim(10, 10), 0.3)
+
+
+async def test_a_long_update_keeps_its_claim_by_renewing_it(
+    database: str, clock: ManualClock
+) -> None:
+    slow = ConversationStore(clock, lease=timedelta(seconds=15), owner="host-a:8080")
+    other = ConversationStore(clock, lease=timedelta(seconds=15), owner="host-b:8080")
+    held = await slow.claim(11, 11)
+    clock.advance(timedelta(seconds=10))
+    await slow.renew(11, 11)
+    clock.advance(timedelta(seconds=10))  # 20 s after the claim, 10 after the renewal
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(other.claim(11, 11), 0.3)
+    await slow.release(held, NEWEVENT, {})
+    assert (await asyncio.wait_for(other.claim(11, 11), 5)).flow == NEWEVENT
+
+
 async def test_an_abandoned_flow_expires_after_the_ttl(database: str, clock: ManualClock) -> None:
     store = ConversationStore(clock, timedelta(minutes=30))
     await store.release(await store.claim(5, 5), NEWEVENT, {"draft": EventDraft()})
