@@ -20,6 +20,8 @@ from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox, OutboxService
 from services.payments import CallbackService, PaymentService
 from services.payroll import PayrollService
+from services.payroll.paying import PayRuns, ResultUrls
+from services.payroll.results import OperatorResults
 from services.people import PeopleService
 from services.scheduler import Scheduler
 
@@ -43,6 +45,8 @@ class Services:
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
+    pay_runs: PayRuns | None = None  # paying pay sheets by B2C; with payments
+    operator_results: OperatorResults | None = None  # B2C/status/balance results; with pay_runs
 
     def when(self, value: datetime) -> str:
         """A time as people read it in the company's timezone, with the year when it is not
@@ -92,7 +96,14 @@ def build_services(
     )
     payments = None
     if http is not None and settings.payments_configured:
-        daraja = DarajaClient(http, daraja_config(settings), DbTokenStore(), DbAuditSink(), clock)
+        daraja = DarajaClient(
+            http,
+            daraja_config(settings),
+            DbTokenStore(),
+            DbAuditSink(),
+            clock,
+            initiator=settings.daraja_initiator(),
+        )
         payments = PaymentService(
             daraja,
             notifier,
@@ -103,6 +114,20 @@ def build_services(
             company=settings.company_name,
         )
     batches = BatchService(payments, outbox, clock) if payments is not None else None
+    payroll = PayrollService(notifier, clock, approvals=settings.payroll_approvals)
+    pay_runs = results = None
+    if payments is not None:
+        assert settings.public_base_url and settings.daraja_callback_secret
+        pay_runs = PayRuns(
+            payroll,
+            payments.daraja,
+            clock,
+            urls=ResultUrls(
+                settings.public_base_url, settings.daraja_callback_secret.get_secret_value()
+            ),
+            rate=settings.daraja_b2c_rate,
+        )
+        results = OperatorResults(pay_runs)
     return Services(
         settings=settings,
         clock=clock,
@@ -115,10 +140,12 @@ def build_services(
         events=EventService(notifier, outbox, scheduler, clock, settings.tz),
         assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
         ledger=LedgerService(clock),
-        payroll=PayrollService(notifier, clock, approvals=settings.payroll_approvals),
+        payroll=payroll,
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,
+        pay_runs=pay_runs,
+        operator_results=results,
     )
 
 

@@ -23,9 +23,18 @@ from bot import db
 from bot.app import Callsheet
 from bot.settings import Settings, load_settings
 from models import Access, OutboxMessage, OutboxStatus
-from sandbox.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, DarajaSandbox, Outcome
+from sandbox.daraja import (
+    SANDBOX_INITIATOR,
+    SANDBOX_INITIATOR_PASSWORD,
+    SANDBOX_PASSKEY,
+    SANDBOX_SHORTCODE,
+    DarajaSandbox,
+    Delivery,
+    Outcome,
+)
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ShiftedClock
+from services.payroll.sender import PaySender
 from services.people import Invite
 
 DEMO_TOKEN = "700000001:DEMOdemoDEMOdemoDEMOdemoDEMOdemo00"
@@ -60,6 +69,10 @@ class Demo:
             "daraja_shortcode": SANDBOX_SHORTCODE,
             "daraja_passkey": SANDBOX_PASSKEY,
             "daraja_callback_secret": secrets.token_hex(16),
+            # Paying the crew (B2C): the sandbox's own operator and certificate.
+            "daraja_initiator_name": SANDBOX_INITIATOR,
+            "daraja_initiator_password": SANDBOX_INITIATOR_PASSWORD,
+            "daraja_certificate": str(self.daraja.certificate.write(self.root / "sandbox.pem")),
             "timezone": "Africa/Nairobi",
         }
         # No .env and no environment: the demo runs the same on every machine.
@@ -157,6 +170,7 @@ class Demo:
 
         await self.play_events(achieng, jane, otieno)
         await self.play_payments(achieng, jane, otieno)
+        await self.play_payday(achieng, jane)
 
         await self.drained()
         print_emails(self.root / "mail")
@@ -256,6 +270,38 @@ class Demo:
         await self.say(achieng, "/balances", "Jane Wanjiku")
         await self.say(jane, "/balance", "You owe KES 500")
         self.section("Balances")
+
+    async def play_payday(self, achieng: SandboxUser, jane: SandboxUser) -> None:
+        tg = self.tg
+        self.clock.advance(timedelta(days=1, hours=2))
+        print("\n(The demo's clock jumps past the gig: time to pay the crew.)")
+        await self.say(achieng, "/rates sound engineer | 3500", "KES 3,500")
+        await self.say(achieng, "/payroll 1", "version 1 · draft")
+        sheet = await tg.wait_for_bot_message(achieng.id, "version 1 · draft", timeout=10)
+        await self.say(achieng, "/payroll 1 | Jane | deduct all", "Net KES 3,000")
+        await self.live(achieng, sheet["message_id"], "deduct 500")
+        await self.press(achieng, sheet, "Submit")
+        await self.live(achieng, sheet["message_id"], "Waiting for approval")
+        await self.press(achieng, sheet, "Approve")
+        await self.live(achieng, sheet["message_id"], "Frozen")
+        self.section("Achieng sets the rate, deducts what Jane owes, and approves the pay sheet")
+
+        # Jane is paid, but M-Pesa's result never reaches Callsheet.
+        self.daraja.next_payout("254712345678", "0", Delivery.LOST)
+        await self.press(achieng, sheet, "Pay now")
+        await self.live(achieng, sheet["message_id"], "1 checking")
+        self.section("Pay now: the balance covers it; Jane's payout leaves, its result is lost")
+
+        self.clock.advance(timedelta(minutes=2, seconds=1))
+        print("\n(Two minutes without a result: Callsheet asks M-Pesa's Transaction Status.)")
+        assert self.app is not None
+        for worker in self.app.workers:
+            if isinstance(worker, PaySender):
+                worker.sweep_now()
+        await self.live(achieng, sheet["message_id"], "Paid in full")
+        await tg.wait_for_bot_message(jane.id, "Payslip", timeout=15)
+        await self.say(jane, "/pay", "Harusi ya Wanjiru")
+        self.section("Transaction Status confirms it: the sheet is paid, Jane gets her payslip")
 
 
 def link_in(message: dict[str, Any] | None) -> str:

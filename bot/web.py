@@ -17,7 +17,9 @@ from telegram.ext import Application
 from bot.container import CALLBACK_PATH, Services
 from bot.context import CallsheetApplication
 from bot.db import database_ready
-from services.daraja import MalformedCallback
+from services.daraja import MalformedCallback, Product
+from services.daraja.urls import result_path, timeout_path
+from services.payroll.results import PRODUCTS
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +107,40 @@ def _in(address: str, networks: tuple[str, ...]) -> bool:
     return False
 
 
-async def daraja_callback(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    settings = services.settings
+class _Refused(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+def _from_daraja(request: web.Request, wanted: object | None) -> str | None:
+    """The caller's address, once the URL's secret and DARAJA_ALLOWED_IPS let it in. Raises
+    404 for a wrong secret (or a receiver that is off), _Refused for an address not allowed."""
+    settings = request.app[SERVICES].settings
     expected = settings.daraja_callback_secret
     given = request.match_info["secret"]
-    callbacks = services.callbacks
     if (
-        callbacks is None
+        wanted is None
         or expected is None
         or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
     ):
-        log.warning("Daraja callback refused: wrong secret, from %s", request.remote)
+        log.warning(
+            "Daraja post to %s refused: wrong secret, from %s", request.path[:60], request.remote
+        )
         raise web.HTTPNotFound()
     ip = client_ip(request, settings.daraja_trusted_proxies)
     if settings.daraja_allowed_ips and (ip is None or not _in(ip, settings.daraja_allowed_ips)):
-        log.warning("Daraja callback refused: %s is not in DARAJA_ALLOWED_IPS", ip)
-        return web.json_response({"ResultCode": 1, "ResultDesc": "Forbidden"}, status=403)
+        log.warning("Daraja post refused: %s is not in DARAJA_ALLOWED_IPS", ip)
+        raise _Refused(web.json_response({"ResultCode": 1, "ResultDesc": "Forbidden"}, status=403))
+    return ip
+
+
+async def daraja_callback(request: web.Request) -> web.Response:
+    callbacks = request.app[SERVICES].callbacks
+    try:
+        ip = _from_daraja(request, callbacks)
+    except _Refused as refused:
+        return refused.response
+    assert callbacks is not None
     body = await request.read()
     try:
         await callbacks.receive(body, ip)  # stored and committed; settled right after
@@ -129,6 +148,32 @@ async def daraja_callback(request: web.Request) -> web.Response:
         log.warning("Daraja callback from %s is malformed (%s); stored", ip, exc.reason)
         return web.json_response({"ResultCode": 1, "ResultDesc": "Malformed callback"}, status=400)
     return web.json_response(ACCEPTED)
+
+
+def operator_post(product: Product, *, timeout: bool) -> Handler:
+    """The ResultURL (or QueueTimeOutURL) of one operator API: stored raw and committed before
+    Daraja hears 200, applied by the pay sender just after."""
+
+    async def receive(request: web.Request) -> web.Response:
+        results = request.app[SERVICES].operator_results
+        try:
+            ip = _from_daraja(request, results)
+        except _Refused as refused:
+            return refused.response
+        assert results is not None
+        body = await request.read()
+        try:
+            await results.receive(product, body, ip, timeout=timeout)
+        except MalformedCallback as exc:
+            log.warning(
+                "Daraja %s result from %s is malformed (%s); stored", product, ip, exc.reason
+            )
+            return web.json_response(
+                {"ResultCode": 1, "ResultDesc": "Malformed result"}, status=400
+            )
+        return web.json_response(ACCEPTED)
+
+    return receive
 
 
 def build_web_app(services: Services, application: CallsheetApplication) -> web.Application:
@@ -139,4 +184,11 @@ def build_web_app(services: Services, application: CallsheetApplication) -> web.
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/telegram/webhook", telegram_webhook)
     app.router.add_post(CALLBACK_PATH + "{secret}", daraja_callback)
+    for product in PRODUCTS:
+        app.router.add_post(
+            result_path(product) + "{secret}", operator_post(product, timeout=False)
+        )
+        app.router.add_post(
+            timeout_path(product) + "{secret}", operator_post(product, timeout=True)
+        )
     return app

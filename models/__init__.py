@@ -19,7 +19,7 @@ from models.enums import (
     PayoutStatus,
     PaySheetStatus,
 )
-from models.payroll import DayRate, PayLine, Payout, PaySheet
+from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.tables import (
     Assignment,
     AuditLog,
@@ -63,6 +63,7 @@ __all__ = [
     "LinkToken",
     "LiveMessage",
     "NotificationKind",
+    "OperatorResult",
     "OutboxMessage",
     "OutboxStatus",
     "PayLine",

@@ -131,6 +131,12 @@ class AuditAction(StrEnum):
     PAYROLL_REOPENED = "payroll.reopened"  # a submitted sheet changed: back to draft
     PAYROLL_SUBMITTED = "payroll.submitted"
     PAYROLL_SUPERSEDED = "payroll.superseded"
+    PAYROLL_PAY_STARTED = "payroll.pay_started"  # Pay (or Pay again, Retry failed) pressed
+    PAYROLL_STOPPED = "payroll.stopped"  # a shortfall, a credential or role problem
+    PAYROLL_PAID = "payroll.paid"  # every line of the version paid
+    PAYOUT_PAID = "payout.paid"
+    PAYOUT_FAILED = "payout.failed"
+    PAYOUT_UNKNOWN = "payout.unknown"  # the outcome is unknown: Transaction Status decides
 
     PERSON_ACCESS_CHANGED = "person.access_changed"
     PERSON_ADDED = "person.added"
@@ -181,6 +187,8 @@ class NotificationKind(StrEnum):
     JOB_FAILED = "job_failed"  # to an event's manager: a scheduled message was given up
     PAY_SHEET = "pay_sheet"  # live pay sheet of an event, edited in place (one per manager)
     PAYROLL_APPROVAL = "payroll_approval"  # to other managers: a sheet waits for approval
+    PAYROLL_STOPPED = "payroll_stopped"  # to every manager: a pay run stopped, and what to do
+    PAYSLIP = "payslip"  # to a crew member: what one pay sheet line paid them, with the receipt
 
 
 class PaySheetStatus(StrEnum):
@@ -189,7 +197,8 @@ class PaySheetStatus(StrEnum):
     DRAFT = "draft"  # being prepared; lines can change
     SUBMITTED = "submitted"  # waiting for approval; a change sends it back to draft
     APPROVED = "approved"  # frozen; wages posted, payouts queued: ready to pay
-    PAYING = "paying"  # the sender has claimed at least one payout
+    CHECKING = "checking"  # Pay was pressed: waiting for the Account Balance result
+    PAYING = "paying"  # the balance covers it: the sender pays the queued payouts
     PAID = "paid"  # every payout paid
     STOPPED = "stopped"  # the run was stopped (credentials, funds): a manager must act
     SUPERSEDED = "superseded"  # replaced by a newer version before any payout left

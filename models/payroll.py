@@ -10,7 +10,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from models.enums import PayoutStatus, PaySheetStatus
+from models.enums import CallbackStatus, PayoutStatus, PaySheetStatus
 
 
 class DayRate(Model):
@@ -59,6 +59,14 @@ class PaySheet(Model):
         "models.Person", related_name="sheets_approved", null=True, on_delete=fields.RESTRICT
     )
     approved_at = fields.DatetimeField(null=True)
+    # Paying: who pressed Pay last (they get the live summary), when the Account Balance
+    # query went out and Daraja's id for it, and why the run stopped, in words.
+    pay_started_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Person", related_name="pay_runs_started", null=True, on_delete=fields.RESTRICT
+    )
+    balance_asked_at = fields.DatetimeField(null=True)
+    balance_conversation_id = fields.CharField(max_length=64, null=True)
+    stop_reason = fields.CharField(max_length=300, null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
@@ -117,6 +125,9 @@ class Payout(Model):
     transaction_id = fields.CharField(max_length=20, null=True, unique=True)  # M-Pesa receipt
     result_code = fields.CharField(max_length=20, null=True)  # kept as Daraja sends it
     result_desc = fields.CharField(max_length=255, null=True)
+    reason = fields.CharField(max_length=255, null=True)  # why it failed, for the manager
+    checked_at = fields.DatetimeField(null=True)  # Transaction Status last asked
+
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True)
@@ -126,3 +137,22 @@ class Payout(Model):
         table = "payout"
         unique_together = (("line", "attempt"),)
         indexes = (("status", "sheet_id"),)
+
+
+class OperatorResult(Model):
+    """A result (or QueueTimeOut) post of an operator API, stored raw before Daraja hears
+    200, then applied once by the pay sender (`services/payroll/results.py`)."""
+
+    id = fields.IntField(primary_key=True)
+    product = fields.CharField(max_length=24)  # services.daraja.Product
+    timeout = fields.BooleanField(default=False)  # posted to the QueueTimeOutURL
+    body = fields.TextField()  # the raw request body, as received
+    remote_ip = fields.CharField(max_length=64, null=True)
+    status = fields.CharEnumField(CallbackStatus, max_length=16, default=CallbackStatus.RECEIVED)
+    note = fields.CharField(max_length=300, null=True)  # what applying it did, or why not
+    received_at = fields.DatetimeField()
+    applied_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "daraja_result"
+        indexes = (("status", "received_at"),)

@@ -269,6 +269,10 @@ class LedgerEntry(Model):
     pay_line: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.PayLine", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
     )  # wages and deductions: the pay sheet line they were posted for
+    payout: fields.ForeignKeyNullableRelation[Any] = fields.OneToOneField(
+        "models.Payout", related_name="ledger_entry", null=True, on_delete=fields.RESTRICT
+    )  # wages sent by M-Pesa: one entry per paid payout, never two
+
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -41,6 +41,7 @@ TABLES = [
     "processed_update",
     "service_token",
     "daraja_exchange",
+    "daraja_result",
     "audit_log",
     "scheduled_job",
     "live_message",

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from bot.app import Callsheet
-from models import Assignment, AssignmentStatus, Event, Person
+from models import Access, Assignment, AssignmentStatus, Event, PaySheet, PaySheetStatus, Person
 from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
+from services.payroll import claim_payout
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, START, People
 from tests.event_setup import said
 
@@ -77,3 +78,38 @@ async def sheet_message(
     tg: TelegramSandbox, user: SandboxUser, contains: str, **where: Any
 ) -> dict[str, Any]:
     return await tg.wait_for_bot_message(user.id, contains, **where)
+
+
+async def approved_sheet(app: Callsheet, crew_count: int, *, cleared: bool = True) -> PaySheet:
+    """Event #1 with `crew_count` confirmed crew, its sheet submitted and approved; `cleared`:
+    also cleared to pay, as the Account Balance result leaves it (test_payday presses Pay)."""
+    assert app.services is not None
+    payroll = app.services.payroll
+    boss = await Person.create(
+        **stamp(Person, START), name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER
+    )
+    event = await Event.create(
+        **stamp(Event, START),
+        title="Tamasha",
+        venue="Uhuru Gardens",
+        starts_at=START,
+        ends_at=START,
+        call_at=START,
+        manager=boss,
+    )
+    for n in range(1, crew_count + 1):
+        person = await Person.create(
+            **stamp(Person, START),
+            name=f"Crew {n}",
+            phone=f"+2547{10_000_000 + n:08d}",
+            access=Access.CREW,
+        )
+        await assign(event, person, "rigger")
+    await payroll.rates.set(boss, None, "rigger", "2000")
+    sheet = await payroll.open(boss, event.id)
+    await payroll.submit(boss, sheet.id)
+    approved = await payroll.approve(boss, sheet.id)
+    assert await claim_payout(app.services.clock) is None  # approved is not yet cleared to pay
+    if cleared:
+        await PaySheet.filter(id=approved.id).update(status=PaySheetStatus.PAYING)
+    return approved

@@ -33,6 +33,7 @@ from tests.conftest import PG_URL, START, Mailbox, People, app_settings, assert_
 from tests.event_setup import said
 from tests.payroll_helpers import (  # noqa: F401  (tg is a fixture)
     AFTER_CALL,
+    approved_sheet,
     assign,
     gig,
     press_and_answer,
@@ -178,38 +179,8 @@ async def test_a_sheet_of_200_crew_with_long_names_is_paged_never_cut(
     assert await Payout.filter(status=PayoutStatus.QUEUED).count() == 200
 
 
-async def _approved_sheet(app: Callsheet, crew_count: int) -> PaySheet:
-    """Event #1 with `crew_count` confirmed crew, its sheet submitted and approved."""
-    assert app.services is not None
-    payroll = app.services.payroll
-    boss = await Person.create(
-        **stamp(Person, START), name="Achieng Otieno", phone="+254700000001", access=Access.MANAGER
-    )
-    event = await Event.create(
-        **stamp(Event, START),
-        title="Tamasha",
-        venue="Uhuru Gardens",
-        starts_at=START,
-        ends_at=START,
-        call_at=START,
-        manager=boss,
-    )
-    for n in range(1, crew_count + 1):
-        person = await Person.create(
-            **stamp(Person, START),
-            name=f"Crew {n}",
-            phone=f"+2547{10_000_000 + n:08d}",
-            access=Access.CREW,
-        )
-        await assign(event, person, "rigger")
-    await payroll.rates.set(boss, None, "rigger", "2000")
-    sheet = await payroll.open(boss, event.id)
-    await payroll.submit(boss, sheet.id)
-    return await payroll.approve(boss, sheet.id)
-
-
 async def test_two_claimers_never_get_the_same_payout(app: Callsheet) -> None:
-    sheet = await _approved_sheet(app, 30)
+    sheet = await approved_sheet(app, 30)
     assert app.services is not None
     clock = app.services.clock
 
@@ -233,7 +204,7 @@ async def test_two_claimers_never_get_the_same_payout(app: Callsheet) -> None:
     "(set CALLSHEET_TEST_DATABASE_URL)",
 )
 async def test_four_claimers_on_postgresql_never_get_the_same_payout(app: Callsheet) -> None:
-    await _approved_sheet(app, 60)
+    await approved_sheet(app, 60)
     assert app.services is not None
     clock = app.services.clock
 

@@ -9,7 +9,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import CallsheetApplication, CallsheetContext
 from handlers.shared import args_text, chat_id, managers_only, reply
-from services.buttons.payroll import ApproveSheet, PayCrew, SheetPage, SubmitSheet
+from services.buttons.payroll import ApproveSheet, PayCrew, PaySheetNow, SheetPage, SubmitSheet
 from services.ids import parse_id
 from services.payroll import events_to_pay
 
@@ -85,6 +85,24 @@ async def approve_pressed(update: Update, context: CallsheetContext) -> None:
     await query.answer("✅ Approved: ready to pay")
 
 
+@managers_only("pay the crew")
+async def pay_pressed(update: Update, context: CallsheetContext) -> None:
+    """Pay, Pay again or Retry failed: the balance is checked first, then the sender pays;
+    the sheet message follows it live."""
+    query = update.callback_query
+    assert query is not None and context.person is not None
+    press = PaySheetNow.parse(query.data)
+    assert press is not None
+    runs = context.services.pay_runs
+    if runs is None:
+        await query.answer(
+            "❌ Payments are off: set the DARAJA_ settings (see the README).", show_alert=True
+        )
+        return
+    net = await runs.pay(context.person, press.sheet_id, chat_id=chat_id(update))
+    await query.answer(f"⏳ Checking the M-Pesa balance, then paying KES {net:,}")
+
+
 @managers_only("see pay sheets")
 async def page_pressed(update: Update, context: CallsheetContext) -> None:
     query = update.callback_query
@@ -103,3 +121,4 @@ def register(application: CallsheetApplication) -> None:
     application.add_handler(CallbackQueryHandler(submit_pressed, pattern=SubmitSheet.matches))
     application.add_handler(CallbackQueryHandler(approve_pressed, pattern=ApproveSheet.matches))
     application.add_handler(CallbackQueryHandler(page_pressed, pattern=SheetPage.matches))
+    application.add_handler(CallbackQueryHandler(pay_pressed, pattern=PaySheetNow.matches))

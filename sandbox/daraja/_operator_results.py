@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -130,7 +131,9 @@ async def deliver(
         error = f"{type(exc).__name__}: {exc}"
     logger.info("sandbox %s %s %s -> %s", api, "timeout" if timeout else "result", key, status)
     async with state.changed:
-        state.results_delivered.append(DeliveredResult(api, key, url, body, status, error, timeout))
+        state.results_delivered.append(
+            DeliveredResult(api, key, url, body, status, error, timeout, time.monotonic())
+        )
         state.changed.notify_all()
 
 

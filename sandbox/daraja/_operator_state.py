@@ -91,6 +91,7 @@ class DeliveredResult:
     status: int | None
     error: str | None = None
     timeout: bool = False
+    at: float = 0.0  # time.monotonic() when the post was answered (for latency benchmarks)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Buttons on a pay sheet (`prl:`): Submit, Approve and its pages."""
+"""Buttons on a pay sheet (`prl:`): Submit, Approve, Pay (and Pay again, Retry failed) and
+its pages."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ class SubmitSheet(CallbackData, prefix=AREA, action="submit"):
 
 @dataclass(frozen=True)
 class ApproveSheet(CallbackData, prefix=AREA, action="approve"):
+    sheet_id: int
+
+
+@dataclass(frozen=True)
+class PaySheetNow(CallbackData, prefix=AREA, action="pay"):
+    """Pay an approved sheet; after a stop, pay again; after failures, retry them."""
+
     sheet_id: int
 
 

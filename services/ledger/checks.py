@@ -10,7 +10,18 @@ from datetime import datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
 
-from models import CallbackStatus, DarajaCallback, LedgerEntry, Payment, PaymentStatus, Person
+from models import (
+    CallbackStatus,
+    DarajaCallback,
+    LedgerEntry,
+    LedgerKind,
+    PayLine,
+    Payment,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+    Person,
+)
 from services.daraja import MalformedCallback, parse_callback
 from services.money import format_kes
 from services.phones import display_phone
@@ -52,6 +63,7 @@ async def find_mismatches(conn: BaseDBAsyncClient, now: datetime) -> list[Mismat
             )
     problems += await _payments(conn)
     problems += await _callbacks(conn, now)
+    problems += await _payouts(conn)
     return problems
 
 
@@ -160,4 +172,54 @@ async def _callbacks(conn: BaseDBAsyncClient, now: datetime) -> list[Mismatch]:
                 "but no payment matched it: nobody was credited",
             )
         )
+    return problems
+
+
+async def _payouts(conn: BaseDBAsyncClient) -> list[Mismatch]:
+    """Every paid payout has an M-Pesa receipt and exactly one PAYOUT entry of its amount,
+    for the line's person; no line is paid twice; each paid amount is the line's net; and
+    no PAYOUT entry stands without a paid payout."""
+    problems: list[Mismatch] = []
+    entries: dict[int, list[LedgerEntry]] = {}
+    for entry in await LedgerEntry.filter(kind=LedgerKind.PAYOUT).using_db(conn):
+        entries.setdefault(entry.payout_id or 0, []).append(entry)  # type: ignore[attr-defined]
+    paid = await Payout.filter(status=PayoutStatus.PAID).using_db(conn).order_by("id")
+    lines = {
+        line.id: line
+        for line in await PayLine.filter(
+            id__in=[p.line_id for p in paid] or [0]  # type: ignore[attr-defined]
+        ).using_db(conn)
+    }
+    per_line: dict[int, list[Payout]] = {}
+    for payout in paid:
+        subject = f"payout {payout.originator_conversation_id}"
+        line = lines[payout.line_id]  # type: ignore[attr-defined]
+        per_line.setdefault(line.id, []).append(payout)
+        if not payout.transaction_id:
+            problems.append(Mismatch(subject, "paid without an M-Pesa receipt"))
+        if payout.amount != line.net:
+            problems.append(
+                Mismatch(
+                    subject,
+                    f"paid {format_kes(payout.amount)} but the line's net is {format_kes(line.net)}",
+                )
+            )
+        mine = entries.pop(payout.id, [])
+        if len(mine) != 1:
+            problems.append(Mismatch(subject, f"paid but has {len(mine)} ledger entries"))
+        elif mine[0].amount != payout.amount or mine[0].person_id != line.person_id:  # type: ignore[attr-defined]
+            problems.append(
+                Mismatch(subject, f"ledger entry #{mine[0].id} does not match what was paid")
+            )
+    for line_id, payouts in per_line.items():
+        if len(payouts) > 1:
+            receipts = ", ".join(p.transaction_id or "?" for p in payouts)
+            problems.append(
+                Mismatch(f"pay line #{line_id}", f"paid {len(payouts)} times ({receipts})")
+            )
+    for orphans in entries.values():
+        for entry in orphans:
+            problems.append(
+                Mismatch(f"ledger entry #{entry.id}", "a payout entry without a paid payout")
+            )
     return problems

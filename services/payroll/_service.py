@@ -96,7 +96,7 @@ class PayrollService:
                     await (
                         LiveMessage.filter(key=live_key(event.id, actor.id)).using_db(conn).delete()
                     )
-                    await self._publish(actor, sheet, conn)
+                    await self.publish(actor, sheet, conn)
                     return sheet
             except IntegrityError:  # another manager built version 1 at the same moment
                 if attempt:
@@ -146,7 +146,7 @@ class PayrollService:
         require_manager(actor, "see pay sheets")
         async with in_transaction() as conn:
             sheet = await locked_sheet(sheet_id, conn)
-            await self._publish(actor, sheet, conn, page=page)
+            await self.publish(actor, sheet, conn, page=page)
         return sheet
 
     # --- changing a line --------------------------------------------------------------
@@ -230,7 +230,7 @@ class PayrollService:
                     "left_out": line.left_out,
                 },
             )
-            await self._publish(actor, sheet, conn, focus=person.id)
+            await self.publish(actor, sheet, conn, focus=person.id)
         return Changed(person, line, sheet, change, new_version, reopened)
 
     async def _who(self, who: str, sheet: PaySheet, conn: BaseDBAsyncClient) -> Person:
@@ -308,7 +308,7 @@ class PayrollService:
         async with in_transaction() as conn:
             sheet = await locked_sheet(sheet_id, conn)
             others = await submit_locked(self, sheet, actor, conn, chat_id=chat_id)
-            await self._publish(actor, sheet, conn)
+            await self.publish(actor, sheet, conn)
             for manager in others:
                 await self._tell(manager, "waiting", sheet, actor, conn)
         return sheet
@@ -320,7 +320,7 @@ class PayrollService:
         async with in_transaction() as conn:
             sheet = await locked_sheet(sheet_id, conn)
             await approve_locked(self, sheet, actor, conn, chat_id=chat_id)
-            await self._publish(actor, sheet, conn)
+            await self.publish(actor, sheet, conn)
             submitter = sheet.submitted_by_id  # type: ignore[attr-defined]
             if submitter is not None and submitter != actor.id:
                 who = await Person.filter(id=submitter).using_db(conn).get()
@@ -347,6 +347,15 @@ class PayrollService:
         }
         for p in await Person.filter(id__in=sorted(staff) or [0]).using_db(conn):
             people[p.id] = p
+        latest: dict[int, Payout] = {}
+        if sheet.status not in (PaySheetStatus.DRAFT, PaySheetStatus.SUBMITTED):
+            for payout in (
+                await Payout.filter(sheet_id=sheet.id)
+                .exclude(status=PayoutStatus.CANCELLED)
+                .order_by("attempt")
+                .using_db(conn)
+            ):
+                latest[payout.line_id] = payout  # type: ignore[attr-defined]
         return build_view(
             sheet,
             event,
@@ -355,9 +364,10 @@ class PayrollService:
             approvals=self.approvals,
             page=page,
             focus_person_id=focus,
+            payouts=latest,
         )
 
-    async def _publish(
+    async def publish(
         self,
         actor: Person,
         sheet: PaySheet,

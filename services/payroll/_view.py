@@ -7,8 +7,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from models import Event, PayLine, PaySheet, PaySheetStatus, Person
-from services.buttons.payroll import ApproveSheet, SheetPage, SubmitSheet
+from models import Event, PayLine, Payout, PayoutStatus, PaySheet, PaySheetStatus, Person
+from services.buttons.payroll import ApproveSheet, PaySheetNow, SheetPage, SubmitSheet
 from services.notifications import Button, Keyboard
 from services.payroll._lines import problem_of
 
@@ -27,7 +27,18 @@ def _kes(amount: int) -> str:
     return f"{amount:,}"
 
 
-def line_html(line: PayLine, person: Person) -> str:
+def payout_html(payout: Payout) -> str:
+    """How one line's latest payout stands, after the line."""
+    if payout.status is PayoutStatus.PAID:
+        return f" · ✅ paid {html.escape(payout.transaction_id or '')}"
+    if payout.status is PayoutStatus.FAILED:
+        return f" · ❌ {html.escape(_cut(payout.reason or 'failed', 120))}"
+    if payout.status in (PayoutStatus.SENT, PayoutStatus.UNKNOWN):
+        return " · ⏳ checking" if payout.status is PayoutStatus.UNKNOWN else " · ⏳ sent"
+    return ""
+
+
+def line_html(line: PayLine, person: Person, payout: Payout | None = None) -> str:
     name = html.escape(_cut(person.name, NAME_MAX))
     role = html.escape(_cut(line.role, ROLE_MAX))
     if line.left_out:
@@ -51,7 +62,38 @@ def line_html(line: PayLine, person: Person) -> str:
         )
     mark = "❌ " if problem else ""
     tail = f" · {html.escape(problem)}" if problem else ""
-    return f"{mark}{name} · {role} · {money}{owes} · <b>net {_kes(line.net)}</b>{tail}"
+    paid = payout_html(payout) if payout is not None else ""
+    return f"{mark}{name} · {role} · {money}{owes} · <b>net {_kes(line.net)}</b>{tail}{paid}"
+
+
+@dataclass(frozen=True)
+class PayProgress:
+    """The live summary: "12 paid · 1 failed · 1 checking · KES 42,000 of 45,500"."""
+
+    paid: int = 0
+    failed: int = 0
+    checking: int = 0  # sent, or unknown until Transaction Status answers
+    queued: int = 0
+    paid_amount: int = 0
+    total: int = 0
+
+    @property
+    def open(self) -> int:
+        return self.checking + self.queued
+
+
+def progress_of(latest: dict[int, Payout]) -> PayProgress:
+    counts = {status: 0 for status in PayoutStatus}
+    for payout in latest.values():
+        counts[payout.status] += 1
+    return PayProgress(
+        paid=counts[PayoutStatus.PAID],
+        failed=counts[PayoutStatus.FAILED],
+        checking=counts[PayoutStatus.SENT] + counts[PayoutStatus.UNKNOWN],
+        queued=counts[PayoutStatus.QUEUED],
+        paid_amount=sum(p.amount for p in latest.values() if p.status is PayoutStatus.PAID),
+        total=sum(p.amount for p in latest.values() if p.status is not PayoutStatus.CANCELLED),
+    )
 
 
 @dataclass
@@ -69,6 +111,7 @@ class SheetView:
     approvals: int
     names: dict[str, str] = field(default_factory=dict)  # prepared / submitted / approved
     frozen_note: str = ""
+    progress: PayProgress = field(default_factory=PayProgress)
 
     @property
     def shown(self) -> list[str]:
@@ -101,14 +144,24 @@ def build_view(
     approvals: int,
     page: int = 0,
     focus_person_id: int | None = None,
+    payouts: dict[int, Payout] | None = None,
 ) -> SheetView:
+    """`payouts`: each line's latest payout (by line id), once paying has begun; failed
+    lines come first then, as problems do before."""
+    latest = payouts or {}
+
     def order(line: PayLine) -> tuple[int, str]:
         person = people[line.person_id]  # type: ignore[attr-defined]
-        rank = 0 if problem_of(line) else 2 if line.left_out else 1
+        payout = latest.get(line.id)
+        failed = payout is not None and payout.status is PayoutStatus.FAILED
+        rank = 0 if problem_of(line) or failed else 2 if line.left_out else 1
         return rank, person.name.lower()
 
     ordered = sorted(lines, key=order)
-    texts = [line_html(line, people[line.person_id]) for line in ordered]  # type: ignore[attr-defined]
+    texts = [
+        line_html(line, people[line.person_id], latest.get(line.id))  # type: ignore[attr-defined]
+        for line in ordered
+    ]
     pages = paginate(texts)
     if focus_person_id is not None:
         index = next(
@@ -145,6 +198,7 @@ def build_view(
         total_deducted=sum(line.deduction for line in lines if not line.left_out),
         approvals=approvals,
         names=names,
+        progress=progress_of(latest),
     )
 
 
@@ -155,6 +209,12 @@ def buttons(view: SheetView) -> Keyboard:
         rows.append([Button("Submit for approval", SubmitSheet(sheet.id).pack())])
     elif sheet.status is PaySheetStatus.SUBMITTED:
         rows.append([Button("Approve", ApproveSheet(sheet.id).pack())])
+    elif sheet.status is PaySheetStatus.APPROVED:
+        rows.append([Button("Pay now", PaySheetNow(sheet.id).pack())])
+    elif sheet.status is PaySheetStatus.STOPPED:
+        rows.append([Button("Pay again", PaySheetNow(sheet.id).pack())])
+    elif sheet.status is PaySheetStatus.PAYING and view.progress.failed and not view.progress.open:
+        rows.append([Button("Retry failed", PaySheetNow(sheet.id).pack())])
     if view.page_count > 1:
         nav: list[Button] = []
         if view.page > 0:

@@ -12,13 +12,15 @@ from tortoise.transactions import in_transaction
 from models import Payout, PayoutStatus, PaySheet, PaySheetStatus
 from services.clock import Clock
 
-PAYABLE = (PaySheetStatus.APPROVED, PaySheetStatus.PAYING)
+# Only a run the Account Balance result cleared (services/payroll/results.py) is paid: not an
+# approved sheet nobody pressed Pay on, nor a stopped or checking one.
+PAYABLE = (PaySheetStatus.PAYING,)
 CLAIM_TRIES = 20  # a loser of a race looks again; bounded so a hot queue cannot spin forever
 
 
 async def claim_payout(clock: Clock, sheet_id: int | None = None) -> Payout | None:
-    """Take the oldest QUEUED payout of an approved (or paying) sheet, mark it SENT with its
-    `sent_at`, move its sheet to PAYING, and return it; None when nothing is queued.
+    """Take the oldest QUEUED payout of a sheet being paid, mark it SENT with its `sent_at`,
+    and return it; None when nothing is queued.
 
     Two claimers, in one process or several, never get the same payout. PostgreSQL: the
     candidate row is read `FOR UPDATE SKIP LOCKED`, so a second claimer passes over it to
@@ -53,10 +55,5 @@ async def claim_payout(clock: Clock, sheet_id: int | None = None) -> Payout | No
             )
             if not claimed:
                 continue  # another claimer took it between our read and our update
-            await (
-                PaySheet.filter(id=candidate.sheet_id, status=PaySheetStatus.APPROVED)  # type: ignore[attr-defined]
-                .using_db(conn)
-                .update(status=PaySheetStatus.PAYING, updated_at=now)
-            )
             return await Payout.filter(id=candidate.id).using_db(conn).get()
     return None
