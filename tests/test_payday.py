@@ -24,7 +24,13 @@ from models import (
     PaySheetStatus,
     Person,
 )
-from sandbox.daraja import SANDBOX_INITIATOR, SANDBOX_INITIATOR_PASSWORD, DarajaSandbox, Delivery
+from sandbox.daraja import (
+    SANDBOX_INITIATOR,
+    SANDBOX_INITIATOR_PASSWORD,
+    DarajaSandbox,
+    Delivery,
+    Fault,
+)
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.buttons.payroll import PaySheetNow
 from services.clock import ManualClock
@@ -465,3 +471,27 @@ async def test_crew_cannot_press_pay(
     assert answer.get("text") == "❌ Only managers can pay the crew."
     assert (await PaySheet.get(id=1)).status is PaySheetStatus.APPROVED
     assert daraja.operator_stats.balance_queries == 0
+
+
+async def test_a_5xx_after_sending_makes_the_payout_unknown_and_it_is_never_sent_again(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    people: People,
+    clock: ManualClock,
+    daraja: DarajaSandbox,
+) -> None:
+    boss, message_id = await approved(app, tg, people, clock)
+    daraja.fault = Fault.INTERNAL  # B2C taken, then answered 500.003.1001
+    daraja.next_payout(JANE, "0", Delivery.LOST)
+    await pay(tg, boss, message_id, "Pay now")
+    await sheet_message(
+        tg, boss, "1 paid · 1 checking · KES 3,000 of 6,500", message_id=message_id, timeout=15
+    )
+    jane = await Payout.get(phone="+" + JANE)
+    assert jane.status is PayoutStatus.UNKNOWN
+    daraja.fault = Fault.NONE
+    clock.advance(timedelta(seconds=121))
+    sweep_now(app)
+    await sheet_message(tg, boss, "Paid in full", message_id=message_id, timeout=15)
+    assert daraja.operator_stats.payouts_accepted == 2
+    await assert_paid_once(daraja)
