@@ -83,7 +83,7 @@ async def prepare(url: str, count: int) -> None:
         await payroll.approve(manager, sheet.id)
 
 
-async def run(db_kind: str, count: int) -> None:
+async def run(db_kind: str, count: int, profile: Path | None = None) -> None:
     async with database(db_kind) as (url, pg_version):
         await prepare(url, count)
         tg = telegram_sandbox(relaxed=False)
@@ -97,6 +97,7 @@ async def run(db_kind: str, count: int) -> None:
                 url,
                 tg,
                 daraja,
+                profile=profile,
                 extra_env={
                     "DARAJA_INITIATOR_NAME": SANDBOX_INITIATOR,
                     "DARAJA_INITIATOR_PASSWORD": SANDBOX_INITIATOR_PASSWORD,
@@ -191,9 +192,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("-n", "--lines", type=int, default=1000, help="crew paid (1000)")
+    parser.add_argument("--profile", type=Path, help="write the app's cProfile stats here")
     args = parser.parse_args()
     started = time.monotonic()
-    asyncio.run(run(args.db, args.lines))
+    asyncio.run(run(args.db, args.lines, args.profile))
     print(f"(whole run: {time.monotonic() - started:.0f} s)")
 
 

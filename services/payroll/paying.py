@@ -110,7 +110,7 @@ class PayRuns:
         self.sender: Worker | None = None  # woken when results arrive or a run is cleared
         self._next_send = 0.0  # the event loop's time from which the next payout may go
         self._stale: dict[int, float] = {}  # sheet id → when its summary was marked stale
-        self._refreshed: dict[int, float] = {}  # sheet id → when its summary was last queued
+        self._refreshed: dict[int, float] = {}  # sheet id → when its summary may be queued again
 
     @property
     def configured(self) -> bool:
@@ -125,15 +125,19 @@ class PayRuns:
         self._stale.setdefault(sheet_id, asyncio.get_running_loop().time())
 
     async def refresh_summaries(self) -> int:
-        """Queue the live summary of each sheet marked stale, at most once a second each."""
-        now = asyncio.get_running_loop().time()
-        due = [s for s in self._stale if now - self._refreshed.get(s, 0.0) >= SUMMARY_EVERY]
+        """Queue the live summary of each sheet marked stale: at most once a second each, and
+        for a sheet so large that rendering it takes long, at most a tenth of the time."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due = [s for s in self._stale if now >= self._refreshed.get(s, 0.0)]
         for sheet_id in due:
             del self._stale[sheet_id]
-            self._refreshed[sheet_id] = now
+            started = loop.time()
             async with in_transaction() as conn:
                 sheet = await PaySheet.filter(id=sheet_id).using_db(conn).get()
                 await self.publish(sheet, conn)
+            took = loop.time() - started
+            self._refreshed[sheet_id] = started + max(SUMMARY_EVERY, took * 10)
         return len(due)
 
     def summary_due_in(self) -> float | None:
@@ -141,7 +145,7 @@ class PayRuns:
         if not self._stale:
             return None
         now = asyncio.get_running_loop().time()
-        return max(0.0, min(self._refreshed.get(s, 0.0) + SUMMARY_EVERY - now for s in self._stale))
+        return max(0.0, min(self._refreshed.get(s, 0.0) - now for s in self._stale))
 
     async def publish(self, sheet: PaySheet, conn: object) -> None:
         """The live summary: the sheet message of whoever pressed Pay last."""
