@@ -113,7 +113,9 @@ def build_services(
         email=email or build_email_sender(settings),
         scheduler=scheduler,
         events=EventService(notifier, outbox, scheduler, clock, settings.tz),
-        assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
+        assignments=AssignmentService(
+            notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
+        ),
         ledger=LedgerService(clock),
         payroll=PayrollService(notifier, clock, approvals=settings.payroll_approvals),
         payments=payments,

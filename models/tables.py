@@ -112,6 +112,22 @@ class Assignment(Model):
         indexes = (("person_id", "status"),)
 
 
+class AnswerTally(Model):
+    """Per event: which live "answers" message crew answers update. Its row is locked while
+    a tally is written, so answers to one event write their tallies one after the other."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="answer_tally", on_delete=fields.CASCADE, unique=True
+    )
+    # Bumped when an answer comes after a quiet spell: a new message, so the manager is told.
+    generation = fields.IntField(default=0)
+    last_answer_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "answer_tally"
+
+
 class Briefing(Model):
     id = fields.IntField(primary_key=True)
     event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
