@@ -101,6 +101,24 @@ async def test_many_quick_answers_edit_one_tally_with_the_final_counts(
     assert len(answers) == 24
 
 
+async def test_the_first_answers_to_an_event_together_reach_the_final_counts(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    """No tally exists yet when these three answers come in together: the first makes it and
+    the others wait for it, so the last of them counts all three. (On PostgreSQL each used to
+    make a tally of its own and count alone: the manager saw "1 confirmed" to the end.)"""
+    boss, _, crew = await crew_invited(app, tg, people, 3)
+    queries = await asyncio.gather(
+        *(tg.press(user, message_id, "Confirm") for user, message_id in crew)
+    )
+    for query in queries:
+        await tg.wait_for_callback_answer(query)
+    final = await tg.wait_for_bot_message(boss.id, "✅ 3 confirmed · ❌ 0 declined · ⏳ 0 waiting")
+    assert tally_messages(tg, boss.id) == [final]
+    latest = final["text"].split("Latest:")[1]
+    assert [n for n in (1, 2, 3) if f"Crew Member {n:02d} confirmed" in latest] == [1, 2, 3]
+
+
 async def test_a_drop_out_is_its_own_loud_message_and_the_tally_follows(
     app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox
 ) -> None:

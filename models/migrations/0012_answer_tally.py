@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name='AnswerTally',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('event', fields.ForeignKeyField('models.Event', source_field='event_id', unique=True, db_constraint=True, to_field='id', related_name='answer_tally', on_delete=OnDelete.CASCADE)),
+                ('event', fields.OneToOneField('models.Event', source_field='event_id', db_constraint=True, to_field='id', related_name='answer_tally', on_delete=OnDelete.CASCADE)),
                 ('generation', fields.IntField(default=0)),
                 ('last_answer_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],

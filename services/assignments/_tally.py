@@ -126,7 +126,8 @@ class Tallies(EventsBase):
 
         tally: AnswerTally | None = await locked()
         if tally is None:
-            # Two first answers at once: one insert wins, the other does nothing; both lock.
+            # Two first answers at once: one insert wins; the other waits on the unique
+            # event_id until the winner commits, then does nothing and locks the winner's row.
             await AnswerTally.bulk_create(
                 [AnswerTally(event_id=event_id)], ignore_conflicts=True, using_db=conn
             )
