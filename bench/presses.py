@@ -18,8 +18,15 @@ clock) to the moment the stand-in answered the app's `answerCallbackQuery` for i
 stand-in's rate limits are lifted so that our latency is measured, not Telegram's pacing
 (see README: the 1,000 answers to the manager's one chat would take ~17 minutes at 1 a
 second). Checked afterwards: every assignment CONFIRMED, one `assignment.confirmed` audit
-row each, every invitation edited to "Change my answer", one "confirmed" message to the
-manager per press. Run: `python -m bench.presses --db sqlite`.
+row each, every invitation edited to "Change my answer", the manager's one live tally per
+event showing every confirmation. Run: `python -m bench.presses --db sqlite`.
+
+`--tally`: the manager's side instead, with Telegram's real limits (30/s overall, 1/s and a
+burst of 5 per chat): 1,000 Confirm presses spread evenly over `--within` seconds (default
+60) on one event. Reported: how many messages reached the manager's chat during the presses
+(the live tally is one message, edited), and the time from the last press to the stand-in
+answering the edit that shows the final counts (same monotonic clock). Run:
+`python -m bench.presses --db sqlite --tally`.
 """
 
 from __future__ import annotations
@@ -166,13 +173,16 @@ async def run(db_kind: str, count: int, rate: float, spy: Path | None, burst_too
                     burst_answers = answered_at(tg, mark)
                 pressed_events = 2 if burst_too else 1
 
-                def alerts() -> Counter[str]:
-                    return Counter(
-                        title
-                        for m in tg.bot_messages(MANAGER_TG)
-                        for title in TITLES
-                        if f"confirmed {title}" in m.get("text", "")
-                    )
+                def tallies() -> Counter[str]:
+                    """Per event title, the confirmations its live tally shows now."""
+                    shown: Counter[str] = Counter()
+                    for m in tg.bot_messages(MANAGER_TG):
+                        text = str(m.get("text", ""))
+                        for title in TITLES:
+                            if text.startswith("Answers · #") and title in text.split("\n")[0]:
+                                confirmed = text.split("✅ ", 1)[1].split(" confirmed")[0]
+                                shown[title] = max(shown[title], int(confirmed))
+                    return shown
 
                 def edited() -> int:
                     return sum(
@@ -184,17 +194,24 @@ async def run(db_kind: str, count: int, rate: float, spy: Path | None, burst_too
 
                 await tg.wait_for(
                     lambda: (
-                        sum(alerts().values()) >= pressed_events * count
+                        sum(tallies().values()) >= pressed_events * count
                         and edited() >= pressed_events * count
                     ),
                     timeout=600,
-                    description="every manager message and invitation edit",
+                    description="every invitation edit, and the tallies' final counts",
                 )
                 cpu = app.cpu_seconds() - cpu
                 if recorder is not None:
                     recorder.send_signal(2)
                     recorder.wait()
-                manager_alerts, invitations_edited = alerts(), edited()
+                manager_tallies, invitations_edited = tallies(), edited()
+                manager_messages = sum(
+                    1
+                    for r in tg.requests[first_request:]
+                    if r.ok
+                    and r.method.lower() == "sendmessage"
+                    and str(r.params.get("chat_id")) == str(MANAGER_TG)
+                )
             finally:
                 await app.stop()
             errors = app.errors_logged()
@@ -209,7 +226,8 @@ async def run(db_kind: str, count: int, rate: float, spy: Path | None, burst_too
                 for row in await AuditLog.filter(action="assignment.confirmed").values("subject_id")
             )
             answer_rows = Counter(
-                row["status"] for row in await OutboxMessage.filter(kind="answer").values("status")
+                row["status"]
+                for row in await OutboxMessage.filter(kind="answers_tally").values("status")
             )
     all_ids = [i for ids in invited[: 2 if burst_too else 1] for i in ids]
     confirmed = sum(
@@ -229,11 +247,12 @@ async def run(db_kind: str, count: int, rate: float, spy: Path | None, burst_too
         ("answers shown to crew", "; ".join(f"{t!r} ×{n}" for t, n in answer_texts.items())),
         ("invitations edited to 'Change my answer'", f"{invitations_edited:,}"),
         (
-            "manager's 'X confirmed' messages (paced / burst event)",
-            f"{manager_alerts[TITLES[0]]:,} / {manager_alerts[TITLES[1]]:,}",
+            "confirmed shown by the manager's tally (paced / burst event)",
+            f"{manager_tallies[TITLES[0]]:,} / {manager_tallies[TITLES[1]]:,}",
         ),
+        ("new messages in the manager's chat", f"{manager_messages:,}"),
         (
-            "answer rows in the outbox",
+            "tally rows in the outbox",
             ", ".join(f"{s}: {n}" for s, n in answer_rows.items()),
         ),
         ("errors in the app's log", str(len(errors))),
@@ -245,6 +264,106 @@ async def run(db_kind: str, count: int, rate: float, spy: Path | None, burst_too
         print("app error:", line)
     if spy is not None:
         print(f"py-spy recording: {spy} (python -m bench.spy_summary {spy})")
+
+
+def manager_edits(tg: TelegramSandbox, start: int) -> list[Any]:
+    """Bot API calls that wrote into the manager's chat, from request `start` on."""
+    return [
+        r
+        for r in tg.requests[start:]
+        if r.method.lower() in ("sendmessage", "editmessagetext")
+        and str(r.params.get("chat_id")) == str(MANAGER_TG)
+    ]
+
+
+async def run_tally(db_kind: str, count: int, within: float) -> None:
+    """`count` Confirm presses over `within` seconds on one event, Telegram's real limits."""
+    final = f"✅ {count} confirmed · ❌ 0 declined · ⏳ 0 waiting"
+    async with database(db_kind) as (url, pg_version):
+        tg = telegram_sandbox(relaxed=False)
+        async with tg:
+            users = crew_users(tg, count)
+            await open_chats(tg, [manager_user(tg), *users])
+            async with opened(url):
+                manager, crew = await seed_crew(count, emails=False)
+                event = await create_event(manager, days_ahead=7, title=TITLES[0])
+            invited, *_ = await invite_elsewhere(url, event, manager, crew)
+            first_request = len(tg.requests)
+            app = AppProcess(url, tg, None)
+            await app.start()
+            try:
+                await tg.wait_for(
+                    lambda: (
+                        sum(
+                            1
+                            for r in tg.requests[first_request:]
+                            if r.method.lower() == "sendmessage" and r.ok
+                        )
+                        >= count
+                    ),
+                    timeout=300,
+                    description="every invitation delivered",
+                )
+                await asyncio.sleep(2.0)  # the outbox is idle, the chats' buckets full again
+                mark = len(tg.requests)
+                cpu = app.cpu_seconds()
+                pressed, took = await press_all(tg, users, invited, count / within)
+                last_press = max(pressed.values())
+                cursor = mark
+                shown_at: list[float] = []
+
+                def final_shown() -> bool:
+                    nonlocal cursor
+                    for record in manager_edits(tg, cursor):
+                        if record.ok and final in str(record.params.get("text")):
+                            shown_at.append(record.at)
+                    cursor = len(tg.requests)
+                    return bool(shown_at)
+
+                await tg.wait_for(final_shown, timeout=120, description="the final tally")
+                await tg.wait_for(
+                    lambda: len(answered_at(tg, mark)) >= count, timeout=300, description="answers"
+                )
+                cpu = app.cpu_seconds() - cpu
+            finally:
+                await app.stop()
+            errors = app.errors_logged()
+            answers = answered_at(tg, mark)
+            calls = manager_edits(tg, mark)
+            throttled = Counter(
+                ("manager's chat" if str(r.params.get("chat_id")) == str(MANAGER_TG) else "others")
+                + (" (presses)" if index >= mark else " (invitations)")
+                for index, r in enumerate(tg.requests)
+                if index >= first_request and r.status == 429
+            )
+        async with opened(url):
+            confirmed = await Assignment.filter(status=AssignmentStatus.CONFIRMED).count()
+            tally_rows = Counter(
+                str(row["status"])
+                for row in await OutboxMessage.filter(kind="answers_tally").values("status")
+            )
+    sends = [r for r in calls if r.ok and r.method.lower() == "sendmessage"]
+    edits = [r for r in calls if r.ok and r.method.lower() == "editmessagetext"]
+    rows = [
+        ("crew / invitations", f"{count:,} / {len(invited):,}"),
+        *latency_rows(f"paced over {within:g} s", pressed, answers, took),
+        ("app CPU during the presses", f"{cpu:.1f} s"),
+        ("assignments CONFIRMED", f"{confirmed:,} of {count:,}"),
+        ("new messages in the manager's chat during the presses", f"{len(sends):,}"),
+        ("edits of her tally", f"{len(edits):,}"),
+        ("tally rows in the outbox", ", ".join(f"{s}: {n:,}" for s, n in tally_rows.items())),
+        ("last press → tally shows the final counts", f"{shown_at[0] - last_press:.2f} s"),
+        (
+            "429s from the stand-in",
+            ", ".join(f"{k}: {n}" for k, n in sorted(throttled.items())) or "0",
+        ),
+        ("errors in the app's log", str(len(errors))),
+        ("Telegram limits", "real: 30/s overall, 1/s (burst 5) per chat"),
+        ("target", "a handful of messages; final counts within 5 s of the last press"),
+    ]
+    print_table("Benchmark 4b: the manager's answers tally", environment(db_kind, pg_version), rows)
+    for line in errors[:5]:
+        print("app error:", line)
 
 
 def main() -> None:
@@ -260,9 +379,23 @@ def main() -> None:
         help="skip the all-at-once presses on the second event (the run takes half as long)",
     )
     parser.add_argument("--py-spy", type=Path, help="record the app with py-spy into FILE")
+    parser.add_argument(
+        "--tally",
+        action="store_true",
+        help="the manager's live tally instead, with Telegram's real limits",
+    )
+    parser.add_argument(
+        "--within",
+        type=float,
+        default=60.0,
+        help="--tally: spread the presses over this many seconds (default 60)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
-    asyncio.run(run(args.db, args.crew, args.rate, args.py_spy, not args.paced_only))
+    if args.tally:
+        asyncio.run(run_tally(args.db, args.crew, args.within))
+    else:
+        asyncio.run(run(args.db, args.crew, args.rate, args.py_spy, not args.paced_only))
     print(f"(whole run: {time.monotonic() - started:.0f} s)")
 
 

@@ -138,7 +138,9 @@ def build_services(
         email=email or build_email_sender(settings),
         scheduler=scheduler,
         events=EventService(notifier, outbox, scheduler, clock, settings.tz),
-        assignments=AssignmentService(notifier, outbox, scheduler, clock, settings.tz),
+        assignments=AssignmentService(
+            notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
+        ),
         ledger=LedgerService(clock),
         payroll=payroll,
         payments=payments,

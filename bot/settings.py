@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.assignments import AnswerEmails
 from services.daraja import (
     B2CCommand,
     DarajaConfigError,
@@ -141,6 +142,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = SmtpTls.STARTTLS
     email_max_attempts: int = Field(default=8, ge=1)
+    answer_emails: AnswerEmails = AnswerEmails.EACH
     # How long a claimed outbox row stays claimed: after a crash, that chat's next messages
     # wait this long. Keep it above the slowest send (Telegram's 15 s read timeout).
     outbox_lease: Annotated[timedelta, NoDecode] = timedelta(seconds=60)

@@ -21,6 +21,7 @@ from models.enums import (
 )
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.tables import (
+    AnswerTally,
     Assignment,
     AuditLog,
     Briefing,
@@ -42,6 +43,7 @@ from models.tables import (
 
 __all__ = [
     "Access",
+    "AnswerTally",
     "Assignment",
     "AssignmentStatus",
     "AuditAction",

@@ -185,6 +185,8 @@ class NotificationKind(StrEnum):
     ACCOUNT_NOTICE = "account_notice"  # a link refused for a linked account, or unlinked
     CREW_REMOVED = "crew_removed"  # to an event's manager: a person on it was deactivated
     JOB_FAILED = "job_failed"  # to an event's manager: a scheduled message was given up
+    ANSWERS_TALLY = "answers_tally"  # live count of an event's answers, to its manager
+    ANSWERS_DIGEST = "answers_digest"  # one email an hour listing crew answers (ANSWER_EMAILS)
     PAY_SHEET = "pay_sheet"  # live pay sheet of an event, edited in place (one per manager)
     PAYROLL_APPROVAL = "payroll_approval"  # to other managers: a sheet waits for approval
     PAYROLL_STOPPED = "payroll_stopped"  # to every manager: a pay run stopped, and what to do

@@ -112,6 +112,25 @@ class Assignment(Model):
         indexes = (("person_id", "status"),)
 
 
+class AnswerTally(Model):
+    """Per event: which live "answers" message crew answers update. Its row is locked while
+    a tally is written, so answers to one event write their tallies one after the other."""
+
+    id = fields.IntField(primary_key=True)
+    # One-to-one, so that event_id is UNIQUE in the database: two first answers at once then
+    # meet on that index and one waits for the other (ForeignKeyField(unique=True) makes no
+    # constraint, and on PostgreSQL each answer locked a row of its own).
+    event: fields.OneToOneRelation[Event] = fields.OneToOneField(
+        "models.Event", related_name="answer_tally", on_delete=fields.CASCADE
+    )
+    # Bumped when an answer comes after a quiet spell: a new message, so the manager is told.
+    generation = fields.IntField(default=0)
+    last_answer_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "answer_tally"
+
+
 class Briefing(Model):
     id = fields.IntField(primary_key=True)
     event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(

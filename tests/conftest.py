@@ -35,6 +35,7 @@ PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 TABLES = [
     "conversation",
+    "answer_tally",
     # A schedule left by the last test would pace this one's first messages.
     "telegram_budget",
     "telegram_chat_budget",
@@ -268,6 +269,7 @@ HAPPENED = {
     "sent_at",
     "done_at",
     "started_at",
+    "last_answer_at",
 }
 
 

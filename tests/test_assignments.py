@@ -56,7 +56,10 @@ async def test_invitation_confirm_decline_reason_and_manager_told(
     assert [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row] == [
         "Change my answer"
     ]
-    await tg.wait_for_bot_message(boss.id, "Jane Wanjiku confirmed Harusi ya Wanjiru")
+    # The manager's chat: one live tally for the event; her inbox: one email per answer.
+    tally = await tg.wait_for_bot_message(boss.id, "✅ Jane Wanjiku confirmed · sound engineer")
+    assert "Harusi ya Wanjiru" in tally["text"]
+    assert "✅ 1 confirmed · ❌ 0 declined · ⏳ 0 waiting" in tally["text"]
     await mail.wait_for("achieng@sauti.example", "Jane Wanjiku confirmed")
     assigned = await Assignment.get(id=1)
     assert assigned.status is AssignmentStatus.CONFIRMED and assigned.responded_at is not None
@@ -76,10 +79,20 @@ async def test_invitation_confirm_decline_reason_and_manager_told(
     query = await tg.press(otieno, inv2["message_id"], "Decline")
     assert "Declined" in (await tg.wait_for_callback_answer(query))["text"]
     prompt = await tg.wait_for_bot_message(otieno.id, "just type the reason")
-    await tg.wait_for_bot_message(boss.id, "Otieno Kamau declined")
+    await tg.wait_for_bot_message(
+        boss.id, "❌ Otieno Kamau declined", message_id=tally["message_id"]
+    )
     await tg.send_text(otieno, "Family wedding that day", reply_to=prompt["message_id"])
     await tg.wait_for_bot_message(otieno.id, "Your reason is on its way to your manager")
-    await tg.wait_for_bot_message(boss.id, "reason for declining Harusi ya Wanjiru: Family wedding")
+    # The reason edits the same tally: no new message.
+    await tg.wait_for_bot_message(
+        boss.id,
+        "❌ Otieno Kamau declined · lights: “Family wedding that day”",
+        message_id=tally["message_id"],
+    )
+    await mail.wait_for("achieng@sauti.example", "Otieno Kamau's reason for declining")
+    told = [m for m in tg.bot_messages(boss.id) if "declin" in m["text"]]
+    assert [m["message_id"] for m in told] == [tally["message_id"]]
 
     card = await said(tg, boss, "/event 1", "Call time")
     assert "Crew: ✅ 1 confirmed · ❌ 1 declined · crew 2, needs 1 more" in card["text"]
@@ -160,8 +173,8 @@ async def test_a_long_decline_reason_typed_without_reply_reaches_the_manager(
     reason = ("My cousin's wedding is that weekend in Kisumu and I travel on Friday. " * 3)[:208]
     thanks = await said(tg, otieno, reason, "Your reason is on its way")
     assert "Something went wrong" not in thanks["text"]
-    told = await tg.wait_for_bot_message(boss.id, "reason for declining Harusi ya Wanjiru")
-    assert reason.strip() in told["text"]
+    told = await tg.wait_for_bot_message(boss.id, reason.strip())
+    assert "❌ Otieno Kamau declined · lights" in told["text"]
     email = await mail.wait_for("achieng@sauti.example", "Otieno Kamau's reason for declining")
     assert reason.strip() in text_part(email)
     assigned = await Assignment.get(id=1)
@@ -280,7 +293,8 @@ async def test_twelve_unanswered_invitations_bring_one_nudge(
     assert await OutboxMessage.filter(kind="nudge", channel="telegram").count() == 1
 
     await tg.press(otieno, nudge["message_id"], "✅ #3 Gig 3")
-    await tg.wait_for_bot_message(boss_user.id, "Otieno Kamau confirmed Gig 3")
+    await tg.wait_for_bot_message(boss_user.id, "Answers · #3 Gig 3")
+    await tg.wait_for_bot_message(boss_user.id, "✅ Otieno Kamau confirmed")
 
 
 async def test_picker_marks_overlap_and_asks_assign_anyway(
@@ -337,7 +351,7 @@ async def test_my_lists_pending_with_buttons_and_upcoming(
         "✅ Confirm #2",
         "❌ Decline #2",
     ]
-    await tg.wait_for_bot_message(boss.id, "Jane Wanjiku confirmed Harusi")
+    await tg.wait_for_bot_message(boss.id, "✅ Jane Wanjiku confirmed")
     assert [c["command"] for c in tg.commands_for(jane)] == ["help", "my", "balance", "pay"]
 
 

@@ -5,20 +5,23 @@ Daraja token between them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from bot import db
 from models import (
     CallbackStatus,
     DarajaCallback,
     LedgerEntry,
+    NotificationKind,
     OutboxMessage,
     OutboxStatus,
     Payment,
@@ -30,6 +33,7 @@ from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from tests.conftest import BOT_TOKEN, BOT_USERNAME, PG_URL, free_port
+from tests.event_setup import said
 from tests.payments_helpers import CALLBACK_SECRET, KEY, SECRET, run_audit
 from tests.test_faults_sigkill import Process, duplicate_deliveries
 
@@ -203,3 +207,136 @@ async def settled() -> bool:
         status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
     ).exists()
     return await Payment.all().count() == CREW and not open_payments and not waiting
+
+
+def tally_messages(tg: TelegramSandbox, chat_id: int) -> list[dict[str, Any]]:
+    return [m for m in tg.bot_messages(chat_id) if str(m["text"]).startswith("Answers · #1")]
+
+
+class Balancer:
+    """A load balancer in front of both instances: Telegram's webhook posts reach them in
+    turn, and every third update is delivered to both (a retried delivery that landed on the
+    other instance). An instance that is not up yet gets 502, and Telegram retries."""
+
+    def __init__(self, ports: tuple[int, int], http: httpx.AsyncClient) -> None:
+        self.ports = ports
+        self.http = http
+        self.count = 0
+        self.port = free_port()
+
+    async def forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {
+            "X-Telegram-Bot-Api-Secret-Token": request.headers.get(
+                "X-Telegram-Bot-Api-Secret-Token", ""
+            ),
+            "Content-Type": "application/json",
+        }
+        turn, self.count = self.count, self.count + 1
+        targets = [self.ports[turn % 2], *([self.ports[1 - turn % 2]] if turn % 3 == 2 else [])]
+        try:
+            replies = await asyncio.gather(
+                *(
+                    self.http.post(
+                        f"http://127.0.0.1:{port}/telegram/webhook", content=body, headers=headers
+                    )
+                    for port in targets
+                )
+            )
+        except httpx.HTTPError:
+            return web.Response(status=502)
+        return web.Response(status=replies[0].status_code, body=replies[0].content)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[str]:
+        app = web.Application()
+        app.router.add_post("/telegram/webhook", self.forward)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        try:
+            yield f"http://127.0.0.1:{self.port}"
+        finally:
+            await runner.cleanup()
+
+
+async def test_crew_answering_through_both_instances_end_on_one_tally_with_the_final_counts(
+    tg: TelegramSandbox, daraja: DarajaSandbox, database_url: str
+) -> None:
+    """The first answers to an event arrive together on both instances, some twice: they wait
+    for each other on the event's tally, so the manager's one tally message ends on every
+    answer."""
+    await db.open_db(database_url)
+    await Person.create(
+        **stamp(Person, datetime.now(UTC)),
+        name="Achieng Otieno",
+        phone="+254700000001",
+        access=Access.MANAGER,
+        telegram_id=6001,
+    )
+    crew = [
+        await Person.create(
+            **stamp(Person, datetime.now(UTC)),
+            name=f"Crew Member {chr(65 + n)}",
+            phone=f"+2547223450{n:02d}",
+            telegram_id=6100 + n,
+        )
+        for n in range(CREW)
+    ]
+    await db.close_db()
+    boss = tg.user(6001, "Achieng")
+    users = [tg.user(p.telegram_id or 0, p.name.split()[-1]) for p in crew]
+    for user in [boss, *users]:
+        await tg.send_text(user, "/help")  # opens each chat
+
+    ports = free_port(), free_port()
+    async with httpx.AsyncClient(timeout=20) as http, Balancer(ports, http).running() as public:
+        env = {"PUBLIC_BASE_URL": public, "TELEGRAM_CHAT_BURST": "40"}
+        first, second = (
+            Process({**environment(tg, daraja, database_url, p), **env}, p) for p in ports
+        )
+        try:
+            await asyncio.gather(first.start(), second.start())
+            day = (datetime.now(UTC) + timedelta(days=30)).date()
+            await said(
+                tg,
+                boss,
+                f"/newevent Tamasha | {day} 18:00 | 23:00 | KICC | call 15:00 | crew 20",
+                "Event #1 created",
+            )
+            invitations = []
+            for person, user in zip(crew, users, strict=True):
+                await said(tg, boss, f"/assign 1 | {person.phone} | stagehand", "invited to")
+                invitations.append(await tg.wait_for_bot_message(user.id, "Invitation"))
+
+            queries = await asyncio.gather(
+                *(
+                    tg.press(user, invitation["message_id"], "Confirm")
+                    for user, invitation in zip(users, invitations, strict=True)
+                )
+            )
+            for query in queries:
+                await tg.wait_for_callback_answer(query, timeout=20)
+            counts = f"✅ {CREW} confirmed · ❌ 0 declined · ⏳ 0 waiting"
+            final = await tg.wait_for_bot_message(boss.id, counts, timeout=20)
+            assert tally_messages(tg, boss.id) == [final]
+
+            await db.open_db(database_url)
+            try:
+                async with asyncio.timeout(20):
+                    while await OutboxMessage.filter(  # noqa: ASYNC110  (other processes)
+                        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
+                    ).exists():
+                        await asyncio.sleep(0.1)
+                rows = await OutboxMessage.filter(kind=NotificationKind.ANSWERS_TALLY)
+                # One tally row per answer (a duplicate delivery wrote none); those that were
+                # not sent were overtaken by a newer one.
+                assert len(rows) == CREW
+                assert {r.status for r in rows} <= {OutboxStatus.SENT, OutboxStatus.SKIPPED}
+                # Once all is sent, no older edit has overwritten the final counts.
+                (tally,) = tally_messages(tg, boss.id)
+                assert counts in tally["text"]
+            finally:
+                await db.close_db()
+        finally:
+            await asyncio.gather(first.stop(), second.stop())

@@ -6,6 +6,7 @@ What happens when crew press Confirm: `AssignmentService.respond` in `_answer.py
     _model.py    answers, candidates, the parts of /my
     _invite.py   the picker's candidates, /assign, inviting again
     _answer.py   Confirm / Decline, "Change my answer", the reason for a decline
+    _tally.py    what the manager is told: the live answers tally, answer emails or digest
     _service.py  AssignmentService: /my, reminders on demand, briefings
 """
 
@@ -20,6 +21,7 @@ from services.assignments._model import (
     ASSIGN_FORMAT,
     REINVITABLE,
     Answer,
+    AnswerEmails,
     Candidate,
     MyPage,
     MySection,
@@ -32,6 +34,7 @@ __all__ = [
     "REINVITABLE",
     "AlreadyAssigned",
     "Answer",
+    "AnswerEmails",
     "AnswerRefused",
     "AssignmentError",
     "AssignmentService",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -20,13 +22,14 @@ from services import audit
 from services.assignments._errors import AnswerRefused, AssignmentError
 from services.assignments._invite import Inviting
 from services.assignments._model import REASON_LIMIT, REASON_WINDOW, Answer, Response
+from services.assignments._tally import Tallies
 from services.buttons.assignments import answer_buttons
 from services.errors import NotAllowed
 from services.events import invitation_rows
 from services.phones import display_phone
 
 
-class Answering(Inviting):
+class Answering(Inviting, Tallies):
     async def _load_for(
         self, assignment_id: int, person: Person, conn: BaseDBAsyncClient
     ) -> tuple[Assignment, Event, Person]:
@@ -104,17 +107,21 @@ class Answering(Inviting):
                 using_db=conn,
             )
             rows = self._invitation_rows(assignment, event, manager)
-            rows += self.notifier.prepare(
-                manager,
-                NotificationKind.ANSWER,
-                {
-                    "event": event,
-                    "assignment": assignment,
-                    "crew": person,
-                    "previous": previous.value,
-                    "dropped_out": previous is AssignmentStatus.CONFIRMED,
-                },
-            )
+            dropped_out = previous is AssignmentStatus.CONFIRMED
+            told: dict[str, Any] = {
+                "event": event,
+                "assignment": assignment,
+                "crew": person,
+                "previous": previous.value,
+                "dropped_out": dropped_out,
+            }
+            if dropped_out:
+                # Loud and on its own, in chat and by email, whatever ANSWER_EMAILS says.
+                rows += self.notifier.prepare(manager, NotificationKind.ANSWER, told)
+                await self._digest_follows(manager, conn)
+            else:
+                rows += await self._answer_emails(manager, told, conn)
+            rows += await self._tally_rows(event, manager, conn, answer=True)
             await self.notifier.supersede(rows, conn)
             await OutboxMessage.bulk_create(rows, using_db=conn)
             await self.scheduler.plan_assignment(assignment, event, conn)
@@ -212,9 +219,8 @@ class Answering(Inviting):
                 details={"reason": text},
                 using_db=conn,
             )
-            await self.notifier.notify(
+            rows = await self._answer_emails(
                 manager,
-                NotificationKind.ANSWER,
                 {
                     "event": event,
                     "assignment": assignment,
@@ -223,7 +229,11 @@ class Answering(Inviting):
                     "dropped_out": False,
                     "reason_only": True,
                 },
-                using_db=conn,
+                conn,
             )
+            # In chat the reason joins the tally (its line first), not a message of its own.
+            rows += await self._tally_rows(event, manager, conn, answer=False, first=assignment)
+            await self.notifier.supersede(rows, conn)
+            await OutboxMessage.bulk_create(rows, using_db=conn)
         self.outbox.wake()
         return assignment

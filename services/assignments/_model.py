@@ -16,6 +16,17 @@ from models import (
 # How long after declining the next plain message someone sends is taken as the reason.
 REASON_WINDOW = timedelta(hours=1)
 REASON_LIMIT = 500
+# Answers closer together than this update one live "answers" message; the first answer
+# after a longer quiet starts a new one, so that the manager is notified again.
+TALLY_QUIET = timedelta(minutes=30)
+TALLY_LATEST = 5  # names shown under the counts, newest first
+
+
+class AnswerEmails(StrEnum):
+    """How a manager gets crew answers by email (ANSWER_EMAILS)."""
+
+    EACH = "each"  # one email per answer, at once
+    HOURLY = "hourly"  # one digest an hour; a drop-out still comes at once
 
 
 class Answer(StrEnum):
