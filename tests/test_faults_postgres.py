@@ -155,15 +155,24 @@ async def test_a_transaction_begun_on_a_killed_connection_leaves_its_task_workin
     alone would leave the task holding the dead transaction for good: bot/db.py)."""
     dsn = database.replace("postgres://", "postgresql://", 1)
     killer = await asyncpg.connect(dsn)
+    failed = 0
     try:
-        async with in_transaction() as conn:
-            await conn.execute_query("SELECT 1")
-        await killer.fetchval(KILL)
-        with pytest.raises(DATABASE_UNAVAILABLE):
+        # Whether BEGIN meets the dead connection depends on the server closing it after the
+        # kill is answered, not before (then the pool just reconnects): tried until it does.
+        for _ in range(10):
             async with in_transaction() as conn:
                 await conn.execute_query("SELECT 1")
-        async with in_transaction() as conn:
-            _, rows = await conn.execute_query("SELECT 2 AS two")
-        assert rows[0]["two"] == 2
+            await killer.fetchval(KILL)
+            try:
+                async with in_transaction() as conn:
+                    await conn.execute_query("SELECT 1")
+            except DATABASE_UNAVAILABLE:
+                failed += 1
+            async with in_transaction() as conn:  # the task works again, either way
+                _, rows = await conn.execute_query("SELECT 2 AS two")
+            assert rows[0]["two"] == 2
+            if failed:
+                break
+        assert failed, "the killed connection was never met: the test proved nothing"
     finally:
         await killer.close()

@@ -5,7 +5,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_payroll')]
+    dependencies = [('models', '0012_paying')]
 
     initial = False
 
