@@ -24,6 +24,12 @@ class BotData:
     def services(self, value: Services) -> None:
         self._services = value
 
+    def wake_outbox(self) -> None:
+        """Tell this instance's dispatchers that rows were committed (none before start-up)."""
+        if self._services is not None:
+            self._services.outbox.wake()
+
+
 
 class CallsheetContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     def __init__(

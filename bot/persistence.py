@@ -84,10 +84,20 @@ class SharedConversationsApplication(
         return flows
 
     async def process_update(self, update: object) -> None:
+        try:
+            await self._process(update)
+        finally:
+            # What the handlers queued is committed by now: send it at once rather than at
+            # the dispatchers' next poll (a pay sheet's page turn waited up to a second).
+            self.bot_data.wake_outbox()
+
+
+    async def _process(self, update: object) -> None:
         key = chat_key(update)
         if key is None or self.conversations is None:
             await super().process_update(update)
             return
+
         assert isinstance(update, Update)
         async with self._one_at_a_time(key):
             store = self.conversations

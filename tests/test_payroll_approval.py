@@ -152,9 +152,11 @@ async def test_a_sheet_of_200_crew_with_long_names_is_paged_never_cut(
     await said(
         tg, boss, "/payroll 1 | Crew 007 | +1000 overtime for the long night", "Net KES 3,500"
     )
+    await sheet_message(tg, boss, "+1,000 overtime for the long night")  # the change's copy
     clock.advance(AFTER_CALL)
-    await tg.send_text(boss, "/payroll 1")
-    sheet = await sheet_message(tg, boss, "200 crew · 200 to pay")
+    sent = await tg.send_text(boss, "/payroll 1")
+    sheet = await sheet_message(tg, boss, "200 crew · 200 to pay", after=sent["message_id"])
+
     assert "Net to pay: KES 501,000" in sheet["text"]
     pages = int(re.search(r"Page 1 of (\d+)", sheet["text"])[1])  # type: ignore[index]
     assert pages > 1
@@ -179,7 +181,35 @@ async def test_a_sheet_of_200_crew_with_long_names_is_paged_never_cut(
     assert await Payout.filter(status=PayoutStatus.QUEUED).count() == 200
 
 
+async def test_next_on_an_older_copy_of_the_sheet_turns_that_copy(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    _, boss = await people.add("Achieng Otieno", "0700 000 001", manager=True)
+    await said(tg, boss, "/newevent Tamasha | 2026-12-05 18:00 | 23:00 | Uhuru Gardens", "created")
+    event = await Event.get(id=1)
+    for n in range(1, 61):
+        person = await Person.create(
+            **stamp(Person, START),
+            name=f"Crew {n:03d}",
+            phone=f"+2547{10_000_000 + n:08d}",
+            access=Access.CREW,
+        )
+        await assign(event, person, "stagehand")
+    clock.advance(AFTER_CALL)
+    first = await tg.send_text(boss, "/payroll 1")
+    older = await sheet_message(tg, boss, "Page 1 of", after=first["message_id"])
+    again = await tg.send_text(boss, "/payroll 1")
+    newer = await sheet_message(tg, boss, "Page 1 of", after=again["message_id"])
+    await press_and_answer(tg, boss, older["message_id"], "Next ›")
+    turned = await sheet_message(tg, boss, "Page 2 of", message_id=older["message_id"])
+    assert "Crew 001" not in turned["text"]
+    still = [m for m in tg.bot_messages(boss.id) if m["message_id"] == newer["message_id"]]
+    assert "Page 1 of" in still[0]["text"]
+
+
+
 async def test_two_claimers_never_get_the_same_payout(app: Callsheet) -> None:
+
     sheet = await approved_sheet(app, 30)
     assert app.services is not None
     clock = app.services.clock

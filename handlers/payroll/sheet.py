@@ -110,8 +110,13 @@ async def page_pressed(update: Update, context: CallsheetContext) -> None:
     press = SheetPage.parse(query.data)
     assert press is not None
     await context.services.payroll.show(
-        context.person, press.sheet_id, press.page, chat_id=chat_id(update)
+        context.person,
+        press.sheet_id,
+        press.page,
+        chat_id=chat_id(update),
+        message_id=query.message.message_id if query.message else None,
     )
+
     await query.answer()
 
 

@@ -140,14 +140,33 @@ class PayrollService:
         return found
 
     async def show(
-        self, actor: Person, sheet_id: int, page: int, *, chat_id: int | None = None
+        self,
+        actor: Person,
+        sheet_id: int,
+        page: int,
+        *,
+        chat_id: int | None = None,
+        message_id: int | None = None,
     ) -> PaySheet:
-        """Turn the sheet message to `page`."""
+        """Turn the sheet message to `page`. `message_id`: the sheet message pressed, which
+        becomes the one kept up to date (an older copy higher up the chat turns its own page
+        instead of the newest copy's)."""
         require_manager(actor, "see pay sheets")
         async with in_transaction() as conn:
             sheet = await locked_sheet(sheet_id, conn)
+            if chat_id is not None and message_id is not None:
+                await LiveMessage.update_or_create(
+                    defaults={
+                        "chat_id": chat_id,
+                        "message_id": message_id,
+                        "updated_at": self.clock.now(),
+                    },
+                    key=live_key(sheet.event_id, actor.id),  # type: ignore[attr-defined]
+                    using_db=conn,
+                )
             await self.publish(actor, sheet, conn, page=page)
         return sheet
+
 
     # --- changing a line --------------------------------------------------------------
 
