@@ -30,7 +30,6 @@ class BotData:
             self._services.outbox.wake()
 
 
-
 class CallsheetContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     def __init__(
         self,

@@ -91,7 +91,6 @@ class SharedConversationsApplication(
             # the dispatchers' next poll (a pay sheet's page turn waited up to a second).
             self.bot_data.wake_outbox()
 
-
     async def _process(self, update: object) -> None:
         key = chat_key(update)
         if key is None or self.conversations is None:

@@ -207,7 +207,6 @@ async def test_next_on_an_older_copy_of_the_sheet_turns_that_copy(
     assert "Page 1 of" in still[0]["text"]
 
 
-
 async def test_two_claimers_never_get_the_same_payout(app: Callsheet) -> None:
 
     sheet = await approved_sheet(app, 30)

@@ -167,7 +167,6 @@ class PayrollService:
             await self.publish(actor, sheet, conn, page=page)
         return sheet
 
-
     # --- changing a line --------------------------------------------------------------
 
     async def change(
