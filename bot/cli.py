@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.settings import ConfigError, Settings, load_settings
 
@@ -59,6 +62,16 @@ def _parser() -> argparse.ArgumentParser:
         "payment without a receipt after an hour; a flagged payment not resolved (/resolve); "
         "a success callback that matched no payment.",
     )
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="reconcile an M-Pesa statement (CSV or XLSX) against the books",
+        description="Match the statement exported from the M-Pesa org portal against "
+        "completed payments and payouts, keep the result, alert the managers when our books "
+        "have something the statement lacks, and print the report (as /statement shows it). "
+        "The same file twice changes nothing. Exit 0 when every row matched, 1 when some did "
+        "not, 2 when the file is not a statement.",
+    )
+    reconcile.add_argument("file", help="the statement file, e.g. ORG_600000_Utility….csv")
     sub.add_parser(
         "check",
         help="validate the configuration and try the database, Telegram, Daraja and SMTP",
@@ -99,6 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_add_manager(settings, args))
         if args.command == "audit":
             return asyncio.run(_audit(settings))
+        if args.command == "reconcile":
+            try:
+                content = Path(args.file).read_bytes()
+            except OSError as exc:
+                print(f"{PROG}: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+                return 2
+            return asyncio.run(_reconcile(settings, Path(args.file).name, content))
         if args.command == "check":
             from bot.check import run_checks
 
@@ -209,7 +229,35 @@ async def _audit(settings: Settings) -> int:
     return 1
 
 
+async def _reconcile(settings: Settings, name: str, content: bytes) -> int:
+    from bot import db
+    from bot.container import build_services
+    from services.books import NotAStatement
+    from services.books.reconcile import SHOWN
+    from services.clock import SystemClock
+
+    await db.open_db(settings.database_url)
+    try:
+        await db.ensure_migrated(settings.database_url)
+        clock = SystemClock()
+        services = build_services(settings, clock, bot_username=None)
+        report = await services.reconciler.reconcile(name, content, None)
+
+        shown = services.notifier.renderer.reply(
+            "books/reconciliation", {"report": report, "shown": SHOWN, "now": clock.now()}
+        )
+    except (db.NotMigrated, NotAStatement) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close_db()
+    print(html.unescape(re.sub(r"<[^>]+>", "", shown)))
+    recon = report.reconciliation
+    return 1 if recon.not_in_books or recon.not_in_statement or recon.amount_differs else 0
+
+
 async def _bot_username(settings: Settings) -> str | None:
+
     if settings.telegram_bot_token is None:
         return None
     from telegram import Bot

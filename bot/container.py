@@ -11,6 +11,7 @@ import httpx
 from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
 from services.batches import BatchService
+from services.books import Reconciler
 from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.email import ConsoleSender, FolderSender, SmtpSender
@@ -42,6 +43,7 @@ class Services:
     assignments: AssignmentService
     ledger: LedgerService
     payroll: PayrollService
+    reconciler: Reconciler  # M-Pesa statements against the books
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -143,7 +145,9 @@ def build_services(
         ),
         ledger=LedgerService(clock),
         payroll=payroll,
+        reconciler=Reconciler(notifier, outbox, clock, settings.tz),
         payments=payments,
+
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,
         pay_runs=pay_runs,

@@ -74,7 +74,9 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.conversations",
                     "models.budget",
                     "models.payroll",
+                    "models.books",
                 ],
+
                 "default_connection": "default",
                 "migrations": "models.migrations",
             }

@@ -89,6 +89,16 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+
+    @property
+    def telegram_file_base_url(self) -> str:
+        """Where files sent to the bot are downloaded: `…/file/bot` beside `…/bot`."""
+        base = self.telegram_api_base_url.rstrip("/")
+        if base.endswith("/bot"):
+            return base.removesuffix("bot") + "file/bot"
+        return base + "/file/bot"
+
+
     telegram_mode: TelegramMode = TelegramMode.POLLING
     telegram_webhook_secret: SecretStr | None = None
     telegram_chat_burst: int = Field(default=3, ge=1, le=1000)

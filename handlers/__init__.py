@@ -1,7 +1,17 @@
 """Telegram update handlers: parse the update, call one service, render the reply."""
 
 from bot.context import CallsheetApplication
-from handlers import assignments, cancel, common, emails, events, payments, payroll, people
+from handlers import (
+    assignments,
+    cancel,
+    common,
+    emails,
+    events,
+    payments,
+    payroll,
+    people,
+    statements,
+)
 
 
 def register_all(application: CallsheetApplication) -> None:
@@ -14,6 +24,8 @@ def register_all(application: CallsheetApplication) -> None:
     payments.register_buttons(application)  # the pay: presses no conversation took
     assignments.register(application)
     payroll.register(application)
+    statements.register(application)
+
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took
     cancel.register(application)  # /cancel that no open conversation took

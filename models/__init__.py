@@ -1,5 +1,6 @@
 """Tortoise models for Callsheet; the app label is "models"."""
 
+from models.books import Reconciliation, ReconciliationRow, ReconGroup
 from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
 from models.enums import (
@@ -79,6 +80,9 @@ __all__ = [
     "PayoutStatus",
     "Person",
     "ProcessedUpdate",
+    "ReconGroup",
+    "Reconciliation",
+    "ReconciliationRow",
     "ScheduledJob",
     "ServiceToken",
     "TelegramBudget",

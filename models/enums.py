@@ -152,6 +152,9 @@ class AuditAction(StrEnum):
     RATE_SET = "rate.set"
     RATE_CLEARED = "rate.cleared"
 
+    RECONCILIATION_IMPORTED = "reconciliation.imported"  # a statement matched against the books
+
+
     @classmethod
     def answer(cls, status: AssignmentStatus) -> AuditAction:
         """A crew member's answer moved their assignment to `status`."""
@@ -191,6 +194,8 @@ class NotificationKind(StrEnum):
     PAYROLL_APPROVAL = "payroll_approval"  # to other managers: a sheet waits for approval
     PAYROLL_STOPPED = "payroll_stopped"  # to every manager: a pay run stopped, and what to do
     PAYSLIP = "payslip"  # to a crew member: what one pay sheet line paid them, with the receipt
+    RECONCILIATION_ALERT = "reconciliation_alert"  # to managers: books and statement disagree
+
 
 
 class PaySheetStatus(StrEnum):

@@ -58,3 +58,11 @@ def parse_amount(text: str) -> int:
 
 def format_kes(amount: int) -> str:
     return f"KES {amount:,}"
+
+
+def format_cents(cents: int) -> str:
+    """'KES 1,500' for whole shillings, 'KES 22.40' otherwise (statement fees)."""
+    sign = "−" if cents < 0 else ""
+    shillings, rest = divmod(abs(int(cents)), 100)
+    return f"{sign}KES {shillings:,}" + (f".{rest:02d}" if rest else "")
+

@@ -29,8 +29,10 @@ from models import (
     OutboxStatus,
     PaymentStatus,
     Person,
+    ReconGroup,
 )
 from services.clock import Clock, format_span, format_when
+from services.money import format_cents
 from services.phones import display_phone
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -85,6 +87,8 @@ class Renderer:
         self.env.filters["when"] = self._when
         self.env.filters["span"] = self._span
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
+        self.env.filters["cents"] = format_cents
+
         self.env.filters["phone"] = display_phone
         # Templates compare states to members (`a.status == AssignmentStatus.CONFIRMED`),
         # never to strings typed by hand.
@@ -96,7 +100,9 @@ class Renderer:
             EventStatus=EventStatus,
             OutboxStatus=OutboxStatus,
             PaymentStatus=PaymentStatus,
+            ReconGroup=ReconGroup,
         )
+
 
     # A template given `now` (Notifier passes the clock's) shows the year of other years.
     @pass_context

@@ -43,7 +43,10 @@ TABLES = [
     "service_token",
     "daraja_exchange",
     "daraja_result",
+    "reconciliation_row",
+    "reconciliation",
     "audit_log",
+
     "scheduled_job",
     "live_message",
     "outbox_message",

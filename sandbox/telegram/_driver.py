@@ -48,6 +48,40 @@ class _Driver(_Checks):
         self._enqueue(target, "message", message)
         return copy.deepcopy(message)
 
+    async def send_document(
+        self,
+        user: SandboxUser,
+        file_name: str,
+        content: bytes,
+        *,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        bot: str | None = None,
+    ) -> JSON:
+        """The person sends a file; the bot can fetch it with getFile."""
+        if not content:
+            raise SandboxError("Telegram clients do not send empty files")
+        target = self._bot(bot)
+        chat = self._person_chat(target, user)
+        stored = self._store_file(file_name, mime_type, content)
+        document: JSON = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": file_name,
+            "file_size": len(content),
+        }
+        if mime_type:
+            document["mime_type"] = mime_type
+        fields: JSON = {"document": document}
+        if caption:
+            fields["caption"] = caption
+        message = self._user_message(target, chat, fields, None)
+        self._say(
+            f"[{user.first_name} → {self._name(target)}] file {file_name} ({len(content)} bytes)"
+        )
+        self._enqueue(target, "message", message)
+        return copy.deepcopy(message)
+
     async def share_contact(
         self,
         user: SandboxUser,

@@ -8,6 +8,7 @@ import copy
 from ._checks import _Checks
 from ._params import (
     COMMAND_NAME,
+    DOWNLOAD_LIMIT,
     POLL_CONFLICT,
     WEBHOOK_CONFLICT,
     Files,
@@ -118,7 +119,26 @@ class _BotMethods(_Checks):
             chat_id = self._known_chat(bot, params).user.id
         return self._menu_button_for(bot, chat_id)
 
+    async def _get_file(self, bot: _Bot, params: JSON, files: Files) -> JSON:
+        """getFile: a path the bot downloads from `/file/bot<token>/<path>` (bots may
+        download files of up to 20 MB)."""
+        file_id = params.get("file_id")
+        stored = self.files.get(str(file_id)) if file_id else None
+        if stored is None:
+            raise bad_request("invalid file_id")
+        if stored.content is None:
+            raise bad_request("file is temporarily unavailable")
+        if len(stored.content) > DOWNLOAD_LIMIT:
+            raise bad_request("file is too big")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.content),
+            "file_path": self._file_path(stored),
+        }
+
     async def _get_chat(self, bot: _Bot, params: JSON, files: Files) -> JSON:
+
         person = self._users.get(self._chat_id(params))
         if person is None:
             raise bad_request("chat not found")

@@ -17,6 +17,7 @@ CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64  # bytes
 ANSWER_TEXT_LIMIT = 200
 UPLOAD_LIMIT = 50 * 1024 * 1024
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what a bot may download (getFile)
 INLINE_BUTTON_ACTIONS = (
     "url",
     "callback_data",

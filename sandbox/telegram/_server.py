@@ -39,6 +39,7 @@ class TelegramSandbox(_Driver, _MessageMethods, _BotMethods, _Webhooks):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -162,6 +163,16 @@ class TelegramSandbox(_Driver, _MessageMethods, _BotMethods, _Webhooks):
                 return web.Response(text=GARBLED[how](body), content_type="application/json")
         return web.json_response(body, status=status)
 
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """A file's bytes at the path getFile gave, for the bot that asked."""
+        if request.match_info["token"] not in self._bots:
+            return web.json_response(ApiError(401, "Unauthorized").to_json(), status=401)
+        path = request.match_info["path"]
+        for stored in self.files.values():
+            if stored.content is not None and self._file_path(stored) == path:
+                return web.Response(body=stored.content, content_type="application/octet-stream")
+        return web.json_response(ApiError(404, "Not Found").to_json(), status=404)
+
     async def _read_params(self, request: web.Request) -> tuple[JSON, Files]:
         params: JSON = dict(request.query)
         files: Files = {}
@@ -206,6 +217,7 @@ API_METHODS: dict[str, ApiMethod] = {
     "setchatmenubutton": TelegramSandbox._set_chat_menu_button,
     "getchatmenubutton": TelegramSandbox._get_chat_menu_button,
     "getchat": TelegramSandbox._get_chat,
+    "getfile": TelegramSandbox._get_file,
     "close": TelegramSandbox._no_op,
     "logout": TelegramSandbox._no_op,
 }

@@ -294,7 +294,12 @@ class _State:
         else:
             message[key] = value
 
+    @staticmethod
+    def _file_path(stored: SandboxFile) -> str:
+        return f"documents/{stored.file_unique_id}"
+
     def _store_file(self, name: str | None, mime: str | None, content: bytes | None) -> SandboxFile:
+
         number = next(self._file_ids)
         stored = SandboxFile(
             file_id=f"BQACAgIAAxkDAAI{number:08d}",
