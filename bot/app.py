@@ -42,7 +42,6 @@ def build_application(settings: Settings) -> SharedConversationsApplication:
         .token(settings.require_bot_token())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-
         .context_types(context_types)
         .defaults(REPLY_DEFAULTS)  # every reply is Telegram HTML, as every reply is escaped
         # Handler replies get up to 3 retries on 429; the outbox retries its own rows.

@@ -147,7 +147,6 @@ def build_services(
         payroll=payroll,
         reconciler=Reconciler(notifier, outbox, clock, settings.tz),
         payments=payments,
-
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,
         pay_runs=pay_runs,

@@ -76,7 +76,6 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.payroll",
                     "models.books",
                 ],
-
                 "default_connection": "default",
                 "migrations": "models.migrations",
             }

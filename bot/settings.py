@@ -98,7 +98,6 @@ class Settings(BaseSettings):
             return base.removesuffix("bot") + "file/bot"
         return base + "/file/bot"
 
-
     telegram_mode: TelegramMode = TelegramMode.POLLING
     telegram_webhook_secret: SecretStr | None = None
     telegram_chat_burst: int = Field(default=3, ge=1, le=1000)

@@ -154,7 +154,6 @@ class AuditAction(StrEnum):
 
     RECONCILIATION_IMPORTED = "reconciliation.imported"  # a statement matched against the books
 
-
     @classmethod
     def answer(cls, status: AssignmentStatus) -> AuditAction:
         """A crew member's answer moved their assignment to `status`."""
@@ -195,7 +194,6 @@ class NotificationKind(StrEnum):
     PAYROLL_STOPPED = "payroll_stopped"  # to every manager: a pay run stopped, and what to do
     PAYSLIP = "payslip"  # to a crew member: what one pay sheet line paid them, with the receipt
     RECONCILIATION_ALERT = "reconciliation_alert"  # to managers: books and statement disagree
-
 
 
 class PaySheetStatus(StrEnum):

@@ -65,4 +65,3 @@ def format_cents(cents: int) -> str:
     sign = "−" if cents < 0 else ""
     shillings, rest = divmod(abs(int(cents)), 100)
     return f"{sign}KES {shillings:,}" + (f".{rest:02d}" if rest else "")
-

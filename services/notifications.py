@@ -103,7 +103,6 @@ class Renderer:
             ReconGroup=ReconGroup,
         )
 
-
     # A template given `now` (Notifier passes the clock's) shows the year of other years.
     @pass_context
     def _when(self, ctx: Context, value: datetime) -> str:

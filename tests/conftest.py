@@ -46,7 +46,6 @@ TABLES = [
     "reconciliation_row",
     "reconciliation",
     "audit_log",
-
     "scheduled_job",
     "live_message",
     "outbox_message",
