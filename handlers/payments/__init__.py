@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers.payments import batch, books, buttons, lists, request
+from handlers.payments import batch, books, buttons, exchanges, lists, request
 
 __all__ = ["register", "register_batch", "register_buttons"]
 
@@ -21,6 +21,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     request.register(application)
     books.register(application)
     lists.register(application)
+    exchanges.register(application)
 
 
 def register_batch(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -19,6 +19,7 @@ MANAGER_COMMANDS += [
     Command("uncharge", "Undo a charge", "/uncharge 12 | Cable was found"),
     Command("resolve", "Say what was done about a flagged payment", "/resolve 7 | Refunded"),
     Command("payments", "Payment history: /payments [person or status]"),
+    Command("daraja", "What Daraja said about a payment, secrets hidden", "/daraja 12"),
     Command("balances", "Outstanding balances"),
 ]
 CREW_COMMANDS += [Command("balance", "What I owe and my payments")]
