@@ -62,21 +62,13 @@ class StatementRow:
     line: int  # the row number in the file, as a spreadsheet shows it
     receipt: str
     completed_at: datetime  # aware, UTC
-    details: str
-    status: str
     paid_in: int  # cents, ≥ 0
     withdrawn: int  # cents, ≥ 0 (exports often print it negative)
-    reason: str
     other_party: str
-
-    @property
-    def is_fee(self) -> bool:
-        """A charge row: Safaricom lists a transaction's fee as its own row, same receipt."""
-        return "charge" in self.reason.lower() or "charge" in self.details.lower()
-
-    @property
-    def completed(self) -> bool:
-        return not self.status or self.status.strip().lower() == "completed"
+    # A charge row: Safaricom lists a transaction's fee as its own row, same receipt
+    # ("… Charge" in its Reason Type or Details). Only this is kept of those two columns:
+    # a 100,000-row statement is held in memory while it is matched.
+    is_fee: bool = False
 
     @property
     def amount(self) -> int:
@@ -176,11 +168,13 @@ def _read(name: str, rows: Iterator[Sequence[Any]], tz: ZoneInfo) -> Statement:
     header_line = line
     found: list[StatementRow] = []
     left_out = 0
+    status = columns.get("status")
     for line, row in enumerate(rows, start=header_line + 1):
         if not any(c not in (None, "") for c in row):
             continue
         parsed = _row(name, line, row, columns, tz)
-        if parsed.completed:
+        shown = str(row[status] or "").strip().lower() if status is not None and status < len(row) else ""
+        if shown in ("", "completed"):
             found.append(parsed)
         else:
             left_out += 1
@@ -232,16 +226,15 @@ def _row(
             f"{name}, row {line}: 'Paid In' or 'Withdrawn' is not an amount "
             f"({cell('paid_in')!r}, {cell('withdrawn')!r})."
         ) from exc
+    kind = f"{cell('reason') or ''} {cell('details') or ''}".lower()
     return StatementRow(
         line=line,
         receipt=receipt,
         completed_at=when,
-        details=str(cell("details") or "").strip(),
-        status=str(cell("status") or "").strip(),
         paid_in=paid_in,
         withdrawn=withdrawn,
-        reason=str(cell("reason") or "").strip(),
         other_party=str(cell("other_party") or "").strip(),
+        is_fee="charge" in kind,
     )
 
 
