@@ -15,7 +15,7 @@ from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.events import EventService
-from services.ledger import LedgerService
+from services.ledger import Exports, LedgerService, RecordedPayments
 from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox, OutboxService
 from services.payments import CallbackService, PaymentService
@@ -41,6 +41,8 @@ class Services:
     events: EventService
     assignments: AssignmentService
     ledger: LedgerService
+    recorded: RecordedPayments  # money received outside M-Pesa (/record, /unrecord)
+    exports: Exports  # the month's books for the accountant (/export)
     payroll: PayrollService
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
@@ -142,6 +144,8 @@ def build_services(
             notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
         ),
         ledger=LedgerService(clock),
+        recorded=RecordedPayments(notifier, clock),
+        exports=Exports(settings.tz),
         payroll=payroll,
         payments=payments,
         batches=batches,

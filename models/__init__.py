@@ -15,11 +15,13 @@ from models.enums import (
     LedgerKind,
     NotificationKind,
     OutboxStatus,
+    PaymentMethod,
     PaymentStatus,
     PayoutStatus,
     PaySheetStatus,
 )
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
+from models.recorded import RecordedPayment
 from models.tables import (
     AnswerTally,
     Assignment,
@@ -74,11 +76,13 @@ __all__ = [
     "Payment",
     "PaymentBatch",
     "PaymentBatchMember",
+    "PaymentMethod",
     "PaymentStatus",
     "Payout",
     "PayoutStatus",
     "Person",
     "ProcessedUpdate",
+    "RecordedPayment",
     "ScheduledJob",
     "ServiceToken",
     "TelegramBudget",

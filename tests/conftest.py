@@ -47,6 +47,7 @@ TABLES = [
     "scheduled_job",
     "live_message",
     "outbox_message",
+    "recorded_payment",
     "ledger_entry",
     "payout",
     "pay_line",
@@ -270,6 +271,8 @@ HAPPENED = {
     "done_at",
     "started_at",
     "last_answer_at",
+    "recorded_at",
+    "undone_at",
 }
 
 
