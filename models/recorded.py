@@ -23,7 +23,9 @@ class RecordedPayment(Model):
     method = fields.CharEnumField(PaymentMethod, max_length=16)
     reference = fields.CharField(max_length=60)  # as typed, single spaces
     # The reference without spaces, case-folded: "ABC 123" and "abc123" are one transfer.
-    reference_key = fields.CharField(max_length=60)
+    # NULL once undone (NULLs are never equal in a UNIQUE index): the reference is free to
+    # be recorded again, right this time.
+    reference_key = fields.CharField(max_length=60, null=True)
     recorded_by: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "models.Person", related_name="payments_recorded", on_delete=fields.RESTRICT
     )

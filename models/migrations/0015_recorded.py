@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
                 ('amount', fields.IntField()),
                 ('method', fields.CharEnumField(description='CASH: cash\nBANK: bank\nAIRTEL: airtel\nCHEQUE: cheque', enum_type=PaymentMethod, max_length=16)),
                 ('reference', fields.CharField(max_length=60)),
-                ('reference_key', fields.CharField(max_length=60)),
+                ('reference_key', fields.CharField(null=True, max_length=60)),
                 ('recorded_by', fields.ForeignKeyField('models.Person', source_field='recorded_by_id', db_constraint=True, to_field='id', related_name='payments_recorded', on_delete=OnDelete.RESTRICT)),
                 ('recorded_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('entry', fields.OneToOneField('models.LedgerEntry', source_field='entry_id', db_constraint=True, to_field='id', related_name='recorded_payment', on_delete=OnDelete.RESTRICT)),

@@ -230,8 +230,8 @@ async def _payouts(conn: BaseDBAsyncClient) -> list[Mismatch]:
 
 async def _recorded(conn: BaseDBAsyncClient) -> list[Mismatch]:
     """Each recorded payment has its RECORDED entry (its person, minus its amount); an undone
-    one has the reversal of that entry, a standing one none; no reference is recorded twice
-    for one method; and no RECORDED entry stands without its recorded payment."""
+    one has the reversal of that entry, a standing one none; no reference stands twice for
+    one method; and no RECORDED entry stands without its recorded payment."""
     problems: list[Mismatch] = []
     entries = {e.id: e for e in await LedgerEntry.filter(kind=LedgerKind.RECORDED).using_db(conn)}
     reversals: dict[int, LedgerEntry] = {
@@ -241,8 +241,8 @@ async def _recorded(conn: BaseDBAsyncClient) -> list[Mismatch]:
     seen: dict[tuple[str, str], int] = {}
     for record in await RecordedPayment.all().using_db(conn).order_by("id"):
         subject = f"recorded payment #{record.id}"
-        key = (record.method.value, record.reference_key)
-        if key in seen:
+        key = (record.method.value, "".join(record.reference.split()).casefold())
+        if record.undone_at is None and key in seen:
             problems.append(
                 Mismatch(
                     subject,
@@ -250,7 +250,8 @@ async def _recorded(conn: BaseDBAsyncClient) -> list[Mismatch]:
                     f"#{seen[key]}",
                 )
             )
-        seen.setdefault(key, record.id)
+        if record.undone_at is None:
+            seen.setdefault(key, record.id)
         entry = entries.pop(record.entry_id, None)  # type: ignore[attr-defined]
         if entry is None:
             problems.append(Mismatch(subject, "has no recorded-payment ledger entry"))

@@ -2,8 +2,9 @@
 it with a reversing entry (never a delete).
 
 A reference is unique per method once spaces are removed and case is folded ("ABC 123" and
-"abc123" are one bank transfer). The database enforces it (UNIQUE (method, reference_key)):
-two managers recording one transfer at once cannot both save it.
+"abc123" are one bank transfer), among the payments not undone. The database enforces it
+(UNIQUE (method, reference_key), the key emptied on undo): two managers recording one
+transfer at once cannot both save it.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class RecordedPayments:
             raise DuplicateReference(
                 f"{method.value.capitalize()} reference {earlier.reference} is already recorded: "
                 f"#{earlier.id}, {format_kes(earlier.amount)} from {earlier.person.name}. "
-                "Nothing was saved. If that one was wrong, /unrecord it first."
+                "Nothing was saved. If that one was wrong, /unrecord it, then record this again."
             )
 
     async def unrecord(
@@ -227,7 +228,13 @@ class RecordedPayments:
             await (
                 RecordedPayment.filter(id=record.id)
                 .using_db(conn)
-                .update(undone_by_id=actor.id, undone_at=now, undo_reason=text, undo_entry=entry)
+                .update(
+                    undone_by_id=actor.id,
+                    undone_at=now,
+                    undo_reason=text,
+                    undo_entry=entry,
+                    reference_key=None,  # the reference may be recorded again
+                )
             )
             await (
                 Person.filter(id=person_id)
