@@ -71,15 +71,16 @@ class Row:
     receipt: str
     reference: str
 
-    def cells(self) -> list[str | int | datetime]:
+    def cells(self) -> list[str | int | datetime | None]:
+        """For a spreadsheet: a blank is an empty cell, not an empty string."""
         return [
             self.date.replace(tzinfo=None),
             _text(self.person),
             self.kind,
-            self.method,
+            self.method or None,
             self.amount,
-            _text(self.receipt),
-            _text(self.reference),
+            _text(self.receipt) or None,
+            _text(self.reference) or None,
         ]
 
 
