@@ -180,3 +180,18 @@ async def test_bad_input_is_refused_with_one_line_and_nothing_saved(
     await ask(tg, boss, "mpesa", "not a way of paying we record")
     await ask(tg, boss, "Airtel", "The reference")
     await ask(tg, boss, "MP7Q2 XK1", "Recorded KES 1,200 airtel from Jane Wanjiku (ref MP7Q2 XK1")
+
+
+async def test_help_lists_the_new_commands_for_managers_only(
+    app: Callsheet, tg: TelegramSandbox, crew: Crew
+) -> None:
+    _, boss, _, jane = crew
+    shown = await ask(tg, boss, "/help", "/record")
+    for line in (
+        "/record Jane | 5000 | bank | FT26330ABC12",
+        "/unrecord 4 | Typed the wrong amount",
+        "/export 2026-11",
+    ):
+        assert line in shown["text"]
+    crew_help = await ask(tg, jane, "/help", "/balance")
+    assert "/record" not in crew_help["text"] and "/export" not in crew_help["text"]
