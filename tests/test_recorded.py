@@ -195,3 +195,35 @@ async def test_help_lists_the_new_commands_for_managers_only(
         assert line in shown["text"]
     crew_help = await ask(tg, jane, "/help", "/balance")
     assert "/record" not in crew_help["text"] and "/export" not in crew_help["text"]
+
+
+async def test_callsheet_audit_reports_recorded_payments_out_of_step(
+    app: Callsheet, tg: TelegramSandbox, database_url: str, crew: Crew
+) -> None:
+    _, boss, jane_person, _ = crew
+    await ask(tg, boss, "/record Jane | 900 | cash | R-7", "record #1")
+    await ask(tg, boss, "/unrecord 1 | Wrong person", "undone")
+    await ask(tg, boss, "/record Jane | 400 | cheque | 000123", "record #2")
+    record = await RecordedPayment.get(id=1)
+    # Someone clears the undo by hand, and adds a credit that no record explains.
+    await RecordedPayment.filter(id=1).update(undone_at=None)
+    stray = await LedgerEntry.create(
+        person_id=jane_person.id,
+        kind=LedgerKind.RECORDED,
+        amount=-50,
+        description="cash · by hand",
+        created_at=record.recorded_at,
+    )
+    await Person.filter(id=jane_person.id).update(balance=-450)
+    found = await asyncio.to_thread(run_audit, database_url)
+    assert found.returncode == 1, found.stdout + found.stderr
+    reversal = await LedgerEntry.get(reverses_id=record.entry_id)  # type: ignore[attr-defined]
+    assert (
+        f"recorded payment #1: not undone, but entry #{reversal.id} reverses its credit"
+        in found.stdout
+    )
+    assert f"ledger entry #{stray.id}: a recorded-payment entry without its record" in found.stdout
+    # Put it back so the fixture's own audit passes.
+    await RecordedPayment.filter(id=1).update(undone_at=record.undone_at)
+    await stray.delete()
+    await Person.filter(id=jane_person.id).update(balance=-400)
