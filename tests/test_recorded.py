@@ -161,7 +161,7 @@ async def test_bad_input_is_refused_with_one_line_and_nothing_saved(
         ("/record Jane | 500 | cash |  ", "Give the reference"),
         ("/record Jane | 500 | cash | " + "X" * 61, "The reference is 61 characters"),
         ("/unrecord one | Typo", "Send the recorded payment number"),
-        ("/unrecord 1 | ", "Say what"),
+        ("/unrecord 1 | ", "Say why it is undone, like “Typed the wrong amount”."),
     ]
     for text, expected in cases:
         answer = await ask(tg, boss, text, expected)

@@ -14,7 +14,13 @@ from handlers.payments._form import Check, Field, guided
 from handlers.shared import chat_id, reply
 from models import Person
 from services.ids import parse_id
-from services.ledger import clean_reason, clean_reference, parse_method, parse_record_amount
+from services.ledger import (
+    clean_reason,
+    clean_reference,
+    clean_undo_reason,
+    parse_method,
+    parse_record_amount,
+)
 from services.money import parse_amount
 from services.payments import PaymentError
 from services.people import Among, PeopleService
@@ -42,6 +48,10 @@ async def _check_method(text: str, context: CallsheetContext) -> None:
 
 async def _check_reference(text: str, context: CallsheetContext) -> None:
     clean_reference(text)
+
+
+async def _check_undo_reason(text: str, context: CallsheetContext) -> None:
+    clean_undo_reason(text)
 
 
 def _number(what: str) -> Check:
@@ -176,7 +186,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
                     "Which recorded payment? Send its number (the # in the reply to /record).",
                     _number("recorded payment"),
                 ),
-                Field("Why is it undone?", _check_reason),
+                Field("Why is it undone?", _check_undo_reason),
             ],
             _unrecord,
         )

@@ -18,6 +18,7 @@ from services.ledger.recorded import (
     RecordedPayments,
     RecordNotFound,
     clean_reference,
+    clean_undo_reason,
     parse_method,
     parse_record_amount,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "Wage",
     "clean_reason",
     "clean_reference",
+    "clean_undo_reason",
     "parse_method",
     "parse_month",
     "parse_record_amount",

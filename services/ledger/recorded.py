@@ -27,7 +27,13 @@ from models import (
 from services import audit
 from services.clock import Clock
 from services.errors import Conflict, InvalidInput, NotFound, require_manager
-from services.ledger.service import REASON_MAX, CannotUndo, LedgerError, clean_reason
+from services.ledger.service import (
+    REASON_MAX,
+    CannotUndo,
+    InvalidReason,
+    LedgerError,
+    clean_reason,
+)
 from services.money import format_kes, parse_amount
 from services.notifications import Notifier
 from services.people import Among, PeopleService
@@ -89,6 +95,12 @@ def clean_reference(text: str) -> tuple[str, str]:
             f"The reference is {len(shown)} characters; keep it to {REFERENCE_MAX}."
         )
     return shown, "".join(shown.split()).casefold()
+
+
+def clean_undo_reason(text: str) -> str:
+    if not text.strip():
+        raise InvalidReason("Say why it is undone, like “Typed the wrong amount”.")
+    return clean_reason(text)
 
 
 def parse_record_amount(text: str) -> int:
@@ -192,7 +204,7 @@ class RecordedPayments:
     ) -> Recorded:
         """Undo a recorded payment with a reversing entry (same amount, opposite sign), once."""
         require_manager(actor, "undo recorded payments")
-        text = clean_reason(reason)
+        text = clean_undo_reason(reason)
         now = self.clock.now()
         async with in_transaction() as conn:
             record = (
