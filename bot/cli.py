@@ -11,8 +11,12 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from services.ledger import MonthExport
 
 PROG = "callsheet"
 
@@ -60,7 +64,20 @@ def _parser() -> argparse.ArgumentParser:
         "its ledger entries; a completed payment without exactly one entry, or whose entry is "
         "for another person or amount; a failed or flagged payment still credited; a completed "
         "payment without a receipt after an hour; a flagged payment not resolved (/resolve); "
-        "a success callback that matched no payment.",
+        "a success callback that matched no payment; a recorded payment (/record) without its "
+        "ledger entry, an undone one without its reversing entry, a reference recorded twice.",
+    )
+    export = sub.add_parser(
+        "export",
+        help="write a month's ledger as CSV and XLSX for the accountant",
+        description="Write ledger-YYYY-MM.csv and ledger-YYYY-MM.xlsx (the files /export sends): "
+        "date, person, kind, method, amount, receipt, reference for every ledger entry of the "
+        "month in the company's timezone (TIMEZONE). Amounts are signed: positive raises what "
+        "the person owes, negative lowers it. Existing files of that name are replaced.",
+    )
+    export.add_argument("--month", required=True, help="year and month, e.g. 2026-11")
+    export.add_argument(
+        "--out", default=".", help="folder to write the two files in (default: the current one)"
     )
     reconcile = sub.add_parser(
         "reconcile",
@@ -119,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{PROG}: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
                 return 2
             return asyncio.run(_reconcile(settings, Path(args.file).name, content))
+        if args.command == "export":
+            return _export(settings, args.month, Path(args.out))
         if args.command == "check":
             from bot.check import run_checks
 
@@ -254,6 +273,45 @@ async def _reconcile(settings: Settings, name: str, content: bytes) -> int:
     print(html.unescape(re.sub(r"<[^>]+>", "", shown)))
     recon = report.reconciliation
     return 1 if recon.not_in_books or recon.not_in_statement or recon.amount_differs else 0
+
+
+def _export(settings: Settings, month: str, out: Path) -> int:
+    from bot.db import NotMigrated
+    from services.errors import CallsheetError
+
+    if not out.is_dir():
+        print(f"{PROG}: --out {out}: no such folder", file=sys.stderr)
+        return 2
+    try:
+        books = asyncio.run(_month_books(settings, month))
+    except (CallsheetError, NotMigrated) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    for content, suffix in ((books.csv_bytes(), "csv"), (books.xlsx_bytes(), "xlsx")):
+        path = out / f"{books.base_name}.{suffix}"
+        path.write_bytes(content)
+        print(f"wrote {path}")
+    if books.rows:
+        print(
+            f"{books.month.name} ({settings.tz}): {len(books.rows)} ledger entries, "
+            f"net {books.total:+,} KES"
+        )
+    else:
+        print(f"{books.month.name} ({settings.tz}): no ledger entries; the files hold the header")
+    return 0
+
+
+async def _month_books(settings: Settings, month: str) -> MonthExport:
+    from bot import db
+    from services.ledger import Exports, parse_month
+
+    parse_month(month)  # a typo is told before the database is opened
+    await db.open_db(settings.database_url)
+    try:
+        await db.ensure_migrated(settings.database_url)
+        return await Exports(settings.tz).month(month)
+    finally:
+        await db.close_db()
 
 
 async def _bot_username(settings: Settings) -> str | None:

@@ -16,7 +16,7 @@ from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.events import EventService
-from services.ledger import LedgerService
+from services.ledger import Exports, LedgerService, RecordedPayments
 from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox, OutboxService
 from services.payments import CallbackService, PaymentService
@@ -42,6 +42,8 @@ class Services:
     events: EventService
     assignments: AssignmentService
     ledger: LedgerService
+    recorded: RecordedPayments  # money received outside M-Pesa (/record, /unrecord)
+    exports: Exports  # the month's books for the accountant (/export)
     payroll: PayrollService
     reconciler: Reconciler  # M-Pesa statements against the books
     payments: PaymentService | None = None  # None until Daraja is configured
@@ -144,6 +146,8 @@ def build_services(
             notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
         ),
         ledger=LedgerService(clock),
+        recorded=RecordedPayments(notifier, clock),
+        exports=Exports(settings.tz),
         payroll=payroll,
         reconciler=Reconciler(notifier, outbox, clock, settings.tz),
         payments=payments,

@@ -75,6 +75,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.budget",
                     "models.payroll",
                     "models.books",
+                    "models.recorded",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

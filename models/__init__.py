@@ -16,11 +16,13 @@ from models.enums import (
     LedgerKind,
     NotificationKind,
     OutboxStatus,
+    PaymentMethod,
     PaymentStatus,
     PayoutStatus,
     PaySheetStatus,
 )
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
+from models.recorded import RecordedPayment
 from models.tables import (
     AnswerTally,
     Assignment,
@@ -75,6 +77,7 @@ __all__ = [
     "Payment",
     "PaymentBatch",
     "PaymentBatchMember",
+    "PaymentMethod",
     "PaymentStatus",
     "Payout",
     "PayoutStatus",
@@ -83,6 +86,7 @@ __all__ = [
     "ReconGroup",
     "Reconciliation",
     "ReconciliationRow",
+    "RecordedPayment",
     "ScheduledJob",
     "ServiceToken",
     "TelegramBudget",

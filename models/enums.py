@@ -49,6 +49,16 @@ class LedgerKind(StrEnum):
     WAGE = "wage"  # net pay earned on an approved pay sheet line; lowers the balance
     DEDUCTION = "deduction"  # withheld from a line's pay against what the person owes
     PAYOUT = "payout"  # wages sent by M-Pesa B2C; raises the balance back towards zero
+    RECORDED = "recorded"  # money received outside M-Pesa (/record); lowers the balance
+
+
+class PaymentMethod(StrEnum):
+    """How money received outside M-Pesa came in (/record)."""
+
+    CASH = "cash"
+    BANK = "bank"  # a bank transfer or deposit
+    AIRTEL = "airtel"  # Airtel Money
+    CHEQUE = "cheque"
 
 
 class Channel(StrEnum):
@@ -107,6 +117,8 @@ class AuditAction(StrEnum):
 
     LEDGER_CHARGE = "ledger.charge"
     LEDGER_UNCHARGE = "ledger.uncharge"
+    LEDGER_RECORDED = "ledger.recorded"  # money received outside M-Pesa (/record)
+    LEDGER_UNRECORDED = "ledger.unrecorded"  # a recorded payment undone (/unrecord)
 
     OUTBOX_RESENT = "outbox.resent"
 
@@ -194,6 +206,7 @@ class NotificationKind(StrEnum):
     PAYROLL_STOPPED = "payroll_stopped"  # to every manager: a pay run stopped, and what to do
     PAYSLIP = "payslip"  # to a crew member: what one pay sheet line paid them, with the receipt
     RECONCILIATION_ALERT = "reconciliation_alert"  # to managers: books and statement disagree
+    PAYMENT_RECORDED = "payment_recorded"  # to the payer: money received outside M-Pesa
 
 
 class PaySheetStatus(StrEnum):

@@ -36,22 +36,23 @@ _AMOUNT = re.compile(
 )
 
 
-def parse_amount(text: str) -> int:
-    """Parse "1500", "1,500", "KES 1,500", "Ksh1500", "1500.00" into whole shillings."""
+def parse_amount(text: str, maximum: int = MAX_AMOUNT) -> int:
+    """Parse "1500", "1,500", "KES 1,500", "Ksh1500", "1500.00" into whole shillings, from
+    KES 1 to `maximum` (M-Pesa's limit unless the money comes another way)."""
     stripped = text.strip()
     shown = stripped if len(stripped) <= 30 else stripped[:29] + "…"
     match = _AMOUNT.fullmatch(stripped)
     if match is None:
         raise AmountNotANumber(f"“{shown}” is not an amount. {_EXAMPLE}")
     if match["cents"] is not None and match["cents"].strip("0"):
-        raise AmountHasCents(f"“{shown}” has cents; M-Pesa requests are in whole shillings.")
+        raise AmountHasCents(f"“{shown}” has cents; amounts are in whole shillings.")
     digits = match["whole"].replace(",", "").lstrip("0")
     negative = bool(match["sign"] or match["sign2"])
-    limits = f"An amount must be between KES {MIN_AMOUNT:,} and {format_kes(MAX_AMOUNT)}."
+    limits = f"An amount must be between KES {MIN_AMOUNT:,} and {format_kes(maximum)}."
     if negative or not digits:
         raise AmountOutOfRange(f"“{shown}” is not a positive amount. {limits}")
     # Compare lengths before int(): a thousand-digit string is too much either way.
-    if len(digits) > len(str(MAX_AMOUNT)) or int(digits) > MAX_AMOUNT:
+    if len(digits) > len(str(maximum)) or int(digits) > maximum:
         raise AmountOutOfRange(f"“{shown}” is too large. {limits}")
     return int(digits)
 

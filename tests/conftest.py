@@ -49,6 +49,7 @@ TABLES = [
     "scheduled_job",
     "live_message",
     "outbox_message",
+    "recorded_payment",
     "ledger_entry",
     "payout",
     "pay_line",
@@ -272,6 +273,8 @@ HAPPENED = {
     "done_at",
     "started_at",
     "last_answer_at",
+    "recorded_at",
+    "undone_at",
 }
 
 

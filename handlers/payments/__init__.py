@@ -1,4 +1,5 @@
-"""Payments in the chat: /request, the books (/charge, /uncharge, /resolve), the lists
+"""Payments in the chat: /request, the books (/charge, /uncharge, /resolve, /record,
+/unrecord), the month's export (/export), the lists
 (/payments, /balances, /balance), an event's payment request, and the pay: buttons.
 
 One registration per module; `handlers/__init__.py` calls these in this order:
@@ -12,7 +13,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers.payments import batch, books, buttons, exchanges, lists, request
+from handlers.payments import batch, books, buttons, exchanges, export, lists, request
 
 __all__ = ["register", "register_batch", "register_buttons"]
 
@@ -20,6 +21,7 @@ __all__ = ["register", "register_batch", "register_buttons"]
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     request.register(application)
     books.register(application)
+    export.register(application)
     lists.register(application)
     exchanges.register(application)
 

@@ -18,6 +18,13 @@ MANAGER_COMMANDS += [
     Command("charge", "Add an amount someone owes", "/charge Jane | 1500 | Lost XLR cable"),
     Command("uncharge", "Undo a charge", "/uncharge 12 | Cable was found"),
     Command("resolve", "Say what was done about a flagged payment", "/resolve 7 | Refunded"),
+    Command(
+        "record",
+        "Record money received outside M-Pesa: cash, bank, airtel, cheque",
+        "/record Jane | 5000 | bank | FT26330ABC12",
+    ),
+    Command("unrecord", "Undo a recorded payment", "/unrecord 4 | Typed the wrong amount"),
+    Command("export", "The month's ledger as CSV and XLSX for the accountant", "/export 2026-11"),
     Command("payments", "Payment history: /payments [person or status]"),
     Command("daraja", "What Daraja said about a payment, secrets hidden", "/daraja 12"),
     Command("balances", "Outstanding balances"),

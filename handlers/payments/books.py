@@ -1,5 +1,6 @@
-"""/charge, /uncharge and /resolve: a manager writes what someone owes, undoes a charge, or
-says what was done about a flagged payment. Each is a guided form."""
+"""/charge, /uncharge, /resolve, /record and /unrecord: a manager writes what someone owes,
+undoes a charge, says what was done about a flagged payment, records money received outside
+M-Pesa or undoes that. Each is a guided form."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from handlers.payments._form import Check, Field, guided
 from handlers.shared import chat_id, reply
 from models import Person
 from services.ids import parse_id
-from services.ledger import clean_reason
+from services.ledger import (
+    clean_reason,
+    clean_reference,
+    clean_undo_reason,
+    parse_method,
+    parse_record_amount,
+)
 from services.money import parse_amount
 from services.payments import PaymentError
 from services.people import Among, PeopleService
@@ -29,6 +36,22 @@ async def _check_amount(text: str, context: CallsheetContext) -> None:
 
 async def _check_reason(text: str, context: CallsheetContext) -> None:
     clean_reason(text)
+
+
+async def _check_record_amount(text: str, context: CallsheetContext) -> None:
+    parse_record_amount(text)
+
+
+async def _check_method(text: str, context: CallsheetContext) -> None:
+    parse_method(text)
+
+
+async def _check_reference(text: str, context: CallsheetContext) -> None:
+    clean_reference(text)
+
+
+async def _check_undo_reason(text: str, context: CallsheetContext) -> None:
+    clean_undo_reason(text)
 
 
 def _number(what: str) -> Check:
@@ -74,6 +97,31 @@ async def _resolve(
     await reply(update, context, "payments/resolved", payment=payment)
 
 
+async def _record(
+    update: Update, context: CallsheetContext, actor: Person, values: list[str]
+) -> None:
+    done = await context.services.recorded.record(actor, *values, chat_id=chat_id(update))
+    await reply(update, context, "payments/recorded", record=done.record, person=done.person)
+
+
+async def _unrecord(
+    update: Update, context: CallsheetContext, actor: Person, values: list[str]
+) -> None:
+    record_id = _id(values[0])
+    assert record_id is not None
+    done = await context.services.recorded.unrecord(
+        actor, record_id, values[1], chat_id=chat_id(update)
+    )
+    await reply(
+        update,
+        context,
+        "payments/unrecorded",
+        record=done.record,
+        person=done.person,
+        entry=done.entry,
+    )
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(
         guided(
@@ -110,5 +158,36 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
                 Field("What was done about it? (refunded, credited by hand, …)", _check_reason),
             ],
             _resolve,
+        )
+    )
+    application.add_handler(
+        guided(
+            "record",
+            "record payments",
+            [
+                Field("Who paid? Send a name, #id or phone number.", _check_person),
+                Field("How much, in whole shillings? For example 5000.", _check_record_amount),
+                Field("How did it come? cash, bank, airtel or cheque.", _check_method),
+                Field(
+                    "The reference: the bank or Airtel transaction code, the cheque number, or "
+                    "the cash receipt number.",
+                    _check_reference,
+                ),
+            ],
+            _record,
+        )
+    )
+    application.add_handler(
+        guided(
+            "unrecord",
+            "undo recorded payments",
+            [
+                Field(
+                    "Which recorded payment? Send its number (the # in the reply to /record).",
+                    _number("recorded payment"),
+                ),
+                Field("Why is it undone?", _check_undo_reason),
+            ],
+            _unrecord,
         )
     )

@@ -173,7 +173,11 @@ def _read(name: str, rows: Iterator[Sequence[Any]], tz: ZoneInfo) -> Statement:
         if not any(c not in (None, "") for c in row):
             continue
         parsed = _row(name, line, row, columns, tz)
-        shown = str(row[status] or "").strip().lower() if status is not None and status < len(row) else ""
+        shown = (
+            str(row[status] or "").strip().lower()
+            if status is not None and status < len(row)
+            else ""
+        )
         if shown in ("", "completed"):
             found.append(parsed)
         else:

@@ -1,6 +1,7 @@
 """The money audit (`callsheet audit`, and every payments test on teardown): each balance
-equals its ledger, each credited payment has exactly one entry, and no money M-Pesa reported
-went unmatched. It only reads."""
+equals its ledger, each credited payment has exactly one entry, each recorded payment its
+credit (and its reversal once undone), and no money M-Pesa reported went unmatched. It only
+reads."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from models import (
     Payout,
     PayoutStatus,
     Person,
+    RecordedPayment,
 )
 from services.daraja import MalformedCallback, parse_callback
 from services.money import format_kes
@@ -64,6 +66,7 @@ async def find_mismatches(conn: BaseDBAsyncClient, now: datetime) -> list[Mismat
     problems += await _payments(conn)
     problems += await _callbacks(conn, now)
     problems += await _payouts(conn)
+    problems += await _recorded(conn)
     return problems
 
 
@@ -222,4 +225,58 @@ async def _payouts(conn: BaseDBAsyncClient) -> list[Mismatch]:
             problems.append(
                 Mismatch(f"ledger entry #{entry.id}", "a payout entry without a paid payout")
             )
+    return problems
+
+
+async def _recorded(conn: BaseDBAsyncClient) -> list[Mismatch]:
+    """Each recorded payment has its RECORDED entry (its person, minus its amount); an undone
+    one has the reversal of that entry, a standing one none; no reference stands twice for
+    one method; and no RECORDED entry stands without its recorded payment."""
+    problems: list[Mismatch] = []
+    entries = {e.id: e for e in await LedgerEntry.filter(kind=LedgerKind.RECORDED).using_db(conn)}
+    reversals: dict[int, LedgerEntry] = {
+        e.reverses_id: e  # type: ignore[attr-defined]
+        for e in await LedgerEntry.filter(reverses_id__in=sorted(entries) or [0]).using_db(conn)
+    }
+    seen: dict[tuple[str, str], int] = {}
+    for record in await RecordedPayment.all().using_db(conn).order_by("id"):
+        subject = f"recorded payment #{record.id}"
+        key = (record.method.value, "".join(record.reference.split()).casefold())
+        if record.undone_at is None and key in seen:
+            problems.append(
+                Mismatch(
+                    subject,
+                    f"{record.method.value} reference {record.reference} is also recorded as "
+                    f"#{seen[key]}",
+                )
+            )
+        if record.undone_at is None:
+            seen.setdefault(key, record.id)
+        entry = entries.pop(record.entry_id, None)  # type: ignore[attr-defined]
+        if entry is None:
+            problems.append(Mismatch(subject, "has no recorded-payment ledger entry"))
+            continue
+        if entry.amount != -record.amount or entry.person_id != record.person_id:  # type: ignore[attr-defined]
+            problems.append(
+                Mismatch(
+                    subject,
+                    f"{format_kes(record.amount)} recorded but ledger entry #{entry.id} "
+                    f"credits {format_kes(-entry.amount)} to person #{entry.person_id}",  # type: ignore[attr-defined]
+                )
+            )
+        reversal = reversals.get(entry.id)
+        if record.undone_at is None and reversal is not None:
+            problems.append(
+                Mismatch(subject, f"not undone, but entry #{reversal.id} reverses its credit")
+            )
+        elif record.undone_at is not None and (
+            reversal is None
+            or reversal.amount != record.amount
+            or reversal.id != record.undo_entry_id  # type: ignore[attr-defined]
+        ):
+            problems.append(Mismatch(subject, "undone without its reversing ledger entry"))
+    for orphan in entries.values():
+        problems.append(
+            Mismatch(f"ledger entry #{orphan.id}", "a recorded-payment entry without its record")
+        )
     return problems
