@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command
 from handlers.shared import args_text, chat_id, managers_only, reply
-from models import Reconciliation
-from services.books import NotAStatement
+from models import Reconciliation, ReconciliationRow, ReconGroup
+from services.books import NotAStatement, Report
 from services.books.reconcile import SHOWN
 from services.books.statement import MAX_BYTES
+from services.buttons.books import RecordStatementRow
+from services.errors import CallsheetError
 from services.ids import parse_id
 
 MANAGER_COMMANDS.append(
@@ -39,7 +41,59 @@ async def document_sent(update: Update, context: CallsheetContext) -> None:
     report = await context.services.reconciler.reconcile(
         name, content, context.person, chat_id=chat_id(update)
     )
-    await reply(update, context, "books/reconciliation", report=report, shown=SHOWN)
+    await reply(
+        update, context, "books/reconciliation", record_buttons(report), report=report, shown=SHOWN
+    )
+
+
+def record_buttons(report: Report) -> InlineKeyboardMarkup | None:
+    """Record, for each listed payment in that is not in our books and whose payer the
+    statement names by a phone we know (whole shillings only: we book no cents)."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"Record {row.receipt} · {report.names[row.person_id]}",  # type: ignore[attr-defined]
+                callback_data=RecordStatementRow(row.id).pack(),
+            )
+        ]
+        for row in report.rows[ReconGroup.NOT_IN_BOOKS][:SHOWN]
+        if row.person_id in report.names  # type: ignore[attr-defined]
+        and row.direction == "in"
+        and row.statement_amount
+        and row.statement_amount % 100 == 0
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+@managers_only("record payments")
+async def record_pressed(update: Update, context: CallsheetContext) -> None:
+    query = update.callback_query
+    assert query is not None and context.person is not None
+    press = RecordStatementRow.parse(query.data)
+    assert press is not None
+    row = await ReconciliationRow.get_or_none(id=press.row_id)
+    if (
+        row is None
+        or row.kind is not ReconGroup.NOT_IN_BOOKS
+        or row.person_id is None  # type: ignore[attr-defined]
+        or not row.statement_amount
+    ):
+        await query.answer("❌ That statement row can no longer be recorded.", show_alert=True)
+        return
+    try:
+        done = await context.services.recorded.record(
+            context.person,
+            f"#{row.person_id}",  # type: ignore[attr-defined]
+            str(row.statement_amount // 100),
+            "mpesa",
+            row.receipt,
+            chat_id=chat_id(update),
+        )
+    except CallsheetError as exc:
+        await query.answer(f"❌ {exc}"[:200], show_alert=True)
+        return
+    await query.answer(f"✅ Recorded {row.receipt}")
+    await reply(update, context, "payments/recorded", record=done.record, person=done.person)
 
 
 @managers_only("see reconciliations")
@@ -60,9 +114,14 @@ async def statement_command(update: Update, context: CallsheetContext) -> None:
                 f"There is no statement #{wanted}. Send /statement for the last one."
             )
         report = await reconciler.report(recon, again=False)
-    await reply(update, context, "books/reconciliation", report=report, shown=SHOWN)
+    await reply(
+        update, context, "books/reconciliation", record_buttons(report), report=report, shown=SHOWN
+    )
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(MessageHandler(filters.Document.ALL, document_sent))
     application.add_handler(CommandHandler("statement", statement_command))
+    application.add_handler(
+        CallbackQueryHandler(record_pressed, pattern=RecordStatementRow.matches)
+    )

@@ -53,12 +53,14 @@ class LedgerKind(StrEnum):
 
 
 class PaymentMethod(StrEnum):
-    """How money received outside M-Pesa came in (/record)."""
+    """How money recorded by hand (/record) came in: outside M-Pesa, or paid straight to
+    the paybill, as a statement reconciliation finds it."""
 
     CASH = "cash"
     BANK = "bank"  # a bank transfer or deposit
     AIRTEL = "airtel"  # Airtel Money
     CHEQUE = "cheque"
+    MPESA = "mpesa"  # paid to the paybill directly (not through a push), e.g. from a statement
 
 
 class Channel(StrEnum):

@@ -1,4 +1,5 @@
-"""Money received outside M-Pesa (/record): cash, bank, Airtel Money, cheques.
+"""Money recorded by hand (/record): cash, bank, Airtel Money, cheques, and M-Pesa paid
+straight to the paybill (found by a statement reconciliation).
 
 A recorded payment is never deleted: /unrecord writes a reversing ledger entry and fills in
 who undid it, when and why. Times are aware UTC from the caller's clock.
@@ -12,6 +13,14 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.enums import PaymentMethod
+
+HOW_PAID = {
+    PaymentMethod.CASH: "in cash",
+    PaymentMethod.BANK: "by bank transfer",
+    PaymentMethod.AIRTEL: "by Airtel Money",
+    PaymentMethod.CHEQUE: "by cheque",
+    PaymentMethod.MPESA: "by M-Pesa to our paybill",
+}
 
 
 class RecordedPayment(Model):
@@ -44,6 +53,11 @@ class RecordedPayment(Model):
         null=True,
         on_delete=fields.RESTRICT,
     )  # the reversing entry /unrecord wrote
+
+    @property
+    def how_paid(self) -> str:
+        """'in cash', 'by bank transfer', …, as the payer's receipt says it."""
+        return HOW_PAID[self.method]
 
     class Meta:
         table = "recorded_payment"

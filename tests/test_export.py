@@ -73,9 +73,16 @@ async def test_export_takes_the_month_in_nairobi_time(
     paid = await tg.wait_for_bot_message(boss.id, "✅", message_id=started["message_id"])
     receipt = paid["text"].split("receipt ")[1].split()[0]
     clock.set(LAST_MINUTE)
-    await ask(tg, boss, "/record Jane | 2000 | bank | FT-771", "Recorded KES 2,000 bank")
+    await ask(
+        tg,
+        boss,
+        "/record Jane | 2000 | bank | FT-771",
+        "Recorded KES 2,000 received by bank transfer",
+    )
     clock.set(NEXT_MONTH)
-    await ask(tg, boss, "/record Jane | 2 | cash | =HYPERLINK(1)", "Recorded KES 2 cash")
+    await ask(
+        tg, boss, "/record Jane | 2 | cash | =HYPERLINK(1)", "Recorded KES 2 received in cash"
+    )
     await ask(tg, boss, "/unrecord 2 | Wrong amount", "undone")
 
     summary, rows, sheet = await _export(tg, boss, "2026-11", "Ledger for November 2026")

@@ -45,7 +45,9 @@ async def test_cash_recorded_then_undone_once(
 ) -> None:
     boss_person, boss, jane_person, jane = crew
     await ask(tg, boss, "/charge Jane | 8000 | PA hire deposit", "They now owe KES 8,000")
-    done = await ask(tg, boss, "/record Jane | 5,000 | Cash | R-0042", "Recorded KES 5,000 cash")
+    done = await ask(
+        tg, boss, "/record Jane | 5,000 | Cash | R-0042", "Recorded KES 5,000 received in cash"
+    )
     assert "from Jane Wanjiku (ref R-0042, record #1). They now owe KES 3,000." in done["text"]
     told = await tg.wait_for_bot_message(jane.id, "received KES 5,000 from you in cash")
     assert "reference R-0042" in told["text"] and "Achieng Otieno" in told["text"]
@@ -88,7 +90,12 @@ async def test_a_reference_is_recorded_once_per_method(
     app: Callsheet, tg: TelegramSandbox, crew: Crew
 ) -> None:
     _, boss, jane_person, _ = crew
-    await ask(tg, boss, "/record Jane | 5000 | bank | FT26330ABC12", "Recorded KES 5,000 bank")
+    await ask(
+        tg,
+        boss,
+        "/record Jane | 5000 | bank | FT26330ABC12",
+        "Recorded KES 5,000 received by bank transfer",
+    )
     for typed in ("FT26330ABC12", "ft26330abc12", "  FT 2633 0ABC12 ", "Ft26330AbC12"):
         refused = await ask(
             tg, boss, f"/record Jane | 4000 | Bank | {typed}", "is already recorded"
@@ -99,7 +106,12 @@ async def test_a_reference_is_recorded_once_per_method(
             "again."
         )
     # The same text under another method is another payment.
-    await ask(tg, boss, "/record Jane | 300 | cheque | ft26330abc12", "Recorded KES 300 cheque")
+    await ask(
+        tg,
+        boss,
+        "/record Jane | 300 | cheque | ft26330abc12",
+        "Recorded KES 300 received by cheque",
+    )
     assert await RecordedPayment.all().count() == 2
     assert (await Person.get(id=jane_person.id)).balance == -5300
     # Once undone, the reference is free to be recorded again (right this time).
@@ -177,9 +189,14 @@ async def test_bad_input_is_refused_with_one_line_and_nothing_saved(
     await ask(tg, boss, "Jane", "How much")
     await ask(tg, boss, "lots", "is not an amount")
     await ask(tg, boss, "1200", "How did it come?")
-    await ask(tg, boss, "mpesa", "not a way of paying we record")
+    await ask(tg, boss, "paypal", "not a way of paying we record")
     await ask(tg, boss, "Airtel", "The reference")
-    await ask(tg, boss, "MP7Q2 XK1", "Recorded KES 1,200 airtel from Jane Wanjiku (ref MP7Q2 XK1")
+    await ask(
+        tg,
+        boss,
+        "MP7Q2 XK1",
+        "Recorded KES 1,200 received by Airtel Money from Jane Wanjiku (ref MP7Q2 XK1",
+    )
 
 
 async def test_help_lists_the_new_commands_for_managers_only(

@@ -22,12 +22,14 @@ from models import (
     AuditAction,
     AuditLog,
     Payment,
+    PaymentMethod,
     PaymentStatus,
     Payout,
     PayoutStatus,
     Person,
     Reconciliation,
     ReconciliationRow,
+    RecordedPayment,
 )
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
@@ -152,7 +154,9 @@ LINES = [
 async def test_a_statement_is_reconciled_with_every_kind_of_row(
     app: Callsheet, tg: TelegramSandbox, people: People, mail: Mailbox, clock: ManualClock
 ) -> None:
-    await books(app)
+    ours = await books(app)
+    jane = ours["jane"]
+    assert isinstance(jane, Person)
     _, boss = await people.add(
         "Wambui Njeri", "0700 000 009", manager=True, email="wambui@sauti.example"
     )
@@ -192,6 +196,21 @@ async def test_a_statement_is_reconciled_with_every_kind_of_row(
         1,
         1,
     )
+    # Jane paid TKC7777777 straight to the paybill: Record books it, once.
+    record = f"Record TKC7777777 · {jane.name}"
+    assert [b["text"] for row in report["reply_markup"]["inline_keyboard"] for b in row] == [record]
+    query = await tg.press(boss, report["message_id"], record)
+    assert (await tg.wait_for_callback_answer(query))["text"] == "✅ Recorded TKC7777777"
+    done = await RecordedPayment.get(reference="TKC7777777")
+    assert (done.method, done.amount, done.person_id) == (PaymentMethod.MPESA, 700, jane.id)  # type: ignore[attr-defined]
+    assert (await Person.get(id=jane.id)).balance == jane.balance - 700
+    again = await tg.press(boss, report["message_id"], record)
+    assert "already recorded" in (await tg.wait_for_callback_answer(again))["text"]
+    sent = await tg.send_text(boss, "/record Otieno Juma | 2000 | mpesa | TKA2222222")
+    refused = await tg.wait_for_bot_message(
+        boss.id, "already in the books", after=sent["message_id"]
+    )
+    assert "payment #2" in refused["text"]
     kinds = sorted(
         (r.kind.value, r.receipt)
         for r in await ReconciliationRow.filter(reconciliation_id=recon.id)

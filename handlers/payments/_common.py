@@ -20,7 +20,7 @@ MANAGER_COMMANDS += [
     Command("resolve", "Say what was done about a flagged payment", "/resolve 7 | Refunded"),
     Command(
         "record",
-        "Record money received outside M-Pesa: cash, bank, airtel, cheque",
+        "Record money received by hand: cash, bank, airtel, cheque, mpesa",
         "/record Jane | 5000 | bank | FT26330ABC12",
     ),
     Command("unrecord", "Undo a recorded payment", "/unrecord 4 | Typed the wrong amount"),

@@ -167,7 +167,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             [
                 Field("Who paid? Send a name, #id or phone number.", _check_person),
                 Field("How much, in whole shillings? For example 5000.", _check_record_amount),
-                Field("How did it come? cash, bank, airtel or cheque.", _check_method),
+                Field(
+                    "How did it come? cash, bank, airtel, cheque, or mpesa (paid straight to the paybill).",
+                    _check_method,
+                ),
                 Field(
                     "The reference: the bank or Airtel transaction code, the cheque number, or "
                     "the cash receipt number.",

@@ -20,7 +20,9 @@ from models import (
     LedgerEntry,
     LedgerKind,
     NotificationKind,
+    Payment,
     PaymentMethod,
+    Payout,
     Person,
     RecordedPayment,
 )
@@ -41,7 +43,12 @@ from services.people import Among, PeopleService
 RECORD_MAX = 10_000_000  # KES per recorded payment: far above any crew debt, below a typo
 REFERENCE_MAX = 60
 METHODS = " | ".join(m.value for m in PaymentMethod)
-_ALIASES = {"check": PaymentMethod.CHEQUE, "airtel money": PaymentMethod.AIRTEL}
+_ALIASES = {
+    "check": PaymentMethod.CHEQUE,
+    "airtel money": PaymentMethod.AIRTEL,
+    "m-pesa": PaymentMethod.MPESA,
+    "m pesa": PaymentMethod.MPESA,
+}
 
 
 class InvalidMethod(LedgerError, InvalidInput):
@@ -189,12 +196,31 @@ class RecordedPayments:
         return Recorded(record, payer, entry)
 
     async def _refuse_duplicate(self, method: PaymentMethod, key: str) -> None:
+        if method is PaymentMethod.MPESA:
+            # A receipt our own push or payout already booked is not money received twice.
+            receipt = key.upper()
+            payment = await Payment.get_or_none(receipt=receipt)
+            if payment is not None:
+                raise DuplicateReference(
+                    f"M-Pesa receipt {receipt} is already in the books: payment #{payment.id}, "
+                    f"{format_kes(payment.paid_amount or payment.amount)}. Nothing was saved."
+                )
+            if await Payout.exists(transaction_id=receipt):
+                raise DuplicateReference(
+                    f"M-Pesa receipt {receipt} is a payout we sent, not money received. "
+                    "Nothing was saved."
+                )
         earlier = await RecordedPayment.get_or_none(
             method=method, reference_key=key
         ).prefetch_related("person")
         if earlier is not None:
+            label = (
+                "M-Pesa receipt"
+                if method is PaymentMethod.MPESA
+                else f"{method.value.capitalize()} reference"
+            )
             raise DuplicateReference(
-                f"{method.value.capitalize()} reference {earlier.reference} is already recorded: "
+                f"{label} {earlier.reference} is already recorded: "
                 f"#{earlier.id}, {format_kes(earlier.amount)} from {earlier.person.name}. "
                 "Nothing was saved. If that one was wrong, /unrecord it, then record this again."
             )
