@@ -74,6 +74,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.conversations",
                     "models.budget",
                     "models.payroll",
+                    "models.documents",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

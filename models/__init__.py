@@ -2,6 +2,7 @@
 
 from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
+from models.documents import DocumentCounter, Invoice, InvoiceLine, Receipt
 from models.enums import (
     Access,
     AssignmentStatus,
@@ -9,7 +10,9 @@ from models.enums import (
     BatchMemberStatus,
     CallbackStatus,
     Channel,
+    DocumentSeries,
     EventStatus,
+    InvoiceStatus,
     JobKind,
     JobStatus,
     LedgerKind,
@@ -18,6 +21,7 @@ from models.enums import (
     PaymentStatus,
     PayoutStatus,
     PaySheetStatus,
+    ReceiptKind,
 )
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.tables import (
@@ -42,6 +46,13 @@ from models.tables import (
 )
 
 __all__ = [
+    "ReceiptKind",
+    "Receipt",
+    "InvoiceStatus",
+    "InvoiceLine",
+    "Invoice",
+    "DocumentSeries",
+    "DocumentCounter",
     "Access",
     "AnswerTally",
     "Assignment",

@@ -105,6 +105,8 @@ class AuditAction(StrEnum):
     EVENT_EDITED = "event.edited"
     EVENT_REMINDED = "event.reminded"
 
+    INVOICE_CREATED = "invoice.created"
+
     LEDGER_CHARGE = "ledger.charge"
     LEDGER_UNCHARGE = "ledger.uncharge"
 
@@ -191,6 +193,7 @@ class NotificationKind(StrEnum):
     PAYROLL_APPROVAL = "payroll_approval"  # to other managers: a sheet waits for approval
     PAYROLL_STOPPED = "payroll_stopped"  # to every manager: a pay run stopped, and what to do
     PAYSLIP = "payslip"  # to a crew member: what one pay sheet line paid them, with the receipt
+    INVOICE = "invoice"  # to a client (no person): their invoice, the PDF attached
 
 
 class PaySheetStatus(StrEnum):
@@ -215,3 +218,23 @@ class PayoutStatus(StrEnum):
     FAILED = "failed"  # definitely not paid; Retry failed makes a new attempt
     UNKNOWN = "unknown"  # timeout, queue timeout, duplicate id: Transaction Status decides
     CANCELLED = "cancelled"  # withdrawn while queued: its sheet version was superseded
+
+
+class DocumentSeries(StrEnum):
+    """A numbered series; its value is the number's prefix (R-2026-000123)."""
+
+    RECEIPT = "R"
+    INVOICE = "INV"
+
+
+class ReceiptKind(StrEnum):
+    """Which money movement a receipt records."""
+
+    PAYMENT = "payment"  # money in: a completed M-Pesa payment
+    PAYOUT = "payout"  # money out: wages paid by M-Pesa B2C
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"  # sent, not paid yet: the checkout page or a recorded payment settles it
+    PAID = "paid"
+    CANCELLED = "cancelled"
