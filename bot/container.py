@@ -13,6 +13,7 @@ from services.assignments import AssignmentService
 from services.batches import BatchService
 from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
+from services.documents import DocumentService
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.events import EventService
 from services.ledger import LedgerService
@@ -42,6 +43,7 @@ class Services:
     assignments: AssignmentService
     ledger: LedgerService
     payroll: PayrollService
+    documents: DocumentService  # receipts and invoices: numbers and PDFs
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -143,6 +145,7 @@ def build_services(
         ),
         ledger=LedgerService(clock),
         payroll=payroll,
+        documents=DocumentService(renderer, outbox, clock),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

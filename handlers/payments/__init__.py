@@ -1,5 +1,5 @@
 """Payments in the chat: /request, the books (/charge, /uncharge, /resolve), the lists
-(/payments, /balances, /balance), an event's payment request, and the pay: buttons.
+(/payments, /balances, /balance), receipts and invoices (/receipt, /invoice), an event's payment request, and the pay: buttons.
 
 One registration per module; `handlers/__init__.py` calls these in this order:
 `register` (the commands), `register_batch` (the event's request), `register_buttons`
@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers.payments import batch, books, buttons, lists, request
+from handlers.payments import batch, books, buttons, documents, lists, request
 
 __all__ = ["register", "register_batch", "register_buttons"]
 
@@ -21,6 +21,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     request.register(application)
     books.register(application)
     lists.register(application)
+    documents.register(application)
 
 
 def register_batch(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
