@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pypdf
 import pytest
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot.app import Callsheet
@@ -32,7 +34,7 @@ from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
-from services.documents import issue_receipt, latin1, parse_number, take_number
+from services.documents import issue_receipt, latin1, parse_number
 from services.documents.pdf import Line, Sheet, draw
 from services.ledger.checks import Mismatch, find_mismatches
 from tests.conftest import START, Mailbox, People, text_part
@@ -85,6 +87,7 @@ async def test_a_paid_request_gets_receipt_one_once_though_its_callback_comes_tw
     started = await ask(tg, boss, "/request Jane | 1500 | Cable damage", "Jane Wanjiku")
     await tg.wait_for_bot_message(boss.id, "✅", message_id=started["message_id"])
     checkout = daraja.pushes[0].checkout_id
+    assert checkout is not None
     delivered = await daraja.wait_for_callback(checkout, count=2)
     assert [d.status for d in delivered] == [200, 200]
     await settled(app)
@@ -144,7 +147,7 @@ async def test_a_receipt_is_refused_clearly_to_others_and_before_it_is_paid(
     await tg.wait_for(lambda: len(daraja.pushes) == 2 or None)
     await ask(tg, boss, "/receipt 2", "❌ Payment #2 is not paid")
     assert not any("document" in m for m in tg.bot_messages(otieno.id))
-    assert await Receipt.all().values_list("number", flat=True) == ["R-2026-000001"]
+    assert [r.number for r in await Receipt.all()] == ["R-2026-000001"]
 
 
 async def test_an_invoice_is_sent_to_the_manager_and_emailed_to_the_client(
@@ -173,7 +176,9 @@ async def test_an_invoice_is_sent_to_the_manager_and_emailed_to_the_client(
     assert "not an email address" in refused["text"]
     assert "Line 1, “Sound system”: no amount at the end" in refused["text"]
     assert "Line 2, “Lighting 0”: the amount must be between" in refused["text"]
-    await ask(tg, boss, "/invoice 99 | Tamu | a@tamu.example | Sound 100", "❌ There is no event #99")
+    await ask(
+        tg, boss, "/invoice 99 | Tamu | a@tamu.example | Sound 100", "❌ There is no event #99"
+    )
     assert await Invoice.all().count() == 0 and await DocumentCounter.all().count() == 0
 
     reply = await ask(
@@ -266,12 +271,12 @@ async def test_fifty_issuers_at_once_get_one_to_fifty(database: str, clock: Manu
 
     await asyncio.gather(*(issuer(n, p) for n, p in enumerate(payments)))
     assert len(failed) == 5
-    seqs = sorted(await Receipt.all().values_list("seq", flat=True))
+    seqs = sorted(r.seq for r in await Receipt.all())
     assert seqs == list(range(1, 46))
     for payment in payments:
         if payment.id in failed:
             await _issue(payment, clock)
-    numbers = sorted(await Receipt.all().values_list("number", flat=True))
+    numbers = sorted(r.number for r in await Receipt.all())
     assert numbers == [f"R-2026-{n:06d}" for n in range(1, 51)]
     assert (await DocumentCounter.get()).issued == 50
     problems = await find_mismatches(_conn(), clock.now())
@@ -313,10 +318,9 @@ def _about_documents(problem: Mismatch) -> bool:
     return problem.subject.startswith(("R-", "INV-", "receipt ")) or "receipts" in problem.problem
 
 
-def _conn():  # type: ignore[no-untyped-def]
-    from tortoise import connections
-
-    return connections.get("default")
+def _conn() -> BaseDBAsyncClient:
+    conn: BaseDBAsyncClient = connections.get("default")
+    return conn
 
 
 async def _completed_payments(count: int) -> list[Payment]:

@@ -44,7 +44,8 @@ async def take_number(conn: BaseDBAsyncClient, series: DocumentSeries, year: int
         " ON CONFLICT (series, year) DO UPDATE SET issued = document_counter.issued + 1"
         " RETURNING issued"
     )
-    _, rows = await conn.execute_query(sql, [series.value, year])
+    # execute_query would not fetch an INSERT's rows on asyncpg: this one always fetches.
+    rows = await conn.execute_query_dict(sql, [series.value, year])
     return int(rows[0]["issued"])
 
 
