@@ -17,7 +17,15 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models import AuditAction, OutboxMessage, Payment, PaymentStatus, Person, ReceiptKind
+from models import (
+    AuditAction,
+    OutboxMessage,
+    Payment,
+    PaymentStatus,
+    Person,
+    Receipt,
+    ReceiptKind,
+)
 from services import audit
 from services.clock import Clock
 from services.daraja import StkCallback
@@ -287,6 +295,12 @@ class SettlingBatch:
         if payment.receipt:
             self.receipts[payment.receipt] = payment.id
         self._queue_update(payment, payment.status)
+        # Our receipt (issued when the query settled it) says what M-Pesa says was received.
+        await (
+            Receipt.filter(payment_id=payment.id)
+            .using_db(self.conn)
+            .update(amount=payment.paid_amount or payment.amount)
+        )
         payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
         withdrawn = 0
         if payment.flag_reason and payer_id is not None:
