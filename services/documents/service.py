@@ -39,7 +39,7 @@ from services.documents.pdf import Line, Sheet, draw
 from services.errors import require_manager
 from services.ids import parse_id
 from services.notifications import Renderer
-from services.outbox import Attachment, Outbox
+from services.outbox import Attachment, Outbox, Permanent
 from services.phones import display_phone
 
 log = logging.getLogger(__name__)
@@ -273,4 +273,5 @@ class DocumentService:
             invoice = await Invoice.get_or_none(id=document_id)
             if invoice is not None:
                 return await self.invoice_pdf(invoice)
-        raise DocumentNotFound(f"there is no {series.name.lower()} #{document_id} to attach")
+        # Nothing to retry: the row names a document that is not there.
+        raise Permanent(f"there is no {series.name.lower()} #{document_id} to attach")
