@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -16,6 +18,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot import db
 from bot.app import Callsheet
 from models import (
     DocumentCounter,
@@ -35,6 +38,7 @@ from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 from services.documents import issue_receipt, latin1, parse_number
+from services.documents.backfill import issue_missing_receipts
 from services.documents.pdf import Line, Sheet, draw
 from services.ledger.checks import Mismatch, find_mismatches
 from tests.conftest import START, Mailbox, People, text_part
@@ -351,3 +355,44 @@ async def _issue(payment: Payment, clock: ManualClock) -> Receipt:
             tz=NAIROBI,
             payment_id=payment.id,
         )
+
+
+async def test_movements_from_before_receipts_get_theirs_once_in_their_own_year(
+    database: str, clock: ManualClock
+) -> None:
+    payments = await _completed_payments(3)
+    times = [
+        datetime(2026, 12, 31, 21, 30, tzinfo=UTC),  # 00:30 on 1 January 2027 in Nairobi
+        datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
+        datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+    ]
+    for payment, at in zip(payments, times, strict=True):
+        await Payment.filter(id=payment.id).update(resolved_at=at)
+    issued = await issue_missing_receipts(clock, NAIROBI)
+    assert [(r.number, r.payment_id) for r in issued] == [  # type: ignore[attr-defined]
+        ("R-2026-000001", payments[1].id),
+        ("R-2026-000002", payments[2].id),
+        ("R-2027-000001", payments[0].id),
+    ]
+    assert await issue_missing_receipts(clock, NAIROBI) == []
+
+
+async def test_the_receipts_command_numbers_what_has_none(database_url: str) -> None:
+    await db.open_db(database_url)
+    try:
+        await _completed_payments(2)
+    finally:
+        await db.close_db()
+    env = {**os.environ, "DATABASE_URL": database_url, "TIMEZONE": "Africa/Nairobi"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "receipts",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert "receipts: 2 issued" in out.decode() and "R-2026-000002" in out.decode()

@@ -109,7 +109,7 @@ class DocumentService:
                 kind=ReceiptKind.PAYMENT,
                 person_id=locked.person_id,  # type: ignore[attr-defined]
                 amount=locked.paid_amount or locked.amount,
-                at=self.clock.now(),
+                at=locked.resolved_at or self.clock.now(),  # the year the money moved
                 tz=self.tz,
                 payment_id=locked.id,
             )
