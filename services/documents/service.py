@@ -82,9 +82,9 @@ class DocumentService:
         if payment_id is None:
             raise BadReference(RECEIPT_USAGE)
         payment = await Payment.get_or_none(id=payment_id)
-        if payment is None or (not actor.is_manager and payment.person_id != actor.id):  # type: ignore[attr-defined]
-            if payment is None:
-                raise DocumentNotFound(f"There is no payment #{payment_id}. {RECEIPT_USAGE}")
+        if payment is None:
+            raise DocumentNotFound(f"There is no payment #{payment_id}. {RECEIPT_USAGE}")
+        if not actor.is_manager and payment.person_id != actor.id:  # type: ignore[attr-defined]
             raise NotYours(
                 f"Payment #{payment_id} is not yours: you can get the receipts of your own "
                 "payments (see /balance)."
