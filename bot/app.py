@@ -184,6 +184,7 @@ class Callsheet:
                 services.deliveries,
                 Channel.EMAIL,
                 email=services.email,
+                attachments=services.documents,
                 max_attempts=settings.email_max_attempts,
                 batch=10,
             ),

@@ -65,7 +65,16 @@ def _parser() -> argparse.ArgumentParser:
         "for another person or amount; a failed or flagged payment still credited; a completed "
         "payment without a receipt after an hour; a flagged payment not resolved (/resolve); "
         "a success callback that matched no payment; a recorded payment (/record) without its "
-        "ledger entry, an undone one without its reversing entry, a reference recorded twice.",
+        "ledger entry, an undone one without its reversing entry, a reference recorded twice; "
+        "a completed payment or paid payout without exactly one receipt (R-…); a year whose "
+        "receipt or invoice numbers are not 1..N.",
+    )
+    sub.add_parser(
+        "receipts",
+        help="number receipts for payments and payouts made before receipts existed",
+        description="Issue a receipt (R-YYYY-NNNNNN, in the company year of each movement) "
+        "for every completed payment and paid payout that has none, oldest first; no email "
+        "is sent. Run once after upgrading; a second run finds nothing to do.",
     )
     export = sub.add_parser(
         "export",
@@ -138,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_reconcile(settings, Path(args.file).name, content))
         if args.command == "export":
             return _export(settings, args.month, Path(args.out))
+        if args.command == "receipts":
+            return asyncio.run(_receipts(settings))
         if args.command == "check":
             from bot.check import run_checks
 
@@ -312,6 +323,26 @@ async def _month_books(settings: Settings, month: str) -> MonthExport:
         return await Exports(settings.tz).month(month)
     finally:
         await db.close_db()
+
+
+async def _receipts(settings: Settings) -> int:
+    from bot import db
+    from services.clock import SystemClock
+    from services.documents.backfill import issue_missing_receipts
+
+    await db.open_db(settings.database_url)
+    try:
+        await db.ensure_migrated(settings.database_url)
+        issued = await issue_missing_receipts(SystemClock(), settings.tz)
+    except db.NotMigrated as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close_db()
+    for receipt in issued:
+        print(f"receipt {receipt.number}: {receipt.kind.value} · KES {receipt.amount:,}")
+    print(f"receipts: {len(issued)} issued")
+    return 0
 
 
 async def _bot_username(settings: Settings) -> str | None:

@@ -14,6 +14,7 @@ from services.batches import BatchService
 from services.books import Reconciler
 from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
+from services.documents import DocumentService
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.events import EventService
 from services.ledger import Exports, LedgerService, RecordedPayments
@@ -46,6 +47,7 @@ class Services:
     exports: Exports  # the month's books for the accountant (/export)
     payroll: PayrollService
     reconciler: Reconciler  # M-Pesa statements against the books
+    documents: DocumentService  # receipts and invoices: numbers and PDFs
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -150,6 +152,7 @@ def build_services(
         exports=Exports(settings.tz),
         payroll=payroll,
         reconciler=Reconciler(notifier, outbox, clock, settings.tz),
+        documents=DocumentService(renderer, outbox, clock),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

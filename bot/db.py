@@ -76,6 +76,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.payroll",
                     "models.books",
                     "models.recorded",
+                    "models.documents",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

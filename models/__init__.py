@@ -3,6 +3,7 @@
 from models.books import Reconciliation, ReconciliationRow, ReconGroup
 from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
+from models.documents import DocumentCounter, Invoice, InvoiceLine, Receipt
 from models.enums import (
     Access,
     AssignmentStatus,
@@ -10,7 +11,9 @@ from models.enums import (
     BatchMemberStatus,
     CallbackStatus,
     Channel,
+    DocumentSeries,
     EventStatus,
+    InvoiceStatus,
     JobKind,
     JobStatus,
     LedgerKind,
@@ -20,6 +23,7 @@ from models.enums import (
     PaymentStatus,
     PayoutStatus,
     PaySheetStatus,
+    ReceiptKind,
 )
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.recorded import RecordedPayment
@@ -59,8 +63,13 @@ __all__ = [
     "DarajaCallback",
     "DarajaExchange",
     "DayRate",
+    "DocumentCounter",
+    "DocumentSeries",
     "Event",
     "EventStatus",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
     "JobKind",
     "JobStatus",
     "LedgerEntry",
@@ -83,6 +92,8 @@ __all__ = [
     "PayoutStatus",
     "Person",
     "ProcessedUpdate",
+    "Receipt",
+    "ReceiptKind",
     "ReconGroup",
     "Reconciliation",
     "ReconciliationRow",

@@ -117,6 +117,8 @@ class AuditAction(StrEnum):
     EVENT_EDITED = "event.edited"
     EVENT_REMINDED = "event.reminded"
 
+    INVOICE_CREATED = "invoice.created"
+
     LEDGER_CHARGE = "ledger.charge"
     LEDGER_UNCHARGE = "ledger.uncharge"
     LEDGER_RECORDED = "ledger.recorded"  # money received outside M-Pesa (/record)
@@ -209,6 +211,7 @@ class NotificationKind(StrEnum):
     PAYSLIP = "payslip"  # to a crew member: what one pay sheet line paid them, with the receipt
     RECONCILIATION_ALERT = "reconciliation_alert"  # to managers: books and statement disagree
     PAYMENT_RECORDED = "payment_recorded"  # to the payer: money received outside M-Pesa
+    INVOICE = "invoice"  # to a client (no person): their invoice, the PDF attached
 
 
 class PaySheetStatus(StrEnum):
@@ -233,3 +236,23 @@ class PayoutStatus(StrEnum):
     FAILED = "failed"  # definitely not paid; Retry failed makes a new attempt
     UNKNOWN = "unknown"  # timeout, queue timeout, duplicate id: Transaction Status decides
     CANCELLED = "cancelled"  # withdrawn while queued: its sheet version was superseded
+
+
+class DocumentSeries(StrEnum):
+    """A numbered series; its value is the number's prefix (R-2026-000123)."""
+
+    RECEIPT = "R"
+    INVOICE = "INV"
+
+
+class ReceiptKind(StrEnum):
+    """Which money movement a receipt records."""
+
+    PAYMENT = "payment"  # money in: a completed M-Pesa payment
+    PAYOUT = "payout"  # money out: wages paid by M-Pesa B2C
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"  # sent, not paid yet: the checkout page or a recorded payment settles it
+    PAID = "paid"
+    CANCELLED = "cancelled"

@@ -14,6 +14,7 @@ from models.enums import (
     BatchMemberStatus,
     CallbackStatus,
     Channel,
+    DocumentSeries,
     EventStatus,
     JobKind,
     JobStatus,
@@ -320,6 +321,10 @@ class OutboxMessage(Model):
     # turns out unreachable (subject and html hold its other parts).
     email_text = fields.TextField(null=True)
     reply_markup: Any = fields.JSONField(null=True)
+    # An email's PDF, named rather than stored: the dispatcher draws the receipt or invoice
+    # of that id when it sends (services/documents), so a restart loses nothing.
+    attachment = fields.CharEnumField(DocumentSeries, max_length=8, null=True)
+    attachment_id = fields.IntField(null=True)
     attempts = fields.IntField(default=0)
     # Sends that may have arrived without our knowing (a timeout, an answer we could not
     # read): bounded, so a person gets at most one duplicate.

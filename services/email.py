@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import aiosmtplib
 
-from services.outbox import Permanent, Transient
+from services.outbox import Attachment, Permanent, Transient
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,15 @@ def check_headers(to: str, subject: str) -> None:
             raise Permanent(f"the {name} contains a line break, which an email header cannot hold")
 
 
-def build_message(sender: str, to: str, subject: str, text: str, html: str | None) -> EmailMessage:
+def build_message(
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    attachments: Sequence[Attachment] = (),
+) -> EmailMessage:
+    """Plain text (and HTML as its alternative); attachments make it multipart/mixed."""
     check_headers(to, subject)
     message = EmailMessage()
     message["From"] = sender
@@ -35,6 +44,11 @@ def build_message(sender: str, to: str, subject: str, text: str, html: str | Non
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
+    for item in attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        message.add_attachment(
+            item.data, maintype=maintype, subtype=subtype, filename=item.filename
+        )
     return message
 
 
@@ -71,8 +85,15 @@ class SmtpSender:
             tls_context=self.tls_context,
         )
 
-    async def send(self, to: str, subject: str, text: str, html: str | None) -> None:
-        message = build_message(self.sender, to, subject, text, html)
+    async def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        attachments: Sequence[Attachment] = (),
+    ) -> None:
+        message = build_message(self.sender, to, subject, text, html, attachments)
         try:
             async with self._client() as smtp:
                 if self.username:
@@ -109,9 +130,22 @@ class ConsoleSender:
     def __init__(self, sender: str) -> None:
         self.sender = sender
 
-    async def send(self, to: str, subject: str, text: str, html: str | None) -> None:
+    async def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        attachments: Sequence[Attachment] = (),
+    ) -> None:
         check_headers(to, subject)
-        log.info("email to %s: %r (%d characters, body not logged)", to, subject, len(text))
+        log.info(
+            "email to %s: %r (%d characters, %d attachment(s), body not logged)",
+            to,
+            subject,
+            len(text),
+            len(attachments),
+        )
 
 
 class FolderSender:
@@ -122,9 +156,16 @@ class FolderSender:
         self.sender = sender
         self.count = 0
 
-    async def send(self, to: str, subject: str, text: str, html: str | None) -> None:
+    async def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        attachments: Sequence[Attachment] = (),
+    ) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        message = build_message(self.sender, to, subject, text, html)
+        message = build_message(self.sender, to, subject, text, html, attachments)
         self.count += 1
         slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:40]
         name = f"{message['Message-ID'].strip('<>').split('@')[0]}-{slug}.eml"

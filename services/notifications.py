@@ -23,6 +23,7 @@ from models import (
     AssignmentStatus,
     BatchMemberStatus,
     Channel,
+    DocumentSeries,
     EventStatus,
     NotificationKind,
     OutboxMessage,
@@ -174,6 +175,7 @@ class Notifier:
         live_key: str | None = None,
         channels: Iterable[Channel] = (Channel.TELEGRAM, Channel.EMAIL),
         using_db: BaseDBAsyncClient | None = None,
+        attachment: tuple[DocumentSeries, int] | None = None,
     ) -> list[OutboxMessage]:
         """Queue `kind` for `person` on each channel they can be reached on (see `prepare`)."""
         rows = self.prepare(
@@ -184,6 +186,7 @@ class Notifier:
             dedupe_key=dedupe_key,
             live_key=live_key,
             channels=channels,
+            attachment=attachment,
         )
         await self.supersede(rows, using_db)
         for row in rows:
@@ -217,6 +220,7 @@ class Notifier:
         dedupe_key: str | None = None,
         live_key: str | None = None,
         channels: Iterable[Channel] = (Channel.TELEGRAM, Channel.EMAIL),
+        attachment: tuple[DocumentSeries, int] | None = None,
     ) -> list[OutboxMessage]:
         """The outbox rows for `kind` to `person`, not yet saved (the caller saves them, in
         bulk if it likes, in the transaction of the change that caused them).
@@ -225,6 +229,7 @@ class Notifier:
         linked, or blocked the bot); a chat row without an email twin carries that email, so
         that a 403 found at delivery can still turn into one. Live edits never go by email:
         an inbox gets the outcome (a receipt, a failure), not each intermediate state.
+        `attachment` names the document whose PDF the email row carries (drawn when sent).
         """
         wanted = set(channels)
         now = self.clock.now()
@@ -280,6 +285,8 @@ class Notifier:
                     subject=rendered.subject,
                     text=rendered.text,
                     html=rendered.html,
+                    attachment=attachment[0] if attachment else None,
+                    attachment_id=attachment[1] if attachment else None,
                     next_attempt_at=now,
                     created_at=now,
                 )

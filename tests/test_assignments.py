@@ -352,7 +352,13 @@ async def test_my_lists_pending_with_buttons_and_upcoming(
         "❌ Decline #2",
     ]
     await tg.wait_for_bot_message(boss.id, "✅ Jane Wanjiku confirmed")
-    assert [c["command"] for c in tg.commands_for(jane)] == ["help", "my", "balance", "pay"]
+    assert [c["command"] for c in tg.commands_for(jane)] == [
+        "help",
+        "my",
+        "balance",
+        "receipt",
+        "pay",
+    ]
 
 
 async def test_my_shows_the_event_number(

@@ -55,7 +55,13 @@ async def test_deep_link_links_once_and_shows_help_for_the_role(
     reply = await tg.wait_for_bot_message(jane.id, "Your Telegram is now linked")
     assert "Jane Wanjiku" in reply["text"]
     assert "Manager" not in reply["text"]
-    assert [c["command"] for c in tg.commands_for(jane)] == ["help", "my", "balance", "pay"]
+    assert [c["command"] for c in tg.commands_for(jane)] == [
+        "help",
+        "my",
+        "balance",
+        "receipt",
+        "pay",
+    ]
 
     # The same link again, from someone else: refused, nothing changes, and Jane is told.
     mallory = tg.user(6666, "Mallory")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
+from tortoise.transactions import in_transaction
 
 from bot.app import Callsheet
 from models import (
@@ -17,11 +19,13 @@ from models import (
     Payment,
     PaymentStatus,
     Person,
+    ReceiptKind,
 )
 from models.stamps import stamp
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
+from services.documents import issue_receipt
 from tests.conftest import (
     START,
     People,
@@ -313,6 +317,16 @@ async def test_receipts_are_escaped_in_payments_and_balance(
         payment_id=payment.id,
     )
     await Person.filter(id=jane_person.id).update(balance=-100)
+    async with in_transaction() as conn:  # as settlement does: the audit wants one receipt
+        await issue_receipt(
+            conn,
+            kind=ReceiptKind.PAYMENT,
+            person_id=jane_person.id,
+            amount=100,
+            at=START,
+            tz=ZoneInfo("Africa/Nairobi"),
+            payment_id=payment.id,
+        )
     listing = await ask(tg, boss, "/payments", "Payments (latest)")
     assert "receipt <QJK&1>" in listing["text"]
     statement = await ask(tg, jane, "/balance", "M-Pesa requests")

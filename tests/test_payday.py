@@ -6,11 +6,13 @@ follow. Each test ends with `callsheet audit` clean (the app fixture) and nobody
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pytest
 
 from bot.app import Callsheet
@@ -23,6 +25,7 @@ from models import (
     PaySheet,
     PaySheetStatus,
     Person,
+    Receipt,
 )
 from sandbox.daraja import (
     SANDBOX_INITIATOR,
@@ -165,6 +168,17 @@ async def test_a_normal_run_pays_each_line_once_with_payslips(
     mail = await mailbox.wait_for("jane@example.com", "payslip")
     text = text_part(mail)
     assert receipt in text and "Day rate: KES 3,500" in text
+    # Each paid payout has its receipt: named in the payslip, its PDF on the email.
+    numbers = {r.payout_id: r.number for r in await Receipt.all()}  # type: ignore[attr-defined]
+    assert sorted(numbers.values()) == ["R-2026-000001", "R-2026-000002"]
+    number = numbers[(await Payout.get(phone="+" + JANE)).id]
+    assert f"Receipt {number}: /receipt {number}" in slip["text"]
+    assert f"Our receipt: {number} (PDF attached)" in text
+    [attached] = list(mail.iter_attachments())
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_filename() == f"{number}.pdf"
+    pdf = pypdf.PdfReader(io.BytesIO(attached.get_content())).pages[0].extract_text()
+    assert number in pdf and "Paid to" in pdf and "KES 3,500" in pdf and receipt in pdf
     # The ledger: wages owed, then paid; Jane still owes the 800 she did before.
     assert (await Person.get(id=jane.id)).balance == 800
     assert await LedgerEntry.filter(kind=LedgerKind.PAYOUT).count() == 2

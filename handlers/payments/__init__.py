@@ -1,6 +1,7 @@
 """Payments in the chat: /request, the books (/charge, /uncharge, /resolve, /record,
-/unrecord), the month's export (/export), the lists
-(/payments, /balances, /balance), an event's payment request, and the pay: buttons.
+/unrecord), the month's export (/export), the lists (/payments, /balances, /balance),
+receipts and invoices (/receipt, /invoice), a payment's Daraja exchanges (/daraja), an
+event's payment request, and the pay: buttons.
 
 One registration per module; `handlers/__init__.py` calls these in this order:
 `register` (the commands), `register_batch` (the event's request), `register_buttons`
@@ -13,7 +14,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers.payments import batch, books, buttons, exchanges, export, lists, request
+from handlers.payments import batch, books, buttons, documents, exchanges, export, lists, request
 
 __all__ = ["register", "register_batch", "register_buttons"]
 
@@ -24,6 +25,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     export.register(application)
     lists.register(application)
     exchanges.register(application)
+    documents.register(application)
 
 
 def register_batch(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

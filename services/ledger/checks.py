@@ -1,6 +1,7 @@
 """The money audit (`callsheet audit`, and every payments test on teardown): each balance
 equals its ledger, each credited payment has exactly one entry, each recorded payment its
-credit (and its reversal once undone), and no money M-Pesa reported went unmatched. It only
+credit (and its reversal once undone), no money M-Pesa reported went unmatched, every
+movement has its receipt, and document numbers have no gaps. It only
 reads."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from tortoise.functions import Sum
 from models import (
     CallbackStatus,
     DarajaCallback,
+    DocumentCounter,
+    DocumentSeries,
+    Invoice,
     LedgerEntry,
     LedgerKind,
     PayLine,
@@ -22,6 +26,7 @@ from models import (
     Payout,
     PayoutStatus,
     Person,
+    Receipt,
     RecordedPayment,
 )
 from services.daraja import MalformedCallback, parse_callback
@@ -67,6 +72,8 @@ async def find_mismatches(conn: BaseDBAsyncClient, now: datetime) -> list[Mismat
     problems += await _callbacks(conn, now)
     problems += await _payouts(conn)
     problems += await _recorded(conn)
+    problems += await _receipts(conn)
+    problems += await _numbers(conn)
     return problems
 
 
@@ -279,4 +286,74 @@ async def _recorded(conn: BaseDBAsyncClient) -> list[Mismatch]:
         problems.append(
             Mismatch(f"ledger entry #{orphan.id}", "a recorded-payment entry without its record")
         )
+    return problems
+
+
+async def _receipts(conn: BaseDBAsyncClient) -> list[Mismatch]:
+    """Every completed payment and every paid payout has exactly one receipt, of its amount;
+    no receipt stands for a movement that did not happen."""
+    problems: list[Mismatch] = []
+    by_payment: dict[int, list[Receipt]] = {}
+    by_payout: dict[int, list[Receipt]] = {}
+    for receipt in await Receipt.all().using_db(conn).order_by("id"):
+        if receipt.payment_id is not None:  # type: ignore[attr-defined]
+            by_payment.setdefault(receipt.payment_id, []).append(receipt)  # type: ignore[attr-defined]
+        if receipt.payout_id is not None:  # type: ignore[attr-defined]
+            by_payout.setdefault(receipt.payout_id, []).append(receipt)  # type: ignore[attr-defined]
+        if (receipt.payment_id is None) == (receipt.payout_id is None):  # type: ignore[attr-defined]
+            problems.append(Mismatch(f"receipt {receipt.number}", "records no single movement"))
+    completed = await Payment.filter(status=PaymentStatus.COMPLETED).using_db(conn).order_by("id")
+    for payment in completed:
+        mine = by_payment.pop(payment.id, [])
+        if len(mine) != 1:
+            problems.append(
+                Mismatch(f"payment #{payment.id}", f"completed with {len(mine)} receipts")
+            )
+        elif mine[0].amount != (payment.paid_amount or payment.amount):
+            problems.append(
+                Mismatch(f"receipt {mine[0].number}", f"amount differs from payment #{payment.id}")
+            )
+    for payout in await Payout.filter(status=PayoutStatus.PAID).using_db(conn).order_by("id"):
+        mine = by_payout.pop(payout.id, [])
+        if len(mine) != 1:
+            problems.append(
+                Mismatch(
+                    f"payout {payout.originator_conversation_id}", f"paid with {len(mine)} receipts"
+                )
+            )
+    for receipts in (*by_payment.values(), *by_payout.values()):
+        for receipt in receipts:
+            problems.append(
+                Mismatch(f"receipt {receipt.number}", "for money that was not received or paid")
+            )
+    return problems
+
+
+async def _numbers(conn: BaseDBAsyncClient) -> list[Mismatch]:
+    """Each (series, year) is numbered 1..N without a gap, each number is spelled from its
+    series, year and place, and the counter stands at N."""
+    problems: list[Mismatch] = []
+    taken: dict[tuple[DocumentSeries, int], list[tuple[int, str]]] = {}
+    for series, model in ((DocumentSeries.RECEIPT, Receipt), (DocumentSeries.INVOICE, Invoice)):
+        rows = await model.all().using_db(conn).values_list("year", "seq", "number")
+        for year, seq, number in rows:
+            taken.setdefault((series, int(year)), []).append((int(seq), str(number)))
+    counters = {(c.series, c.year): c.issued for c in await DocumentCounter.all().using_db(conn)}
+    for key in sorted(taken.keys() | counters.keys()):
+        series, year = key
+        numbers = sorted(taken.get(key, []))
+        subject = f"{series.value}-{year}"
+        seqs = [seq for seq, _ in numbers]
+        if seqs != list(range(1, len(seqs) + 1)):
+            missing = sorted(set(range(1, max(seqs, default=0) + 1)) - set(seqs))[:5]
+            problems.append(
+                Mismatch(subject, f"numbers are not 1..{len(seqs)}: missing {missing or 'none'}")
+            )
+        for seq, number in numbers:
+            if number != f"{series.value}-{year}-{seq:06d}":
+                problems.append(Mismatch(subject, f"{number} is not number {seq}'s spelling"))
+        if counters.get(key, 0) != len(seqs):
+            problems.append(
+                Mismatch(subject, f"counter at {counters.get(key, 0)} but {len(seqs)} issued")
+            )
     return problems

@@ -8,7 +8,14 @@ budget.py      SharedBudget: Telegram's rate shared by every instance through Po
 """
 
 from services.outbox.budget import BOT_RATE, CHAT_RATE, Rate, SharedBudget
-from services.outbox.dispatcher import UNKNOWN_OUTCOMES_LIMIT, ChatSender, Dispatcher, EmailSender
+from services.outbox.dispatcher import (
+    UNKNOWN_OUTCOMES_LIMIT,
+    Attachment,
+    AttachmentSource,
+    ChatSender,
+    Dispatcher,
+    EmailSender,
+)
 from services.outbox.errors import (
     ChatUnreachable,
     DeliveryError,
@@ -28,6 +35,8 @@ __all__ = [
     "CHAT_RATE",
     "UNFINISHED",
     "UNKNOWN_OUTCOMES_LIMIT",
+    "Attachment",
+    "AttachmentSource",
     "ChatSender",
     "ChatUnreachable",
     "Delivery",

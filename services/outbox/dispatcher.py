@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from models import Channel, LiveMessage, OutboxMessage
+from models import Channel, DocumentSeries, LiveMessage, OutboxMessage
 from services.outbox.errors import (
     ChatUnreachable,
     MessageGone,
@@ -30,8 +32,28 @@ class ChatSender(Protocol):
     async def edit(self, chat_id: int, message_id: int, text: str, markup: Any) -> None: ...
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
 class EmailSender(Protocol):
-    async def send(self, to: str, subject: str, text: str, html: str | None) -> None: ...
+    async def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        attachments: Sequence[Attachment] = (),
+    ) -> None: ...
+
+
+class AttachmentSource(Protocol):
+    """Draws the document an email row names, when it is sent (services/documents)."""
+
+    async def attachment(self, series: DocumentSeries, document_id: int) -> Attachment: ...
 
 
 class Dispatcher(Worker):
@@ -48,6 +70,7 @@ class Dispatcher(Worker):
         *,
         chat: ChatSender | None = None,
         email: EmailSender | None = None,
+        attachments: AttachmentSource | None = None,
         max_attempts: int = 8,
         batch: int = 30,
         poll_seconds: float = 1.0,
@@ -63,6 +86,7 @@ class Dispatcher(Worker):
         self.channel = channel
         self.chat = chat
         self.email = email
+        self.attachments = attachments
         self.max_attempts = max_attempts
         self.batch = batch
         self.poll_seconds = poll_seconds
@@ -105,7 +129,13 @@ class Dispatcher(Worker):
                 await self.outbox.mark_sent(row, message_id)
             else:
                 assert self.email is not None and row.email_to is not None
-                await self.email.send(row.email_to, row.subject or "", row.text, row.html)
+                files = await self._attachments(row)
+                if files:
+                    await self.email.send(
+                        row.email_to, row.subject or "", row.text, row.html, attachments=files
+                    )
+                else:
+                    await self.email.send(row.email_to, row.subject or "", row.text, row.html)
                 await self.outbox.mark_sent(row)
             log.info("outbox %s sent: %s %s", row.id, row.channel, row.kind)
         except RetryLater as exc:
@@ -133,6 +163,13 @@ class Dispatcher(Worker):
                     delay,
                 )
                 await self.outbox.mark_retry(row, delay, str(exc))
+
+    async def _attachments(self, row: OutboxMessage) -> list[Attachment]:
+        if row.attachment is None or row.attachment_id is None:
+            return []
+        if self.attachments is None:
+            raise Permanent(f"nothing here can draw the {row.attachment} document it attaches")
+        return [await self.attachments.attachment(row.attachment, row.attachment_id)]
 
     async def _unexpected(self, row: OutboxMessage, failure: Failure) -> None:
         """A send that raised something no sender should: it may have gone out before it

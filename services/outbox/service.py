@@ -61,11 +61,16 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 80 else line[:79] + "…"
 
 
+def _nobody(row: OutboxMessage) -> str:
+    """Who a row for no one on the list was for: a client (an invoice), or someone deleted."""
+    return "client" if row.kind is NotificationKind.INVOICE else "(deleted)"
+
+
 def _delivery(row: OutboxMessage, person: Person | None) -> Delivery:
     return Delivery(
         id=row.id,
         person_id=person.id if person else None,
-        person_name=person.name if person else "(deleted)",
+        person_name=person.name if person else _nobody(row),
         kind=row.kind,
         channel=row.channel,
         status=row.status,

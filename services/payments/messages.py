@@ -10,7 +10,17 @@ from collections.abc import Sequence
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models import Access, Channel, NotificationKind, OutboxMessage, Payment, PaymentStatus, Person
+from models import (
+    Access,
+    Channel,
+    DocumentSeries,
+    NotificationKind,
+    OutboxMessage,
+    Payment,
+    PaymentStatus,
+    Person,
+    Receipt,
+)
 from services import batch_summary
 from services.buttons.payments import CheckStatus, ResendPayment
 from services.notifications import Button, Keyboard, Notifier
@@ -57,8 +67,13 @@ class PaymentMessages:
         return rows
 
     def receipts(
-        self, payment: Payment, manager: Person, person: Person | None
+        self,
+        payment: Payment,
+        manager: Person,
+        person: Person | None,
+        document: Receipt | None = None,
     ) -> list[OutboxMessage]:
+        """Receipt emails to the payer and the manager, `document`'s PDF attached."""
         recipients = [manager] if person is None or person.id == manager.id else [person, manager]
         rows: list[OutboxMessage] = []
         # Someone without an email address has the receipt number in their chat message
@@ -72,9 +87,11 @@ class PaymentMessages:
                     "payer": person,
                     "phone": display_phone(payment.phone),
                     "for_manager": recipient.id == manager.id,
+                    "document": document,
                 },
                 dedupe_key=f"pay:{payment.id}:receipt:{recipient.id}",
                 channels=(Channel.EMAIL,),
+                attachment=(DocumentSeries.RECEIPT, document.id) if document else None,
             )
         return rows
 

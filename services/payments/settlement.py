@@ -17,10 +17,19 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models import AuditAction, OutboxMessage, Payment, PaymentStatus, Person
+from models import (
+    AuditAction,
+    OutboxMessage,
+    Payment,
+    PaymentStatus,
+    Person,
+    Receipt,
+    ReceiptKind,
+)
 from services import audit
 from services.clock import Clock
 from services.daraja import StkCallback
+from services.documents.numbers import issue_receipt
 from services.ledger import Credit, LedgerService, Reversal
 from services.money import format_kes
 from services.outbox import Outbox
@@ -241,8 +250,18 @@ class SettlingBatch:
         self.audit.append(_Audited(AuditAction.payment(payment.status), payment.id, details))
         person = await self._tell(payment)
         if completed:
+            # Numbered in this transaction: a rollback gives the number back.
+            document = await issue_receipt(
+                self.conn,
+                kind=ReceiptKind.PAYMENT,
+                person_id=payer_id,
+                amount=payment.paid_amount or payment.amount,
+                at=self.now,
+                tz=self.settler.messages.notifier.renderer.tz,
+                payment_id=payment.id,
+            )
             manager = self.people[payment.requested_by_id]  # type: ignore[attr-defined]
-            self.messages += self.settler.messages.receipts(payment, manager, person)
+            self.messages += self.settler.messages.receipts(payment, manager, person, document)
         await self._alert_if_flagged(payment, person)
         log.info(
             "payment %s %s (%s)%s%s",
@@ -276,6 +295,12 @@ class SettlingBatch:
         if payment.receipt:
             self.receipts[payment.receipt] = payment.id
         self._queue_update(payment, payment.status)
+        # Our receipt (issued when the query settled it) says what M-Pesa says was received.
+        await (
+            Receipt.filter(payment_id=payment.id)
+            .using_db(self.conn)
+            .update(amount=payment.paid_amount or payment.amount)
+        )
         payer_id: int | None = payment.person_id  # type: ignore[attr-defined]
         withdrawn = 0
         if payment.flag_reason and payer_id is not None:

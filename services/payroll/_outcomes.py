@@ -22,6 +22,7 @@ from tortoise.expressions import F
 from models import (
     Access,
     AuditAction,
+    DocumentSeries,
     Event,
     LedgerEntry,
     LedgerKind,
@@ -32,8 +33,10 @@ from models import (
     PaySheet,
     PaySheetStatus,
     Person,
+    ReceiptKind,
 )
 from services import audit
+from services.documents.numbers import issue_receipt
 from services.ledger.wages import DESCRIPTION_MAX
 
 if TYPE_CHECKING:
@@ -115,14 +118,31 @@ async def mark_paid(runs: PayRuns, payout: Payout, paid: Paid, conn: BaseDBAsync
         details={"receipt": paid.receipt, "amount": amount, "line": line.id},
         using_db=conn,
     )
+    document = await issue_receipt(
+        conn,
+        kind=ReceiptKind.PAYOUT,
+        person_id=person_id,
+        amount=amount,
+        at=now,
+        tz=runs.notifier.renderer.tz,
+        payout_id=payout.id,
+    )
     person = await Person.filter(id=person_id).using_db(conn).get()
     fresh = await Payout.filter(id=payout.id).using_db(conn).get()
     await runs.notifier.notify(
         person,
         NotificationKind.PAYSLIP,
-        {"payout": fresh, "line": line, "sheet": sheet, "event": event, "person": person},
+        {
+            "payout": fresh,
+            "line": line,
+            "sheet": sheet,
+            "event": event,
+            "person": person,
+            "document": document,
+        },
         dedupe_key=f"payslip:{payout.id}",
         using_db=conn,
+        attachment=(DocumentSeries.RECEIPT, document.id),
     )
     return True
 
