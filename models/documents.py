@@ -29,7 +29,8 @@ class DocumentCounter(Model):
 
 
 class Receipt(Model):
-    """One receipt per money movement: a completed payment or a paid payout."""
+    """One receipt per money movement: a completed payment, a paid payout, or a payment
+    recorded by hand (which keeps its receipt when undone: the undoing is its own entry)."""
 
     id = fields.IntField(primary_key=True)
     number = fields.CharField(max_length=20, unique=True)  # R-2026-000123
@@ -41,6 +42,9 @@ class Receipt(Model):
     )
     payout: fields.OneToOneNullableRelation[Any] = fields.OneToOneField(
         "models.Payout", related_name="document", null=True, on_delete=fields.RESTRICT
+    )
+    recorded_payment: fields.OneToOneNullableRelation[Any] = fields.OneToOneField(
+        "models.RecordedPayment", related_name="document", null=True, on_delete=fields.RESTRICT
     )
     # Who paid (money in) or was paid (money out); None for a phone nobody on the list has.
     person: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(

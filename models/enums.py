@@ -250,6 +250,7 @@ class ReceiptKind(StrEnum):
 
     PAYMENT = "payment"  # money in: a completed M-Pesa payment
     PAYOUT = "payout"  # money out: wages paid by M-Pesa B2C
+    RECORDED = "recorded"  # money in by hand (/record): cash, bank, Airtel, cheque, paybill
 
 
 class InvoiceStatus(StrEnum):

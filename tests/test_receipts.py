@@ -5,14 +5,11 @@ and attached to emails (the Telegram and Daraja sandboxes, a real SMTP server)."
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import sys
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-import pypdf
 import pytest
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -42,6 +39,7 @@ from services.documents.backfill import issue_missing_receipts
 from services.documents.pdf import Line, Sheet, draw
 from services.ledger.checks import Mismatch, find_mismatches
 from tests.conftest import START, Mailbox, People, text_part
+from tests.documents_helpers import pdf_attachment, pdf_text, sent_pdf
 from tests.payments_helpers import (  # noqa: F401  (fixtures)
     app,
     ask,
@@ -54,29 +52,6 @@ from tests.payments_helpers import (  # noqa: F401  (fixtures)
 )
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
-
-
-def pdf_text(data: bytes) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    return "\n".join(page.extract_text() for page in reader.pages)
-
-
-def sent_pdf(tg: TelegramSandbox, message: dict[str, object]) -> tuple[str, bytes]:
-    document = message["document"]
-    assert isinstance(document, dict)
-    stored = tg.files[document["file_id"]]
-    assert stored.content is not None and stored.file_name is not None
-    return stored.file_name, stored.content
-
-
-def pdf_attachment(message: EmailMessage) -> tuple[str, bytes]:
-    parts = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
-    assert len(parts) == 1, [p.get_content_type() for p in message.iter_attachments()]
-    name = parts[0].get_filename()
-    assert name is not None
-    data = parts[0].get_content()
-    assert isinstance(data, bytes)
-    return name, data
 
 
 async def test_a_paid_request_gets_receipt_one_once_though_its_callback_comes_twice(

@@ -23,6 +23,7 @@ from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 from services.ledger import DuplicateReference
 from tests.conftest import Mailbox, People, text_part
+from tests.documents_helpers import pdf_attachment, pdf_text, sent_pdf
 from tests.payments_helpers import (  # noqa: F401  (fixtures)
     app,
     ask,
@@ -52,8 +53,18 @@ async def test_cash_recorded_then_undone_once(
     told = await tg.wait_for_bot_message(jane.id, "received KES 5,000 from you in cash")
     assert "reference R-0042" in told["text"] and "Achieng Otieno" in told["text"]
     assert "You now owe KES 3,000." in told["text"]
+    assert "Receipt R-2026-000001." in told["text"]
     email = await mail.wait_for("jane@example.com", "KES 5,000 received in cash")
     assert "Reference: R-0042" in text_part(email)
+    assert "Receipt: R-2026-000001 (attached)" in text_part(email)
+    name, data = pdf_attachment(email)
+    assert name == "R-2026-000001.pdf"
+    pdf = pdf_text(data)
+    assert "R-2026-000001" in pdf and "Jane Wanjiku" in pdf and "in cash" in pdf
+    assert "R-0042" in pdf and "5,000" in pdf
+    shown = await tg.send_text(boss, "/receipt R-2026-000001")
+    sent = await tg.wait_for_bot_message(boss.id, after=shown["message_id"])
+    assert sent_pdf(tg, sent)[0] == "R-2026-000001.pdf"
 
     record = await RecordedPayment.get(id=1)
     assert (record.amount, record.method, record.reference) == (5000, PaymentMethod.CASH, "R-0042")

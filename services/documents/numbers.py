@@ -59,13 +59,19 @@ async def issue_receipt(
     tz: ZoneInfo,
     payment_id: int | None = None,
     payout_id: int | None = None,
+    recorded_payment_id: int | None = None,
 ) -> Receipt:
     """The movement's receipt, numbered in `at`'s year; the one it has if it has one already.
 
     The caller holds the payment's (or payout's) lock, or moved it to COMPLETED / PAID with
     a conditional update, in `conn`'s transaction: two settlers never both get here."""
-    assert (payment_id is None) != (payout_id is None)
-    movement = {"payment_id": payment_id} if payment_id is not None else {"payout_id": payout_id}
+    links = {
+        "payment_id": payment_id,
+        "payout_id": payout_id,
+        "recorded_payment_id": recorded_payment_id,
+    }
+    movement = {name: value for name, value in links.items() if value is not None}
+    assert len(movement) == 1, "a receipt records exactly one movement"
     existing = await Receipt.filter(**movement).using_db(conn).first()
     if existing is not None:
         return existing

@@ -22,6 +22,7 @@ from models import (
     Payout,
     PaySheet,
     Person,
+    RecordedPayment,
     Receipt,
     ReceiptKind,
 )
@@ -35,7 +36,7 @@ from services.documents.numbers import (
     parse_number,
     take_number,
 )
-from services.documents.pdf import Line, Sheet, draw
+from services.documents.pdf import Line, Sheet, document_date, draw
 from services.errors import require_manager
 from services.ids import parse_id
 from services.notifications import Renderer
@@ -141,6 +142,29 @@ class DocumentService:
                     ("M-Pesa receipt", payment.receipt or "not yet known"),
                     ("Payment", f"#{payment.id}"),
                 ],
+                footer=f"Thank you. {company} received this payment in full.",
+            )
+        elif receipt.kind is ReceiptKind.RECORDED:
+            record = await RecordedPayment.get(id=receipt.recorded_payment_id)  # type: ignore[attr-defined]
+            party = [person.name, display_phone(person.phone)] if person else ["(removed)"]
+            details = [
+                ("Paid", record.how_paid),
+                ("Reference", record.reference),
+                ("Record", f"#{record.id}"),
+            ]
+            if record.undone_at is not None:
+                details.append(("Undone", f"{document_date(record.undone_at, self.tz)}"))
+            sheet = Sheet(
+                company=company,
+                title="Receipt",
+                number=receipt.number,
+                issued_at=receipt.issued_at,
+                tz=self.tz,
+                party_label="Received from",
+                party=party,
+                lines=[Line(f"Payment received {record.how_paid}", receipt.amount)],
+                total_label="Total received",
+                details=details,
                 footer=f"Thank you. {company} received this payment in full.",
             )
         else:

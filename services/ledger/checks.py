@@ -290,17 +290,22 @@ async def _recorded(conn: BaseDBAsyncClient) -> list[Mismatch]:
 
 
 async def _receipts(conn: BaseDBAsyncClient) -> list[Mismatch]:
-    """Every completed payment and every paid payout has exactly one receipt, of its amount;
-    no receipt stands for a movement that did not happen."""
+    """Every completed payment, paid payout and recorded payment has exactly one receipt, of
+    its amount; no receipt stands for a movement that did not happen."""
     problems: list[Mismatch] = []
     by_payment: dict[int, list[Receipt]] = {}
     by_payout: dict[int, list[Receipt]] = {}
+    by_record: dict[int, list[Receipt]] = {}
     for receipt in await Receipt.all().using_db(conn).order_by("id"):
-        if receipt.payment_id is not None:  # type: ignore[attr-defined]
-            by_payment.setdefault(receipt.payment_id, []).append(receipt)  # type: ignore[attr-defined]
-        if receipt.payout_id is not None:  # type: ignore[attr-defined]
-            by_payout.setdefault(receipt.payout_id, []).append(receipt)  # type: ignore[attr-defined]
-        if (receipt.payment_id is None) == (receipt.payout_id is None):  # type: ignore[attr-defined]
+        links = [
+            (by_payment, receipt.payment_id),  # type: ignore[attr-defined]
+            (by_payout, receipt.payout_id),  # type: ignore[attr-defined]
+            (by_record, receipt.recorded_payment_id),  # type: ignore[attr-defined]
+        ]
+        linked = [(index, key) for index, key in links if key is not None]
+        for index, key in linked:
+            index.setdefault(key, []).append(receipt)
+        if len(linked) != 1:
             problems.append(Mismatch(f"receipt {receipt.number}", "records no single movement"))
     completed = await Payment.filter(status=PaymentStatus.COMPLETED).using_db(conn).order_by("id")
     for payment in completed:
@@ -321,7 +326,17 @@ async def _receipts(conn: BaseDBAsyncClient) -> list[Mismatch]:
                     f"payout {payout.originator_conversation_id}", f"paid with {len(mine)} receipts"
                 )
             )
-    for receipts in (*by_payment.values(), *by_payout.values()):
+    for record in await RecordedPayment.all().using_db(conn).order_by("id"):
+        mine = by_record.pop(record.id, [])
+        if len(mine) != 1:
+            problems.append(
+                Mismatch(f"recorded payment #{record.id}", f"recorded with {len(mine)} receipts")
+            )
+        elif mine[0].amount != record.amount:
+            problems.append(
+                Mismatch(f"receipt {mine[0].number}", f"amount differs from record #{record.id}")
+            )
+    for receipts in (*by_payment.values(), *by_payout.values(), *by_record.values()):
         for receipt in receipts:
             problems.append(
                 Mismatch(f"receipt {receipt.number}", "for money that was not received or paid")

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from models import (
     AuditAction,
+    DocumentSeries,
     LedgerEntry,
     LedgerKind,
     NotificationKind,
@@ -24,11 +25,13 @@ from models import (
     PaymentMethod,
     Payout,
     Person,
+    ReceiptKind,
     RecordedPayment,
 )
 from services import audit
 from services.clock import Clock
 from services.errors import Conflict, InvalidInput, NotFound, require_manager
+from services.documents.numbers import issue_receipt
 from services.ledger.service import (
     REASON_MAX,
     CannotUndo,
@@ -118,6 +121,7 @@ class RecordedPayments:
     def __init__(self, notifier: Notifier, clock: Clock) -> None:
         self.notifier = notifier
         self.clock = clock
+        self.tz = notifier.renderer.tz  # the company year a receipt is numbered in
 
     async def record(
         self,
@@ -181,12 +185,22 @@ class RecordedPayments:
                     },
                     using_db=conn,
                 )
+                document = await issue_receipt(
+                    conn,
+                    kind=ReceiptKind.RECORDED,
+                    person_id=person.id,
+                    amount=value,
+                    at=now,
+                    tz=self.tz,
+                    recorded_payment_id=record.id,
+                )
                 payer = await Person.get(id=person.id, using_db=conn)
                 await self.notifier.notify(
                     payer,
                     NotificationKind.PAYMENT_RECORDED,
-                    {"record": record, "recorded_by": actor},
+                    {"record": record, "recorded_by": actor, "document": document},
                     dedupe_key=f"rec:{record.id}",
+                    attachment=(DocumentSeries.RECEIPT, document.id),
                     using_db=conn,
                 )
         except IntegrityError:
