@@ -1,16 +1,16 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from models.books import ReconGroup
-from models.enums import AuditAction, NotificationKind, PaymentMethod
+from models.enums import AuditAction, NotificationKind, PaymentMethod, ReceiptKind
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
 
 class EnumAlterField(ops.AlterField):
-    """New audit actions, notification kinds and the mpesa payment method: the columns stay
-    varchars of the same length, so only the ORM's view changes (no table rebuild on
-    SQLite)."""
+    """New audit actions, notification kinds, receipt kind and the mpesa payment method: the
+    columns stay varchars of the same length, so only the ORM's view changes (no table
+    rebuild on SQLite)."""
 
     async def database_forward(self, *args: object, **kwargs: object) -> None:
         return None
@@ -82,6 +82,20 @@ class Migration(migrations.Migration):
             model_name='OutboxMessage',
             name='kind',
             field=fields.CharEnumField(description='INVITE_LINK: invite_link\nINVITATION: invitation\nANSWER: answer\nREMINDER: reminder\nNUDGE: nudge\nBRIEFING: briefing\nEVENT_CHANGED: event_changed\nEVENT_CANCELLED: event_cancelled\nPAYMENT_REQUEST: payment_request\nPAYMENT_STATUS: payment_status\nPAYMENT_BATCH: payment_batch\nPAYMENT_RECEIPT: payment_receipt\nPAYMENT_FAILED: payment_failed\nPAYMENT_ALERT: payment_alert\nMANAGER_ALERT: manager_alert\nCHAT_UNREACHABLE: chat_unreachable\nACCOUNT_NOTICE: account_notice\nCREW_REMOVED: crew_removed\nJOB_FAILED: job_failed\nANSWERS_TALLY: answers_tally\nANSWERS_DIGEST: answers_digest\nPAY_SHEET: pay_sheet\nPAYROLL_APPROVAL: payroll_approval\nPAYROLL_STOPPED: payroll_stopped\nPAYSLIP: payslip\nRECONCILIATION_ALERT: reconciliation_alert\nPAYMENT_RECORDED: payment_recorded\nINVOICE: invoice', enum_type=NotificationKind, max_length=40),
+        ),
+        ops.AlterModelOptions(
+            name='Receipt',
+            options={'table': 'receipt', 'app': 'models', 'unique_together': (('year', 'seq'),), 'pk_attr': 'id', 'table_description': 'One receipt per money movement: a completed payment, a paid payout, or a payment'},
+        ),
+        EnumAlterField(
+            model_name='Receipt',
+            name='kind',
+            field=fields.CharEnumField(description='PAYMENT: payment\nPAYOUT: payout\nRECORDED: recorded', enum_type=ReceiptKind, max_length=16),
+        ),
+        ops.AddField(
+            model_name='Receipt',
+            name='recorded_payment',
+            field=fields.OneToOneField('models.RecordedPayment', source_field='recorded_payment_id', null=True, db_constraint=True, to_field='id', related_name='document', on_delete=OnDelete.RESTRICT),
         ),
         EnumAlterField(
             model_name='RecordedPayment',

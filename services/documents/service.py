@@ -22,9 +22,9 @@ from models import (
     Payout,
     PaySheet,
     Person,
-    RecordedPayment,
     Receipt,
     ReceiptKind,
+    RecordedPayment,
 )
 from services import audit
 from services.clock import Clock

@@ -30,8 +30,8 @@ from models import (
 )
 from services import audit
 from services.clock import Clock
-from services.errors import Conflict, InvalidInput, NotFound, require_manager
 from services.documents.numbers import issue_receipt
+from services.errors import Conflict, InvalidInput, NotFound, require_manager
 from services.ledger.service import (
     REASON_MAX,
     CannotUndo,
