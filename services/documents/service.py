@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
@@ -124,17 +125,29 @@ class DocumentService:
             else None
         )
         company = self.renderer.company_name
-        if receipt.kind is ReceiptKind.PAYMENT:
-            payment = await Payment.get(id=receipt.payment_id)  # type: ignore[attr-defined]
-            phone = display_phone(payment.paid_phone or payment.phone)
-            sheet = Sheet(
+        thanks = f"Thank you. {company} received this payment in full."
+
+        def party(phone: str | None) -> list[str]:
+            """The payer or payee: name and phone, or the phone of someone not on the list."""
+            if person is not None:
+                return [person.name, display_phone(phone or person.phone)]
+            return [display_phone(phone)] if phone else ["(removed)"]
+
+        def sheet(**what: Any) -> Sheet:
+            return Sheet(
                 company=company,
                 title="Receipt",
                 number=receipt.number,
                 issued_at=receipt.issued_at,
                 tz=self.tz,
+                **what,
+            )
+
+        if receipt.kind is ReceiptKind.PAYMENT:
+            payment = await Payment.get(id=receipt.payment_id)  # type: ignore[attr-defined]
+            drawn = sheet(
                 party_label="Received from",
-                party=[person.name, phone] if person else [phone],
+                party=party(payment.paid_phone or payment.phone),
                 lines=[Line(payment.purpose, receipt.amount)],
                 total_label="Total received",
                 details=[
@@ -142,45 +155,33 @@ class DocumentService:
                     ("M-Pesa receipt", payment.receipt or "not yet known"),
                     ("Payment", f"#{payment.id}"),
                 ],
-                footer=f"Thank you. {company} received this payment in full.",
+                footer=thanks,
             )
         elif receipt.kind is ReceiptKind.RECORDED:
             record = await RecordedPayment.get(id=receipt.recorded_payment_id)  # type: ignore[attr-defined]
-            party = [person.name, display_phone(person.phone)] if person else ["(removed)"]
             details = [
                 ("Paid", record.how_paid),
                 ("Reference", record.reference),
                 ("Record", f"#{record.id}"),
             ]
             if record.undone_at is not None:
-                details.append(("Undone", f"{document_date(record.undone_at, self.tz)}"))
-            sheet = Sheet(
-                company=company,
-                title="Receipt",
-                number=receipt.number,
-                issued_at=receipt.issued_at,
-                tz=self.tz,
+                details.append(("Undone", document_date(record.undone_at, self.tz)))
+            drawn = sheet(
                 party_label="Received from",
-                party=party,
+                party=party(None),
                 lines=[Line(f"Payment received {record.how_paid}", receipt.amount)],
                 total_label="Total received",
                 details=details,
-                footer=f"Thank you. {company} received this payment in full.",
+                footer=thanks,
             )
         else:
             payout = await Payout.get(id=receipt.payout_id)  # type: ignore[attr-defined]
             line = await PayLine.get(id=payout.line_id)  # type: ignore[attr-defined]
             pay_sheet = await PaySheet.get(id=payout.sheet_id)  # type: ignore[attr-defined]
             event = await Event.get(id=pay_sheet.event_id)  # type: ignore[attr-defined]
-            phone = display_phone(payout.phone)
-            sheet = Sheet(
-                company=company,
-                title="Receipt",
-                number=receipt.number,
-                issued_at=receipt.issued_at,
-                tz=self.tz,
+            drawn = sheet(
                 party_label="Paid to",
-                party=[person.name, phone] if person else [phone],
+                party=party(payout.phone),
                 lines=[Line(f"Pay: {line.role} · #{event.id} {event.title}", receipt.amount)],
                 total_label="Total paid",
                 details=[
@@ -189,7 +190,7 @@ class DocumentService:
                     ("Payout", f"#{payout.id} · pay sheet v{pay_sheet.version}"),
                 ],
             )
-        return Attachment(f"{receipt.number}.pdf", PDF, draw(sheet))
+        return Attachment(f"{receipt.number}.pdf", PDF, draw(drawn))
 
     # Invoices
 
