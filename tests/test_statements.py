@@ -29,6 +29,7 @@ from models import (
     Person,
     Reconciliation,
     ReconciliationRow,
+    ReconGroup,
     RecordedPayment,
 )
 from models.stamps import stamp
@@ -329,3 +330,56 @@ def reconcile(database_url: str, path: Path) -> subprocess.CompletedProcess[str]
         cwd=Path(__file__).resolve().parent.parent,
         check=False,
     )
+
+
+def test_the_longest_report_fits_one_telegram_message() -> None:
+    """Every group full, every party a long name: the chat report stays within 4,096."""
+    from services.books import Report
+    from services.books.reconcile import SHOWN
+    from services.notifications import Renderer
+
+    recon = Reconciliation(
+        id=12345,
+        file_name="x" * 200,
+        short_code="600123",
+        period_from=utc(FROM),
+        period_to=utc(TO),
+        opening=99_999_999_999,
+        closing=99_999_999_999,
+        paid_in=99_999_999_999,
+        withdrawn=99_999_999_999,
+        fees=99_999_999_999,
+        books_in=99_999_999_999,
+        books_out=1,
+        rows=100_000,
+        left_out=99_999,
+        matched=99_999,
+        not_in_books=99_999,
+        not_in_statement=99_999,
+        amount_differs=99_999,
+        created_at=utc(TO),
+    )
+    rows = {
+        kind: [
+            ReconciliationRow(
+                id=n,
+                kind=kind,
+                receipt="TKA1111111",
+                completed_at=utc(TO),
+                statement_amount=99_999_999_999,
+                books_amount=99_999_999_998,
+                direction="out",
+                other_party="254712345678 - " + "WANJIKU " * 14,
+            )
+            for n in range(50)
+        ]
+        for kind in ReconGroup
+    }
+    for listed in rows.values():
+        for row in listed:
+            row.person_id = None  # type: ignore[attr-defined]  (as read back: nobody named)
+    report = Report(recon, rows, {}, again=True)
+    renderer = Renderer(NAIROBI, "Sauti Sound", "https://t.me/x")
+    shown = renderer.reply("books/reconciliation", {"report": report, "shown": SHOWN, "now": utc(TO)})
+    assert "…and 44 more." in shown
+    assert len(shown) <= 4096, len(shown)

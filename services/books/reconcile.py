@@ -43,7 +43,7 @@ from services.notifications import Notifier
 from services.outbox import Outbox
 
 CHUNK = 5_000  # receipts per IN (…) query
-SHOWN = 10  # exception rows listed per group in the chat report
+SHOWN = 6  # exception rows listed per group: the longest report stays one Telegram message
 
 
 @dataclass(frozen=True, slots=True)
