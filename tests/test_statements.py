@@ -375,11 +375,13 @@ def test_the_longest_report_fits_one_telegram_message() -> None:
         ]
         for kind in ReconGroup
     }
-    for listed in rows.values():
+    for listed in rows.values():  # as read back from the database: nobody named
         for row in listed:
-            row.person_id = None  # type: ignore[attr-defined]  (as read back: nobody named)
+            row.person_id = None  # type: ignore[attr-defined]
     report = Report(recon, rows, {}, again=True)
     renderer = Renderer(NAIROBI, "Sauti Sound", "https://t.me/x")
-    shown = renderer.reply("books/reconciliation", {"report": report, "shown": SHOWN, "now": utc(TO)})
+    shown = renderer.reply(
+        "books/reconciliation", {"report": report, "shown": SHOWN, "now": utc(TO)}
+    )
     assert "…and 44 more." in shown
     assert len(shown) <= 4096, len(shown)
