@@ -377,7 +377,7 @@ def test_the_longest_report_fits_one_telegram_message() -> None:
     }
     for listed in rows.values():  # as read back from the database: nobody named
         for row in listed:
-            row.person_id = None  # type: ignore[attr-defined]
+            row.person_id = None
     report = Report(recon, rows, {}, again=True)
     renderer = Renderer(NAIROBI, "Sauti Sound", "https://t.me/x")
     shown = renderer.reply(
