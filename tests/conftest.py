@@ -30,6 +30,12 @@ from services.clock import ManualClock
 # As `callsheet` does: PTB's durations (RetryAfter.retry_after) are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 PG_URL = os.environ.get("CALLSHEET_TEST_DATABASE_URL", "")
+# A test that brings its own SQLite file (a real `callsheet` process, the demo) runs the same
+# whatever the suite's database: the two SQLite passes of .ci/run run it, the PostgreSQL pass
+# need not run it a third time.
+OWN_SQLITE = pytest.mark.skipif(
+    bool(PG_URL), reason="runs on its own SQLite file: the SQLite passes run it"
+)
 # The sandbox throttles chats as Telegram does (429 with retry_after); PTB 22 warns on every
 # 429 unless retry_after is opted in as a timedelta, and warnings are errors in the tests.
 os.environ.setdefault("PTB_TIMEDELTA", "1")

@@ -26,7 +26,7 @@ from models.enums import Access
 from models.stamps import stamp
 from sandbox.daraja import SANDBOX_PASSKEY, DarajaSandbox, Outcome
 from sandbox.telegram import SandboxUser, TelegramSandbox
-from tests.conftest import BOT_TOKEN, BOT_USERNAME, free_port
+from tests.conftest import BOT_TOKEN, BOT_USERNAME, OWN_SQLITE, free_port
 from tests.payments_helpers import CALLBACK_SECRET, KEY, SECRET, run_audit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +124,7 @@ async def in_flight(database_url: str) -> int:
         await db.close_db()
 
 
+@OWN_SQLITE
 async def test_sigkill_twenty_times_leaves_true_payments_and_delivered_messages(
     tg: TelegramSandbox, daraja: DarajaSandbox, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from bot import db
 from sandbox.telegram import TelegramSandbox
 from services.email import ConsoleSender
-from tests.conftest import BOT_TOKEN, free_port
+from tests.conftest import BOT_TOKEN, OWN_SQLITE, free_port
 from tests.test_process import _env
 
 
@@ -29,6 +29,7 @@ async def test_the_console_backend_logs_who_and_what_but_never_the_body(
     assert "Secr3tT0ken" not in caplog.text and "press Start" not in caplog.text
 
 
+@OWN_SQLITE
 async def test_a_verbose_run_logs_no_link_token_and_no_message_text(
     tg: TelegramSandbox, tmp_path: Path
 ) -> None:

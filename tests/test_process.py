@@ -8,11 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
-import pytest
-
 from bot import db
 from sandbox.telegram import TelegramSandbox
-from tests.conftest import BOT_TOKEN, PG_URL, free_port
+from tests.conftest import BOT_TOKEN, OWN_SQLITE, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +22,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+@OWN_SQLITE
 async def test_run_serves_until_sigterm_and_stops_cleanly(
     tg: TelegramSandbox, tmp_path: Path
 ) -> None:
@@ -65,10 +64,7 @@ async def test_run_serves_until_sigterm_and_stops_cleanly(
     assert BOT_TOKEN not in log and BOT_TOKEN.split(":")[1] not in log
 
 
-@pytest.mark.skipif(
-    bool(PG_URL),
-    reason="the demo brings its own SQLite database whatever the suite's: the SQLite passes run it",
-)
+@OWN_SQLITE
 async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -29,7 +29,7 @@ from models.enums import Access
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import SystemClock
-from tests.conftest import BOT_TOKEN, BOT_USERNAME, Mailbox, free_port
+from tests.conftest import BOT_TOKEN, BOT_USERNAME, OWN_SQLITE, Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CREW = 20
@@ -101,6 +101,7 @@ async def _ready(port: int) -> None:
             await asyncio.sleep(0.05)
 
 
+@OWN_SQLITE
 async def test_operator_commands_while_the_app_delivers_on_one_sqlite_file(
     tg: TelegramSandbox, smtp_server: tuple[Mailbox, int], tmp_path: Path
 ) -> None:
@@ -223,6 +224,7 @@ def _invitations(tg: TelegramSandbox, chat_id: int) -> list[dict[str, Any]]:
     return [m for m in tg.bot_messages(chat_id) if "Festival" in (m.get("text") or "")]
 
 
+@OWN_SQLITE
 async def test_a_transaction_that_cannot_get_the_write_lock_fails_cleanly(tmp_path: Path) -> None:
     """Another process holds the SQLite write lock past busy_timeout: the transaction fails
     with "database is locked" before doing anything, and the next one works once it is free."""
