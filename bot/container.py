@@ -121,6 +121,7 @@ def build_services(
         )
     batches = BatchService(payments, outbox, clock) if payments is not None else None
     payroll = PayrollService(notifier, clock, approvals=settings.payroll_approvals)
+    recorded = RecordedPayments(notifier, clock)
     pay_runs = results = None
     if payments is not None:
         assert settings.public_base_url and settings.daraja_callback_secret
@@ -148,10 +149,10 @@ def build_services(
             notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
         ),
         ledger=LedgerService(clock),
-        recorded=RecordedPayments(notifier, clock),
+        recorded=recorded,
         exports=Exports(settings.tz),
         payroll=payroll,
-        reconciler=Reconciler(notifier, outbox, clock, settings.tz),
+        reconciler=Reconciler(notifier, outbox, clock, settings.tz, recorded),
         documents=DocumentService(renderer, outbox, clock),
         payments=payments,
         batches=batches,

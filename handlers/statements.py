@@ -11,13 +11,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot.context import CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command
 from handlers.shared import args_text, chat_id, managers_only, reply
-from models import Reconciliation, ReconciliationRow, ReconGroup
 from services.books import NotAStatement, Report
 from services.books.reconcile import SHOWN
 from services.books.statement import MAX_BYTES
 from services.buttons.books import RecordStatementRow
 from services.errors import CallsheetError
-from services.ids import parse_id
 
 MANAGER_COMMANDS.append(
     Command(
@@ -42,13 +40,16 @@ async def document_sent(update: Update, context: CallsheetContext) -> None:
         name, content, context.person, chat_id=chat_id(update)
     )
     await reply(
-        update, context, "books/reconciliation", record_buttons(report), report=report, shown=SHOWN
+        update,
+        context,
+        "books/reconciliation",
+        record_buttons(context, report),
+        report=report,
+        shown=SHOWN,
     )
 
 
-def record_buttons(report: Report) -> InlineKeyboardMarkup | None:
-    """Record, for each listed payment in that is not in our books and whose payer the
-    statement names by a phone we know (whole shillings only: we book no cents)."""
+def record_buttons(context: CallsheetContext, report: Report) -> InlineKeyboardMarkup | None:
     rows = [
         [
             InlineKeyboardButton(
@@ -56,11 +57,7 @@ def record_buttons(report: Report) -> InlineKeyboardMarkup | None:
                 callback_data=RecordStatementRow(row.id).pack(),
             )
         ]
-        for row in report.rows[ReconGroup.NOT_IN_BOOKS][:SHOWN]
-        if row.person_id in report.names  # type: ignore[attr-defined]
-        and row.direction == "in"
-        and row.statement_amount
-        and row.statement_amount % 100 == 0
+        for row in context.services.reconciler.record_rows(report)
     ]
     return InlineKeyboardMarkup(rows) if rows else None
 
@@ -71,23 +68,9 @@ async def record_pressed(update: Update, context: CallsheetContext) -> None:
     assert query is not None and context.person is not None
     press = RecordStatementRow.parse(query.data)
     assert press is not None
-    row = await ReconciliationRow.get_or_none(id=press.row_id)
-    if (
-        row is None
-        or row.kind is not ReconGroup.NOT_IN_BOOKS
-        or row.person_id is None  # type: ignore[attr-defined]
-        or not row.statement_amount
-    ):
-        await query.answer("❌ That statement row can no longer be recorded.", show_alert=True)
-        return
     try:
-        done = await context.services.recorded.record(
-            context.person,
-            f"#{row.person_id}",  # type: ignore[attr-defined]
-            str(row.statement_amount // 100),
-            "mpesa",
-            row.receipt,
-            chat_id=chat_id(update),
+        row, done = await context.services.reconciler.record_row(
+            context.person, press.row_id, chat_id=chat_id(update)
         )
     except CallsheetError as exc:
         await query.answer(f"❌ {exc}"[:200], show_alert=True)
@@ -99,23 +82,17 @@ async def record_pressed(update: Update, context: CallsheetContext) -> None:
 @managers_only("see reconciliations")
 async def statement_command(update: Update, context: CallsheetContext) -> None:
     assert context.person is not None
-    reconciler = context.services.reconciler
-    wanted = args_text(update).lstrip("#")
-    if not wanted:
-        report = await reconciler.latest(context.person)
-        if report is None:
-            await reply(update, context, "books/no_statement")
-            return
-    else:
-        number = parse_id(wanted)
-        recon = None if number is None else await Reconciliation.get_or_none(id=number)
-        if recon is None:
-            raise NotAStatement(
-                f"There is no statement #{wanted}. Send /statement for the last one."
-            )
-        report = await reconciler.report(recon, again=False)
+    report = await context.services.reconciler.shown(context.person, args_text(update))
+    if report is None:
+        await reply(update, context, "books/no_statement")
+        return
     await reply(
-        update, context, "books/reconciliation", record_buttons(report), report=report, shown=SHOWN
+        update,
+        context,
+        "books/reconciliation",
+        record_buttons(context, report),
+        report=report,
+        shown=SHOWN,
     )
 
 

@@ -35,6 +35,7 @@ from models import (
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.books import NotAStatement, parse
+from services.buttons.books import RecordStatementRow
 from services.clock import ManualClock
 from tests.conftest import START, Mailbox, People, text_part
 from tests.payroll_helpers import approved_sheet
@@ -207,6 +208,14 @@ async def test_a_statement_is_reconciled_with_every_kind_of_row(
     assert (await Person.get(id=jane.id)).balance == jane.balance - 700
     again = await tg.press(boss, report["message_id"], record)
     assert "already recorded" in (await tg.wait_for_callback_answer(again))["text"]
+    # A forged Record for the transfer (money out, nobody named) books nothing.
+    transfer = await ReconciliationRow.get(receipt="TKE9999999")
+    forged = await tg.press_forged(
+        boss, report["message_id"], RecordStatementRow(transfer.id).pack()
+    )
+    answer = await tg.wait_for_callback_answer(forged)
+    assert answer["text"] == "❌ That statement row can no longer be recorded."
+    assert await RecordedPayment.all().count() == 1
     sent = await tg.send_text(boss, "/record Otieno Juma | 2000 | mpesa | TKA2222222")
     refused = await tg.wait_for_bot_message(
         boss.id, "already in the books", after=sent["message_id"]

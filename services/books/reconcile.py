@@ -36,9 +36,11 @@ from models import (
     ReconGroup,
 )
 from services import audit
-from services.books.statement import Statement, StatementRow, parse
+from services.books.statement import NotAStatement, Statement, StatementRow, parse
 from services.clock import Clock
-from services.errors import require_manager
+from services.errors import InvalidInput, require_manager
+from services.ids import parse_id
+from services.ledger.recorded import Recorded, RecordedPayments
 from services.notifications import Notifier
 from services.outbox import Outbox
 
@@ -81,12 +83,39 @@ class Report:
         return int((r.books_in - r.books_out) - (r.paid_in - r.withdrawn))
 
 
+class NotRecordable(InvalidInput):
+    """A Record press on a row that is not (or no longer) one Record can book."""
+
+
+def recordable(row: ReconciliationRow, names: dict[int, str] | None = None) -> bool:
+    """A row Record can book: in the statement, not in our books, money in, whole shillings
+    (we book no cents), and a payer the statement names by a phone we know (in `names`,
+    when given: the people the report could name)."""
+    person_id: int | None = row.person_id  # type: ignore[attr-defined]
+    return (
+        row.kind is ReconGroup.NOT_IN_BOOKS
+        and row.direction == "in"
+        and person_id is not None
+        and (names is None or person_id in names)
+        and bool(row.statement_amount)
+        and (row.statement_amount or 0) % 100 == 0
+    )
+
+
 class Reconciler:
-    def __init__(self, notifier: Notifier, outbox: Outbox, clock: Clock, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        outbox: Outbox,
+        clock: Clock,
+        tz: ZoneInfo,
+        recorded: RecordedPayments,
+    ) -> None:
         self.notifier = notifier
         self.outbox = outbox
         self.clock = clock
         self.tz = tz
+        self.recorded = recorded
 
     async def reconcile(
         self,
@@ -175,10 +204,44 @@ class Reconciler:
         )
         return Report(recon, grouped, names, again)
 
-    async def latest(self, actor: Person) -> Report | None:
+    async def shown(self, actor: Person, wanted: str) -> Report | None:
+        """/statement: the last reconciliation (None if there is none), or number `wanted`."""
         require_manager(actor, "see reconciliations")
-        recon = await Reconciliation.all().order_by("-id").first()
-        return None if recon is None else await self.report(recon, again=True)
+        wanted = wanted.strip().lstrip("#")
+        if not wanted:
+            recon = await Reconciliation.all().order_by("-id").first()
+            return None if recon is None else await self.report(recon)
+        number = parse_id(wanted)
+        recon = None if number is None else await Reconciliation.get_or_none(id=number)
+        if recon is None:
+            raise NotAStatement(
+                f"There is no statement #{wanted}. Send /statement for the last one."
+            )
+        return await self.report(recon)
+
+    def record_rows(self, report: Report) -> list[ReconciliationRow]:
+        """The listed rows a Record button is offered for."""
+        listed = report.rows[ReconGroup.NOT_IN_BOOKS][:SHOWN]
+        return [row for row in listed if recordable(row, report.names)]
+
+    async def record_row(
+        self, actor: Person, row_id: int, *, chat_id: int | None = None
+    ) -> tuple[ReconciliationRow, Recorded]:
+        """Record: book a statement row's payment (paid straight to the paybill) for the
+        person the statement names; a second press is refused as a duplicate receipt."""
+        require_manager(actor, "record payments")
+        row = await ReconciliationRow.get_or_none(id=row_id)
+        if row is None or not recordable(row):
+            raise NotRecordable("That statement row can no longer be recorded.")
+        done = await self.recorded.record(
+            actor,
+            f"#{row.person_id}",  # type: ignore[attr-defined]
+            str((row.statement_amount or 0) // 100),
+            "mpesa",
+            row.receipt,
+            chat_id=chat_id,
+        )
+        return row, done
 
     # --- matching ---------------------------------------------------------------------
 
