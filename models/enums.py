@@ -211,6 +211,7 @@ class NotificationKind(StrEnum):
     PAYSLIP = "payslip"  # to a crew member: what one pay sheet line paid them, with the receipt
     RECONCILIATION_ALERT = "reconciliation_alert"  # to managers: books and statement disagree
     PAYMENT_RECORDED = "payment_recorded"  # to the payer: money received outside M-Pesa
+    PAYMENT_UNRECORDED = "payment_unrecorded"  # to the payer: a recorded payment was undone
     INVOICE = "invoice"  # to a client (no person): their invoice, the PDF attached
 
 

@@ -86,6 +86,11 @@ async def test_cash_recorded_then_undone_once(
     reversal = await LedgerEntry.get(reverses_id=credit.id)
     assert (reversal.kind, reversal.amount) == (LedgerKind.ADJUSTMENT, 5000)
     assert await AuditLog.filter(action=AuditAction.LEDGER_UNRECORDED).count() == 1
+    # Jane, told she paid, is told it was undone: in chat and by email.
+    told = await tg.wait_for_bot_message(jane.id, "undid the KES 5,000 recorded")
+    assert "Reason: Counted twice" in told["text"] and "You now owe KES 8,000." in told["text"]
+    email = await mail.wait_for("jane@example.com", "was undone")
+    assert "Undone by: Achieng Otieno" in text_part(email)
     again = await ask(tg, boss, "/unrecord 1 | Again", "already undone")
     assert "Counted twice" in again["text"]
     assert await LedgerEntry.filter(reverses_id=credit.id).count() == 1

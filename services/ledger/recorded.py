@@ -303,6 +303,15 @@ class RecordedPayments:
                 details={"amount": record.amount, "entry": entry.id, "reason": text},
                 using_db=conn,
             )
+            undone = await RecordedPayment.get(id=record.id, using_db=conn)
+            payer = await Person.get(id=person_id, using_db=conn)
+            await self.notifier.notify(
+                payer,
+                NotificationKind.PAYMENT_UNRECORDED,
+                {"record": undone, "person": payer, "undone_by": actor},
+                dedupe_key=f"unrec:{record.id}",
+                using_db=conn,
+            )
         return Recorded(
             await RecordedPayment.get(id=record.id), await Person.get(id=person_id), entry
         )
