@@ -205,9 +205,10 @@ class Callsheet:
                 ("settle-callbacks", services.callbacks),
             ]
         if services.pay_runs is not None and services.operator_results is not None:
-            # Results of B2C, Transaction Status and Account Balance are applied here, and
-            # queued payouts paid at DARAJA_B2C_RATE.
-            loops.append(("pay-sender", PaySender(services.pay_runs, services.operator_results)))
+            # Results of B2C, Transaction Status, Account Balance and Reversal are applied
+            # here, queued payouts paid at DARAJA_B2C_RATE, and approved refunds sent.
+            sender = PaySender(services.pay_runs, services.operator_results, services.refunds)
+            loops.append(("pay-sender", sender))
 
         return loops
 

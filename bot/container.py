@@ -25,6 +25,7 @@ from services.payroll import PayrollService
 from services.payroll.paying import PayRuns, ResultUrls
 from services.payroll.results import OperatorResults
 from services.people import PeopleService
+from services.refunds import Refunds
 from services.scheduler import Scheduler
 
 CALLBACK_PATH = "/daraja/stk/callback/"
@@ -53,6 +54,7 @@ class Services:
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
     pay_runs: PayRuns | None = None  # paying pay sheets by B2C; with payments
     operator_results: OperatorResults | None = None  # B2C/status/balance results; with pay_runs
+    refunds: Refunds | None = None  # /refund: reversals and B2C refunds; with pay_runs
 
     def when(self, value: datetime) -> str:
         """A time as people read it in the company's timezone, with the year when it is not
@@ -122,7 +124,7 @@ def build_services(
     batches = BatchService(payments, outbox, clock) if payments is not None else None
     payroll = PayrollService(notifier, clock, approvals=settings.payroll_approvals)
     recorded = RecordedPayments(notifier, clock)
-    pay_runs = results = None
+    pay_runs = results = refunds = None
     if payments is not None:
         assert settings.public_base_url and settings.daraja_callback_secret
         pay_runs = PayRuns(
@@ -135,6 +137,8 @@ def build_services(
             rate=settings.daraja_b2c_rate,
         )
         results = OperatorResults(pay_runs)
+        refunds = Refunds(pay_runs)
+        results.refunds = refunds
     return Services(
         settings=settings,
         clock=clock,
@@ -159,6 +163,7 @@ def build_services(
         callbacks=CallbackService(payments, clock) if payments is not None else None,
         pay_runs=pay_runs,
         operator_results=results,
+        refunds=refunds,
     )
 
 

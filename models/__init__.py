@@ -24,9 +24,12 @@ from models.enums import (
     PayoutStatus,
     PaySheetStatus,
     ReceiptKind,
+    RefundMethod,
+    RefundStatus,
 )
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.recorded import RecordedPayment
+from models.refunds import Refund
 from models.tables import (
     AnswerTally,
     Assignment,
@@ -98,6 +101,9 @@ __all__ = [
     "Reconciliation",
     "ReconciliationRow",
     "RecordedPayment",
+    "Refund",
+    "RefundMethod",
+    "RefundStatus",
     "ScheduledJob",
     "ServiceToken",
     "TelegramBudget",

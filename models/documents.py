@@ -46,6 +46,9 @@ class Receipt(Model):
     recorded_payment: fields.OneToOneNullableRelation[Any] = fields.OneToOneField(
         "models.RecordedPayment", related_name="document", null=True, on_delete=fields.RESTRICT
     )
+    refund: fields.OneToOneNullableRelation[Any] = fields.OneToOneField(
+        "models.Refund", related_name="document", null=True, on_delete=fields.RESTRICT
+    )
     # Who paid (money in) or was paid (money out); None for a phone nobody on the list has.
     person: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.Person", related_name="receipts", null=True, on_delete=fields.SET_NULL

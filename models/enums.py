@@ -50,6 +50,7 @@ class LedgerKind(StrEnum):
     DEDUCTION = "deduction"  # withheld from a line's pay against what the person owes
     PAYOUT = "payout"  # wages sent by M-Pesa B2C; raises the balance back towards zero
     RECORDED = "recorded"  # money received outside M-Pesa (/record); lowers the balance
+    REFUND = "refund"  # money given back to a payer (/refund); raises the balance
 
 
 class PaymentMethod(StrEnum):
@@ -170,6 +171,14 @@ class AuditAction(StrEnum):
 
     RECONCILIATION_IMPORTED = "reconciliation.imported"  # a statement matched against the books
 
+    REFUND_REQUESTED = "refund.requested"
+    REFUND_APPROVED = "refund.approved"
+    REFUND_REJECTED = "refund.rejected"  # another manager said no, or the requester withdrew it
+    REFUND_SENT = "refund.sent"  # the request left for Daraja
+    REFUND_REFUNDED = "refund.refunded"
+    REFUND_FAILED = "refund.failed"
+    REFUND_UNKNOWN = "refund.unknown"  # the outcome is unknown: Transaction Status decides
+
     @classmethod
     def answer(cls, status: AssignmentStatus) -> AuditAction:
         """A crew member's answer moved their assignment to `status`."""
@@ -213,6 +222,10 @@ class NotificationKind(StrEnum):
     PAYMENT_RECORDED = "payment_recorded"  # to the payer: money received outside M-Pesa
     PAYMENT_UNRECORDED = "payment_unrecorded"  # to the payer: a recorded payment was undone
     INVOICE = "invoice"  # to a client (no person): their invoice, the PDF attached
+    REFUND = "refund"  # live card of a refund, to the manager who asked and each approver
+    REFUND_APPROVAL = "refund_approval"  # email to other managers: a refund waits for them
+    REFUND_NOTICE = "refund_notice"  # to the payer: money given back, with the receipt
+    REFUND_OUTCOME = "refund_outcome"  # to every manager: a refund was made, or failed and why
 
 
 class PaySheetStatus(StrEnum):
@@ -252,6 +265,26 @@ class ReceiptKind(StrEnum):
     PAYMENT = "payment"  # money in: a completed M-Pesa payment
     PAYOUT = "payout"  # money out: wages paid by M-Pesa B2C
     RECORDED = "recorded"  # money in by hand (/record): cash, bank, Airtel, cheque, paybill
+    REFUND = "refund"  # money out: a payment given back (reversed, or sent back by B2C)
+
+
+class RefundMethod(StrEnum):
+    """How a refund moves the money back."""
+
+    REVERSAL = "reversal"  # the whole payment, by Daraja's Reversal API
+    B2C = "b2c"  # part of it, by a B2C payment to the payer's phone
+
+
+class RefundStatus(StrEnum):
+    """requested → approved → sent → refunded | failed | unknown (and rejected)."""
+
+    REQUESTED = "requested"  # waiting for a second manager (PAYROLL_APPROVALS=2)
+    APPROVED = "approved"  # the sender will send it
+    SENT = "sent"  # claimed by the sender: may have reached Daraja, so only an answer settles it
+    REFUNDED = "refunded"
+    FAILED = "failed"  # definitely not refunded; a new /refund may try again
+    UNKNOWN = "unknown"  # lost answer, queue timeout, "already reversed": Transaction Status
+    REJECTED = "rejected"  # a manager said no before it was sent
 
 
 class InvoiceStatus(StrEnum):

@@ -56,6 +56,7 @@ TABLES = [
     "live_message",
     "outbox_message",
     "receipt",
+    "refund",
     "recorded_payment",
     "ledger_entry",
     "invoice_line",

@@ -48,7 +48,8 @@ async def test_paid_request_updates_both_chats_emails_receipts_and_clears_the_ba
     paid = await tg.wait_for_bot_message(
         boss.id, "✅ Jane Wanjiku paid KES 1,500 · receipt QJK", message_id=started["message_id"]
     )
-    assert "reply_markup" not in paid  # nothing left to press
+    # Nothing left to press but Refund.
+    assert [b["text"] for row in paid["reply_markup"]["inline_keyboard"] for b in row] == ["Refund"]
     payer = await tg.wait_for_bot_message(jane.id, "✅ Paid KES 1,500 · receipt QJK")
     payment = await only_payment()
     assert payment.status is PaymentStatus.COMPLETED and payment.receipt is not None

@@ -1,5 +1,5 @@
 """Payments in the chat: /request, the books (/charge, /uncharge, /resolve, /record,
-/unrecord), the month's export (/export), the lists (/payments, /balances, /balance),
+/unrecord), refunds (/refund, /refunds, and their buttons), the month's export (/export), the lists (/payments, /balances, /balance),
 receipts and invoices (/receipt, /invoice), a payment's Daraja exchanges (/daraja), an
 event's payment request, and the pay: buttons.
 
@@ -14,7 +14,17 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers.payments import batch, books, buttons, documents, exchanges, export, lists, request
+from handlers.payments import (
+    batch,
+    books,
+    buttons,
+    documents,
+    exchanges,
+    export,
+    lists,
+    refunds,
+    request,
+)
 
 __all__ = ["register", "register_batch", "register_buttons"]
 
@@ -22,6 +32,7 @@ __all__ = ["register", "register_batch", "register_buttons"]
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     request.register(application)
     books.register(application)
+    refunds.register(application)
     export.register(application)
     lists.register(application)
     exchanges.register(application)

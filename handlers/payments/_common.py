@@ -24,6 +24,12 @@ MANAGER_COMMANDS += [
         "/record Jane | 5000 | bank | FT26330ABC12",
     ),
     Command("unrecord", "Undo a recorded payment", "/unrecord 4 | Typed the wrong amount"),
+    Command(
+        "refund",
+        "Give money back: the whole payment, or part of it",
+        "/refund 12 | 500 | Charged twice",
+    ),
+    Command("refunds", "The latest refunds and where they are"),
     Command("export", "The month's ledger as CSV and XLSX for the accountant", "/export 2026-11"),
     Command("payments", "Payment history: /payments [person or status]"),
     Command("daraja", "What Daraja said about a payment, secrets hidden", "/daraja 12"),

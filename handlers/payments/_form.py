@@ -28,6 +28,9 @@ from services.errors import CallsheetError
 
 Check = Callable[[str, CallsheetContext], Awaitable[object]]  # raises CallsheetError
 Finish = Callable[[Update, CallsheetContext, Person, list[str]], Awaitable[None]]
+# A press that opens the form with its first answers given: the values, or None (refused
+# with an answer to the press already given).
+Prefill = Callable[[Update, CallsheetContext], Awaitable[list[str] | None]]
 Step = Callable[[Update, CallsheetContext], Coroutine[Any, Any, int]]
 
 
@@ -44,9 +47,17 @@ def cancel_markup() -> InlineKeyboardMarkup:
 
 
 def guided(
-    command: str, doing: str, fields: list[Field], finish: Finish
+    command: str,
+    doing: str,
+    fields: list[Field],
+    finish: Finish,
+    *,
+    fill: Callable[[list[str]], list[str]] | None = None,
+    button: tuple[Callable[[object], bool], Prefill] | None = None,
 ) -> ConversationHandler[Any]:
-    """The form's conversation; its states are the index of the field being asked."""
+    """The form's conversation; its states are the index of the field being asked.
+    `fill` completes a one-line form's parts (an optional part left out); `button` is a
+    press (its pattern, and what it answers) that opens the form part way through."""
     key = f"guided:{command}"
 
     @managers_only(doing)
@@ -61,6 +72,8 @@ def guided(
             await ask(update, context, 0)
             return 0
         parts = [p.strip() for p in text.split("|")]
+        if fill is not None:
+            parts = fill(parts)
         if len(parts) != len(fields):
             await reply(
                 update,
@@ -88,6 +101,17 @@ def guided(
             error=error,
             prompt=fields[index].prompt,
         )
+
+    @managers_only(doing)
+    async def pressed(update: Update, context: CallsheetContext) -> int:
+        assert button is not None and update.callback_query is not None
+        values = await button[1](update, context)
+        if values is None:
+            return ConversationHandler.END
+        await update.callback_query.answer()
+        user_data(context)[key] = values
+        await ask(update, context, len(values))
+        return len(values)
 
     def step(index: int) -> Step:
         async def answer(update: Update, context: CallsheetContext) -> int:
@@ -129,8 +153,11 @@ def guided(
     with warnings.catch_warnings():
         # The Cancel button is on the latest prompt of this user's own conversation.
         warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        entry_points: list[Any] = [CommandHandler(command, entry)]
+        if button is not None:
+            entry_points.append(CallbackQueryHandler(pressed, pattern=button[0]))
         return ConversationHandler(
-            entry_points=[CommandHandler(command, entry)],
+            entry_points=entry_points,
             states={i: [MessageHandler(text_only, step(i))] for i in range(len(fields))},
             fallbacks=[
                 CommandHandler("cancel", cancel),

@@ -26,6 +26,7 @@ from sandbox.daraja._operator_results import (
     params,
     result_body,
     reversal_parameters,
+    reversal_status,
     status_parameters,
 )
 from sandbox.daraja._operator_state import (
@@ -183,11 +184,21 @@ class OperatorEndpoints:
             assert paid is not None
             code = "0"
             state.utility_balance -= amount
-            record = Reversal(self._callbacks.new_receipt(), receipt, amount, code, state.clock())
+            record = Reversal(
+                self._callbacks.new_receipt(),
+                receipt,
+                amount,
+                code,
+                state.clock(),
+                originator_id=originator,
+                conversation_id=conversation,
+                phone=paid.phone,
+            )
             state.reversals[receipt] = record
             transaction_id = record.transaction_id
             parameters = reversal_parameters(record, paid.phone, state.utility_balance)
         state.operator_stats.reversals_accepted += 1
+        delivery = state.reversal_plans.popleft() if state.reversal_plans else Delivery.NORMAL
         desc = {"R000001": "The transaction has already been reversed.", "R000002": _NOT_FOUND[1]}
         result = result_body(
             code,
@@ -198,7 +209,20 @@ class OperatorEndpoints:
             parameters,
             {"Key": "Occasion", "Value": str(body.get("Occasion", ""))},
         )
-        self._spawn("reversal", originator, str(body["ResultURL"]), result)
+        if delivery is Delivery.QUEUE_TIMEOUT:
+            echo = {k: v for k, v in body.items() if k != "SecurityCredential"}
+            echo["OriginatorConversationID"] = originator
+            echo["ConversationID"] = conversation
+            self._callbacks.spawn(
+                self._timeout_later(originator, str(body["QueueTimeOutURL"]), echo, "reversal")
+            )
+        elif delivery is not Delivery.LOST:  # a lost result: only Transaction Status knows
+            times = 2 if delivery is Delivery.TWICE else 1
+            self._callbacks.spawn(
+                deliver_later(
+                    state, "reversal", originator, str(body["ResultURL"]), result, times=times
+                )
+            )
         return self._accepted(conversation, originator)
 
     # helpers
@@ -258,9 +282,11 @@ class OperatorEndpoints:
             )
         )
 
-    async def _timeout_later(self, key: str, url: str, body: dict[str, Any]) -> None:
+    async def _timeout_later(
+        self, key: str, url: str, body: dict[str, Any], api: str = "b2c"
+    ) -> None:
         await asyncio.sleep(self._state.callback_delay)
-        await deliver(self._state, "b2c", key, url, body, timeout=True)
+        await deliver(self._state, api, key, url, body, timeout=True)
 
     def _status_result(
         self, body: dict[str, Any], originator: str, conversation: str, reference: dict[str, Any]
@@ -272,7 +298,19 @@ class OperatorEndpoints:
         if payout is None and receipt:
             payout = next((p for p in state.payouts.values() if p.transaction_id == receipt), None)
         if payout is None:
-            return result_body(*_NOT_FOUND, originator, conversation, "", None, reference)
+            found = reversal_status(state, asked, receipt)
+            if found is None:
+                return result_body(*_NOT_FOUND, originator, conversation, "", None, reference)
+            receipt_no, parameters = found
+            return result_body(
+                "0",
+                "The service request has been accepted successfully.",
+                originator,
+                conversation,
+                receipt_no,
+                parameters,
+                reference,
+            )
         return result_body(
             "0",
             "The service request has been accepted successfully.",

@@ -108,6 +108,51 @@ def reversal_parameters(reversal: Reversal, phone: str, balance: int) -> dict[st
     )
 
 
+def reversal_status(
+    state: SandboxState, asked: object, receipt: object
+) -> tuple[str, dict[str, Any]] | None:
+    """Transaction Status about a reversal (by Daraja's id for its request, or its own
+    receipt), or about a paid push by its receipt: "Reversed" once reversed."""
+    for reversal in state.reversals.values():
+        if (asked and asked == reversal.originator_id) or (
+            receipt and receipt == reversal.transaction_id
+        ):
+            when = f"{reversal.completed_at.astimezone(NAIROBI):%Y%m%d%H%M%S}"
+            return reversal.transaction_id, params(
+                DebitPartyName="174379 - Callsheet Sandbox",
+                CreditPartyName=f"{reversal.phone} - JANE WANJIKU",
+                **{"Originator Conversation ID": reversal.originator_id},
+                InitiatedTime=when,
+                DebitAccountType="Utility Account",
+                DebitPartyCharges="",
+                TransactionReason="Reversal",
+                ReasonType="Reversal",
+                TransactionStatus="Completed",
+                FinalisedTime=when,
+                Amount=reversal.amount,
+                ConversationID=reversal.conversation_id,
+                ReceiptNo=reversal.transaction_id,
+            )
+    if not receipt:
+        return None
+    paid = next((c for c in state.checkouts.values() if c.receipt == receipt), None)
+    if paid is None:
+        return None
+    reversed_ = receipt in state.reversals
+    when = f"{state.clock().astimezone(NAIROBI):%Y%m%d%H%M%S}"
+    return str(receipt), params(
+        DebitPartyName=f"{paid.phone} - JANE WANJIKU",
+        CreditPartyName="174379 - Callsheet Sandbox",
+        InitiatedTime=when,
+        DebitPartyCharges="",
+        ReasonType="Pay Utility",
+        TransactionStatus="Reversed" if reversed_ else "Completed",
+        FinalisedTime=when,
+        Amount=paid.amount,
+        ReceiptNo=str(receipt),
+    )
+
+
 def balance_string(utility: int) -> str:
     return (
         "Working Account|KES|700000.00|700000.00|0.00|0.00"

@@ -78,6 +78,9 @@ class Reversal:
     amount: int
     code: str
     completed_at: datetime
+    originator_id: str = ""  # Daraja's OriginatorConversationID for the request that made it
+    conversation_id: str = ""
+    phone: str = ""
 
 
 @dataclass

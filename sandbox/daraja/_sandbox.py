@@ -11,7 +11,13 @@ from aiohttp import web
 from sandbox.daraja._callbacks import CallbackSender
 from sandbox.daraja._checks import daraja_errors, issue_token
 from sandbox.daraja._operator import OperatorEndpoints
-from sandbox.daraja._operator_state import DeliveredResult, Delivery, Payout, PayoutPlan
+from sandbox.daraja._operator_state import (
+    DeliveredResult,
+    Delivery,
+    Payout,
+    PayoutPlan,
+    Reversal,
+)
 from sandbox.daraja._state import DeliveredCallback, Fault, Outcome, ReceivedPush, SandboxState
 from sandbox.daraja._stk import StkEndpoints
 
@@ -145,6 +151,14 @@ class DarajaSandbox(SandboxState):
         (unless the credential, shortcode, amount or balance fails it first), its result
         delivered as `delivery`."""
         self.payout_plans[phone].append(PayoutPlan(code, delivery))
+
+    def next_reversal(self, delivery: Delivery) -> None:
+        """The next reversal's result is delivered as `delivery` (LOST: never posted)."""
+        self.reversal_plans.append(delivery)
+
+    def reversal_of(self, receipt: str) -> Reversal | None:
+        """The reversal of the paid push with this receipt, if one was made."""
+        return self.reversals.get(receipt)
 
     def lock_credential(self, locked: bool = True) -> None:
         """Every operator request ends with 8006, as after too many wrong passwords."""

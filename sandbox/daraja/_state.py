@@ -19,6 +19,7 @@ from sandbox.daraja._operator_state import (
     SANDBOX_INITIATOR,
     SANDBOX_INITIATOR_PASSWORD,
     DeliveredResult,
+    Delivery,
     OperatorStats,
     Payout,
     PayoutPlan,
@@ -153,6 +154,7 @@ class SandboxState:
         self.payouts: dict[str, Payout] = {}  # by OriginatorConversationID
         self.reversals: dict[str, Reversal] = {}  # by the original receipt
         self.payout_plans: dict[str | None, deque[PayoutPlan]] = defaultdict(deque)
+        self.reversal_plans: deque[Delivery] = deque()  # how the next reversals' results go
         self.results_delivered: list[DeliveredResult] = []
         self.operator_stats = OperatorStats()
 

@@ -60,6 +60,7 @@ async def issue_receipt(
     payment_id: int | None = None,
     payout_id: int | None = None,
     recorded_payment_id: int | None = None,
+    refund_id: int | None = None,
 ) -> Receipt:
     """The movement's receipt, numbered in `at`'s year; the one it has if it has one already.
 
@@ -69,6 +70,7 @@ async def issue_receipt(
         "payment_id": payment_id,
         "payout_id": payout_id,
         "recorded_payment_id": recorded_payment_id,
+        "refund_id": refund_id,
     }
     movement = {name: value for name, value in links.items() if value is not None}
     assert len(movement) == 1, "a receipt records exactly one movement"

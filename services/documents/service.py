@@ -26,6 +26,8 @@ from models import (
     Receipt,
     ReceiptKind,
     RecordedPayment,
+    Refund,
+    RefundMethod,
 )
 from services import audit
 from services.clock import Clock
@@ -173,6 +175,21 @@ class DocumentService:
                 total_label="Total received",
                 details=details,
                 footer=thanks,
+            )
+        elif receipt.kind is ReceiptKind.REFUND:
+            refund = await Refund.get(id=receipt.refund_id)  # type: ignore[attr-defined]
+            payment = await Payment.get(id=refund.payment_id)  # type: ignore[attr-defined]
+            how = "M-Pesa reversal" if refund.method is RefundMethod.REVERSAL else "M-Pesa"
+            drawn = sheet(
+                party_label="Refunded to",
+                party=party(refund.phone),
+                lines=[Line(f"Refund: {payment.purpose} · {refund.reason}", receipt.amount)],
+                total_label="Total refunded",
+                details=[
+                    ("Paid back by", how),
+                    ("M-Pesa receipt", refund.receipt or "not given by M-Pesa"),
+                    ("Refund of", f"payment #{payment.id} · M-Pesa {payment.receipt}"),
+                ],
             )
         else:
             payout = await Payout.get(id=receipt.payout_id)  # type: ignore[attr-defined]

@@ -28,6 +28,8 @@ from models import (
     Person,
     Receipt,
     RecordedPayment,
+    Refund,
+    RefundStatus,
 )
 from services.daraja import MalformedCallback, parse_callback
 from services.money import format_kes
@@ -73,6 +75,10 @@ async def find_mismatches(conn: BaseDBAsyncClient, now: datetime) -> list[Mismat
     problems += await _payouts(conn)
     problems += await _recorded(conn)
     problems += await _receipts(conn)
+    # Imported here: services.refunds writes the ledger, whose package imports this module.
+    from services.refunds.checks import refund_checks
+
+    problems += await refund_checks(conn)
     problems += await _numbers(conn)
     return problems
 
@@ -296,11 +302,13 @@ async def _receipts(conn: BaseDBAsyncClient) -> list[Mismatch]:
     by_payment: dict[int, list[Receipt]] = {}
     by_payout: dict[int, list[Receipt]] = {}
     by_record: dict[int, list[Receipt]] = {}
+    by_refund: dict[int, list[Receipt]] = {}
     for receipt in await Receipt.all().using_db(conn).order_by("id"):
         links = [
             (by_payment, receipt.payment_id),  # type: ignore[attr-defined]
             (by_payout, receipt.payout_id),  # type: ignore[attr-defined]
             (by_record, receipt.recorded_payment_id),  # type: ignore[attr-defined]
+            (by_refund, receipt.refund_id),  # type: ignore[attr-defined]
         ]
         linked = [(index, key) for index, key in links if key is not None]
         for index, key in linked:
@@ -336,7 +344,21 @@ async def _receipts(conn: BaseDBAsyncClient) -> list[Mismatch]:
             problems.append(
                 Mismatch(f"receipt {mine[0].number}", f"amount differs from record #{record.id}")
             )
-    for receipts in (*by_payment.values(), *by_payout.values(), *by_record.values()):
+    refunded = Refund.filter(status=RefundStatus.REFUNDED).using_db(conn).order_by("id")
+    for refund in await refunded:
+        mine = by_refund.pop(refund.id, [])
+        if len(mine) != 1 or mine[0].amount != refund.amount:
+            problems.append(
+                Mismatch(
+                    f"refund #{refund.id}", f"refunded with {len(mine)} receipts of its amount"
+                )
+            )
+    for receipts in (
+        *by_payment.values(),
+        *by_payout.values(),
+        *by_record.values(),
+        *by_refund.values(),
+    ):
         for receipt in receipts:
             problems.append(
                 Mismatch(f"receipt {receipt.number}", "for money that was not received or paid")

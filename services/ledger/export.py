@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from models import LedgerEntry, LedgerKind, Payment, Payout, Person, RecordedPayment
+from models import LedgerEntry, LedgerKind, Payment, Payout, Person, RecordedPayment, Refund
 from services.errors import InvalidInput, require_manager
 from services.ledger.service import LedgerError
 
@@ -166,6 +166,12 @@ class Exports:
             r.entry_id: r  # type: ignore[attr-defined]
             for r in await RecordedPayment.filter(entry_id__in=[i for i in ids if i] or [0])
         }
+        refunds = {
+            r.entry_id: r  # type: ignore[attr-defined]
+            for r in await Refund.filter(
+                entry_id__in=[e.id for e in entries if e.kind is LedgerKind.REFUND] or [0]
+            )
+        }
         rows = []
         for entry in entries:
             method = receipt = ""
@@ -173,7 +179,11 @@ class Exports:
             record = records.get(entry.id) or records.get(entry.reverses_id)  # type: ignore[attr-defined]
             payment = payments.get(entry.payment_id)  # type: ignore[attr-defined]
             payout = payouts.get(entry.payout_id)  # type: ignore[attr-defined]
-            if record is not None:
+            refund = refunds.get(entry.id)
+            if refund is not None:
+                method, receipt = f"mpesa {refund.method.value}", refund.receipt or ""
+                reference = f"refund #{refund.id} of payment #{refund.payment_id}"  # type: ignore[attr-defined]
+            elif record is not None:
                 method, reference = record.method.value, record.reference
             elif payment is not None:
                 method, receipt, reference = (

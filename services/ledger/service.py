@@ -334,8 +334,9 @@ class LedgerService:
             lowered[pid] -= beyond
         return charges
 
+    @staticmethod
     async def still_standing(
-        self, payment_id: int, person_id: int, beyond: str, conn: BaseDBAsyncClient
+        payment_id: int, person_id: int, beyond: str, conn: BaseDBAsyncClient
     ) -> list[LedgerEntry]:
         """The credit a payment gave and the charge for what it brought beyond what was
         owed (described `beyond`), each unless already reversed."""

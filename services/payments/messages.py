@@ -23,6 +23,7 @@ from models import (
 )
 from services import batch_summary
 from services.buttons.payments import CheckStatus, ResendPayment
+from services.buttons.refunds import StartRefund
 from services.notifications import Button, Keyboard, Notifier
 from services.payments.states import NEEDS_A_MANAGER, SETTLED_UNPAID
 from services.phones import display_phone
@@ -182,6 +183,8 @@ def _manager_buttons(payment: Payment) -> Keyboard:
         *SETTLED_UNPAID,
     ):
         row.append(Button("Check status", CheckStatus(payment.id).pack()))
+    if payment.status is PaymentStatus.COMPLETED and payment.receipt:
+        row.append(Button("Refund", StartRefund(payment.id).pack()))
     return [row] if row else []
 
 

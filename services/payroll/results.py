@@ -1,5 +1,6 @@
-"""Operator results (B2C, Transaction Status, Account Balance) from the HTTP request to the
-payout: the one owner of the daraja_result table.
+"""Operator results (B2C, Transaction Status, Account Balance, Reversal) from the HTTP request
+to the payout or refund: the one owner of the daraja_result table. Results about refunds are
+handed to `services/refunds/results.py`.
 
 `receive` stores the raw body and commits before Daraja hears 200 (Safaricom never resends a
 result, so nothing else is waited for); the pay sender then applies each stored row once
@@ -32,6 +33,7 @@ from services.daraja import (
     B2CResult,
     MalformedCallback,
     Product,
+    ReversalResult,
     TransactionState,
     TransactionStatusResult,
     Verdict,
@@ -40,14 +42,16 @@ from services.daraja import (
 )
 from services.daraja.results import key
 from services.payroll import _outcomes as outcomes
+from services.refunds import results as refund_results
 from services.worker import Failure, isolated
 
 if TYPE_CHECKING:
     from services.payroll.paying import PayRuns
+    from services.refunds import Refunds
 
 log = logging.getLogger(__name__)
 
-PRODUCTS = (Product.B2C, Product.TRANSACTION_STATUS, Product.ACCOUNT_BALANCE)
+PRODUCTS = (Product.B2C, Product.TRANSACTION_STATUS, Product.ACCOUNT_BALANCE, Product.REVERSAL)
 APPLY_BATCH = 50
 IP_MAX = 64
 NOTE_MAX = 300
@@ -57,6 +61,7 @@ class OperatorResults:
     def __init__(self, runs: PayRuns) -> None:
         self.runs = runs
         self.clock = runs.clock
+        self.refunds: Refunds | None = None  # set by the container beside them
         self._applied = asyncio.Event()  # set after every round of applying
 
     async def receive(
@@ -143,6 +148,10 @@ class OperatorResults:
         data = json.loads(row.body)
         if row.timeout:
             gave_up = parse_queue_timeout(data, product)
+            if self.refunds is not None and product in (Product.B2C, Product.REVERSAL):
+                applied = await refund_results.timeout(self.refunds, gave_up, conn)
+                if applied is not None:
+                    return (*applied, False)
             if product is Product.B2C:
                 payout = await _payout(gave_up.originator_conversation_id, conn)
                 if payout is None:
@@ -157,8 +166,25 @@ class OperatorResults:
                     "M-Pesa did not answer the balance check. Press Pay again.", conn, alert=False
                 )
                 return CallbackStatus.APPLIED, f"queue timeout: {n} run(s) stopped", False
+            if product is Product.REVERSAL:
+                return CallbackStatus.UNMATCHED, "queue timeout for no refund of ours", False
             return CallbackStatus.APPLIED, "queue timeout: asked again by the sweep", False
         result = parse_result(data, product)
+        refunds = self.refunds
+        if isinstance(result, ReversalResult):
+            if refunds is None:
+                return CallbackStatus.UNMATCHED, "reversal result with refunds off", False
+            applied = await refund_results.reversal(refunds, result, conn)
+            assert applied is not None
+            return (*applied, False)
+        if refunds is not None and isinstance(result, B2CResult | TransactionStatusResult):
+            about = (
+                await refund_results.b2c(refunds, result, conn)
+                if isinstance(result, B2CResult)
+                else await refund_results.status(refunds, result, conn)
+            )
+            if about is not None:
+                return (*about, False)
         if isinstance(result, B2CResult):
             return await self._b2c(result, conn)
         if isinstance(result, TransactionStatusResult):

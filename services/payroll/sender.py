@@ -1,5 +1,6 @@
 """The pay sender: the background loop that applies operator results, pays queued payouts
-at DARAJA_B2C_RATE and sweeps what M-Pesa left unanswered. Every instance runs one; the
+at DARAJA_B2C_RATE, sends approved refunds and sweeps what M-Pesa left unanswered. Every
+instance runs one; the
 claims (`claim_payout`, the result rows, `checked_at`) keep them from doing anything twice.
 
 Each round applies the results that arrived first, so a stop code stops the run before the
@@ -12,6 +13,7 @@ import asyncio
 
 from services.payroll.paying import PayRuns
 from services.payroll.results import OperatorResults
+from services.refunds import Refunds
 from services.worker import Worker
 
 SWEEP_EVERY = 15.0  # seconds between sweeps for stale balance checks and silent payouts
@@ -20,10 +22,13 @@ SWEEP_EVERY = 15.0  # seconds between sweeps for stale balance checks and silent
 class PaySender(Worker):
     name = "pay-sender"
 
-    def __init__(self, runs: PayRuns, results: OperatorResults) -> None:
+    def __init__(
+        self, runs: PayRuns, results: OperatorResults, refunds: Refunds | None = None
+    ) -> None:
         super().__init__(idle_seconds=SWEEP_EVERY)
         self.runs = runs
         self.results = results
+        self.refunds = refunds
         self._next_sweep = 0.0
         runs.sender = self
 
@@ -38,6 +43,12 @@ class PaySender(Worker):
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_EVERY
             done += await self.runs.sweep()
+        if self.refunds is not None:
+            # Refunds are few: each approved one goes at once, and an unknown one is asked
+            # about at once (a sent one only after a while without an answer).
+            while await self.refunds.send_one():
+                done += 1
+            done += await self.refunds.sweep()
         done += await self.runs.refresh_summaries()
         wait = self.runs.due_in()
         if wait > 0:
