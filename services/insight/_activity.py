@@ -130,7 +130,8 @@ class Activity:
             start = datetime.combine(day, time(0), tzinfo=self.tz).astimezone(UTC)
             end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz)
             today = self.clock.now().astimezone(self.tz).date()
-            label = "today" if day == today else f"{day:%a} {day.day} {day:%b %Y}"
+            label = f"{day:%a} {day.day} {day:%b}"
+            label = f"today, {label}" if day == today else f"{label} {day.year}"
             return Q(at__gte=start, at__lt=end.astimezone(UTC)), label
         if scope is Scope.PERSON:
             person = await Person.get_or_none(id=ref)
