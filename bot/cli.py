@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import stats_cli
 from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--out", default=".", help="folder to write the two files in (default: the current one)"
     )
+    stats_cli.add_parser(sub)
     reconcile = sub.add_parser(
         "reconcile",
         help="reconcile an M-Pesa statement (CSV or XLSX) against the books",
@@ -147,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_reconcile(settings, Path(args.file).name, content))
         if args.command == "export":
             return _export(settings, args.month, Path(args.out))
+        if args.command == "stats":
+            return stats_cli.run(settings, args)
         if args.command == "receipts":
             return asyncio.run(_receipts(settings))
         if args.command == "check":

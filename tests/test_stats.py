@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
 from bot.app import Callsheet
+from models import LedgerEntry, LedgerKind, Person
+from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
 from services.insight import StatsReport, draw_chart
-from tests.conftest import People
+from tests.conftest import START, People
 from tests.event_setup import fast_sandbox, said
 from tests.insight_helpers import seed_november
 
@@ -118,3 +124,47 @@ async def test_the_bot_answers_others_while_a_chart_is_drawn(
     jane_answered.set()
     _, content = await chart_after(tg, boss, summary["message_id"])
     assert content.startswith(PNG)
+
+
+async def test_callsheet_stats_prints_the_month_and_writes_the_chart(
+    database: str, tmp_path: Path
+) -> None:
+    jane = await Person.create(**stamp(Person, START), name="Jane Wanjiku", phone="+254712345678")
+    for when, kind, amount in ((START, LedgerKind.PAYMENT, -700), (START, LedgerKind.PAYOUT, 250)):
+        await LedgerEntry.create(
+            **stamp(LedgerEntry, when), person=jane, kind=kind, amount=amount, description="x"
+        )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DATABASE_URL": database, "TIMEZONE": "Africa/Nairobi"}
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", "stats", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parent.parent,
+            check=False,
+        )
+
+    chart = tmp_path / "stats.png"
+    done = await asyncio.to_thread(cli, "--month", "2026-11", "--png", str(chart))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "📊 November 2026",
+        "Events: 0",
+        "Crew confirm rate: nobody was asked",
+        "Late drop-outs: 0 (confirmed, then declined within 48 h of call time)",
+        "Money in: KES 700",
+        "Money out: KES 250 (wages sent)",
+        f"wrote {chart}",
+    ]
+    with Image.open(chart) as image:
+        image.load()
+        assert image.format == "PNG" and image.size == (1200, 780)
+
+    bad = await asyncio.to_thread(cli, "--month", "November")
+    assert bad.returncode == 2
+    assert "“November” is not a month. Give the year and month, like 2026-11." in bad.stderr
+    missing = await asyncio.to_thread(cli, "--png", str(tmp_path / "no" / "stats.png"))
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
