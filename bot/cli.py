@@ -40,11 +40,18 @@ def _parser() -> argparse.ArgumentParser:
         "HTTP server on HTTP_HOST:HTTP_PORT until SIGINT or SIGTERM. "
         "Refuses to start on a database that needs `callsheet migrate`.",
     )
-    sub.add_parser(
+    demo = sub.add_parser(
         "demo",
         help="play a manager and two crew through the system, offline, and print it all",
         description="Run the whole system against local stand-ins for Telegram (and Daraja, "
-        "email) with a temporary SQLite database; needs no configuration.",
+        "email) with a temporary SQLite database; needs no configuration. It ends with "
+        "/stats, whose chart it saves as a PNG and names.",
+    )
+    demo.add_argument(
+        "--png",
+        type=Path,
+        help="where to save the /stats chart (default: callsheet-demo-stats.png in the "
+        "system's temporary folder)",
     )
     sub.add_parser("migrate", help="apply database migrations (DATABASE_URL)")
     add = sub.add_parser(
@@ -127,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_demo
 
         setup_logging(logging.WARNING)
-        return int(asyncio.run(run_demo()))
+        return int(asyncio.run(run_demo(args.png)))
     try:
         settings = load_settings()
         setup_logging(level, _secrets(settings))
