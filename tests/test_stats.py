@@ -97,6 +97,7 @@ async def test_stats_refuse_crew_and_a_bad_month(
         ("nov", "“nov” is not a month. Give the year and month, like 2026-11."),
         ("2026-13", "“2026-13” is not a month. Give the year and month, like 2026-11."),
         ("11-2026", "Give the year and month, like 2026-11."),
+        ("9999-12", "“9999-12” is not a month. Give the year and month, like 2026-11."),
     ):
         await said(tg, boss, f"/stats {typed}", told)
     assert not any("photo" in m for m in tg.bot_messages(boss.id))
