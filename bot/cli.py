@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import stats_cli
 from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -39,11 +40,18 @@ def _parser() -> argparse.ArgumentParser:
         "HTTP server on HTTP_HOST:HTTP_PORT until SIGINT or SIGTERM. "
         "Refuses to start on a database that needs `callsheet migrate`.",
     )
-    sub.add_parser(
+    demo = sub.add_parser(
         "demo",
         help="play a manager and two crew through the system, offline, and print it all",
         description="Run the whole system against local stand-ins for Telegram (and Daraja, "
-        "email) with a temporary SQLite database; needs no configuration.",
+        "email) with a temporary SQLite database; needs no configuration. It ends with "
+        "/stats, whose chart it saves as a PNG and names.",
+    )
+    demo.add_argument(
+        "--png",
+        type=Path,
+        help="where to save the /stats chart (default: callsheet-demo-stats.png in the "
+        "system's temporary folder)",
     )
     sub.add_parser("migrate", help="apply database migrations (DATABASE_URL)")
     add = sub.add_parser(
@@ -88,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--out", default=".", help="folder to write the two files in (default: the current one)"
     )
+    stats_cli.add_parser(sub)
     reconcile = sub.add_parser(
         "reconcile",
         help="reconcile an M-Pesa statement (CSV or XLSX) against the books",
@@ -125,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_demo
 
         setup_logging(logging.WARNING)
-        return int(asyncio.run(run_demo()))
+        return int(asyncio.run(run_demo(args.png)))
     try:
         settings = load_settings()
         setup_logging(level, _secrets(settings))
@@ -147,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_reconcile(settings, Path(args.file).name, content))
         if args.command == "export":
             return _export(settings, args.month, Path(args.out))
+        if args.command == "stats":
+            return stats_cli.run(settings, args)
         if args.command == "receipts":
             return asyncio.run(_receipts(settings))
         if args.command == "check":

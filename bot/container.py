@@ -17,6 +17,7 @@ from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditS
 from services.documents import DocumentService
 from services.email import ConsoleSender, FolderSender, SmtpSender
 from services.events import EventService
+from services.insight import Activity, Stats, draw_chart
 from services.ledger import Exports, LedgerService, RecordedPayments
 from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox, OutboxService
@@ -49,6 +50,8 @@ class Services:
     payroll: PayrollService
     reconciler: Reconciler  # M-Pesa statements against the books
     documents: DocumentService  # receipts and invoices: numbers and PDFs
+    stats: Stats  # /stats: the month in numbers and its chart
+    activity: Activity  # /activity: who did what and when
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -158,6 +161,8 @@ def build_services(
         payroll=payroll,
         reconciler=Reconciler(notifier, outbox, clock, settings.tz, recorded),
         documents=DocumentService(renderer, outbox, clock),
+        stats=Stats(clock, settings.tz, settings.company_name, draw_chart),
+        activity=Activity(clock, settings.tz),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

@@ -42,9 +42,13 @@ DEMO_BOT = "sauti_callsheet_bot"
 DEMO_KEY, DEMO_SECRET = "demo-consumer-key", "demo-consumer-secret"
 
 
+DEMO_PNG = "callsheet-demo-stats.png"  # in the system's temporary folder unless told
+
+
 class Demo:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, png: Path) -> None:
         self.root = root
+        self.png = png
         self.tg = TelegramSandbox()
         self.tg.add_bot(DEMO_TOKEN, DEMO_BOT, first_name="Sauti Crew")
         self.clock = ShiftedClock()
@@ -171,6 +175,7 @@ class Demo:
         await self.play_events(achieng, jane, otieno)
         await self.play_payments(achieng, jane, otieno)
         await self.play_payday(achieng, jane)
+        await self.play_insight(achieng)
 
         await self.drained()
         print_emails(self.root / "mail")
@@ -303,6 +308,27 @@ class Demo:
         await self.say(jane, "/pay", "Harusi ya Wanjiru")
         self.section("Transaction Status confirms it: the sheet is paid, Jane gets her payslip")
 
+    async def play_insight(self, achieng: SandboxUser) -> None:
+        tg = self.tg
+        await self.say(achieng, "/activity Jane", "Activity · Jane Wanjiku")
+        self.section("/activity: everything Jane did, and was done about her, newest first")
+        await self.say(achieng, "/stats", "📊")
+        asked = tg.last_bot_message(achieng.id)
+        assert asked is not None
+        photo = await tg.wait_for(
+            lambda: next(
+                (m for m in tg.bot_messages(achieng.id) if "photo" in m),
+                None,
+            ),
+            timeout=60,
+            description="the /stats chart",
+        )
+        content = tg.files[photo["photo"][-1]["file_id"]].content
+        assert content is not None
+        self.png.write_bytes(content)
+        self.section("/stats: the month in numbers, and its chart as a photo")
+        print(f"(The chart Achieng got is saved as {self.png}: open it to see it.)")
+
 
 def link_in(message: dict[str, Any] | None) -> str:
     assert message is not None
@@ -337,8 +363,11 @@ async def until(
             await asyncio.sleep(0.05)
 
 
-async def run_demo() -> int:
+async def run_demo(png: Path | None = None) -> int:
+    """`png`: where to save the /stats chart the demo ends with (it outlives the demo's
+    temporary folder); the system's temporary folder by default."""
+    chart = png or Path(tempfile.gettempdir()) / DEMO_PNG
     with tempfile.TemporaryDirectory(prefix="callsheet-demo-") as tmp:
-        await Demo(Path(tmp)).run()
+        await Demo(Path(tmp), chart.resolve()).run()
     print("Demo finished: every message above went through the real bot, database and outbox.")
     return 0

@@ -7,6 +7,7 @@ from handlers import (
     common,
     emails,
     events,
+    insight,
     payments,
     payroll,
     people,
@@ -25,6 +26,7 @@ def register_all(application: CallsheetApplication) -> None:
     assignments.register(application)
     payroll.register(application)
     statements.register(application)
+    insight.register(application)
 
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took

@@ -8,6 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+from PIL import Image
+
 from bot import db
 from sandbox.telegram import TelegramSandbox
 from tests.conftest import BOT_TOKEN, OWN_SQLITE, free_port
@@ -65,12 +68,17 @@ async def test_run_serves_until_sigterm_and_stops_cleanly(
 
 
 @OWN_SQLITE
-async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> None:
+async def test_demo_runs_offline_and_prints_both_linkings(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    chart = tmp_path_factory.mktemp("chart") / "stats.png"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.cli",
         "demo",
+        "--png",
+        str(chart),
         cwd=tmp_path,
         env=_env(),
         stdout=asyncio.subprocess.PIPE,
@@ -98,5 +106,12 @@ async def test_demo_runs_offline_and_prints_both_linkings(tmp_path: Path) -> Non
     # The event card's Request payment: the confirmed crew asked at once, one summary.
     assert "Payment request · #1 Harusi ya Wanjiru" in out and "1 paid" in out
     assert "You owe KES 500" in out
+    # It ends with /activity and /stats, whose chart it saves where it says: a PNG that opens.
+    assert "Jane Wanjiku confirmed sound engineer at EV1 Harusi ya Wanjiru" in out
+    assert "Money out: KES 3,000 (wages sent)" in out
+    assert f"saved as {chart}" in out
+    with Image.open(chart) as image:
+        image.load()
+        assert image.format == "PNG" and image.size == (1200, 780)
     left = await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
     assert not left, "the demo leaves nothing behind in the folder it ran in"

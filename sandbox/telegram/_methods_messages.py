@@ -145,6 +145,12 @@ class _MessageMethods(_Checks):
             name = message["document"].get("file_name", "document")
             caption = message.get("caption")
             shown = f"📎 {name}" + (f" — {caption}" if caption else "")
+        elif "photo" in message:
+            size = message["photo"][-1]
+            caption = message.get("caption")
+            shown = f"🖼 photo {size['width']}×{size['height']}" + (
+                f" — {caption}" if caption else ""
+            )
         else:
             shown = message.get("text", "")
         buttons = _render_buttons(message)

@@ -17,6 +17,7 @@ from aiohttp import web
 from ._driver import _Driver
 from ._methods_bot import _BotMethods
 from ._methods_messages import _MessageMethods
+from ._methods_photos import _PhotoMethods
 from ._params import (
     UPLOAD_LIMIT,
     Files,
@@ -29,7 +30,7 @@ from ._webhook import _Webhooks
 logger = logging.getLogger(__name__)
 
 
-class TelegramSandbox(_Driver, _MessageMethods, _BotMethods, _Webhooks):
+class TelegramSandbox(_Driver, _MessageMethods, _PhotoMethods, _BotMethods, _Webhooks):
     """Telegram Bot API stand-in: `async with TelegramSandbox() as tg:`.
 
     Its options (rate limits, webhook retries, clocks) are `_State`'s constructor's."""
@@ -214,6 +215,7 @@ API_METHODS: dict[str, ApiMethod] = {
     "getmycommands": TelegramSandbox._get_my_commands,
     "deletemycommands": TelegramSandbox._delete_my_commands,
     "senddocument": TelegramSandbox._send_document,
+    "sendphoto": TelegramSandbox._send_photo,
     "setchatmenubutton": TelegramSandbox._set_chat_menu_button,
     "getchatmenubutton": TelegramSandbox._get_chat_menu_button,
     "getchat": TelegramSandbox._get_chat,

@@ -55,7 +55,8 @@ class Month:
 def parse_month(text: str) -> Month:
     shown = " ".join(text.split())
     match = _MONTH.fullmatch(shown)
-    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
+    # 9999-12 would end in the year 10000, which no datetime holds.
+    if match is None or not 1 <= int(match[2]) <= 12 or not 2000 <= int(match[1]) <= 9998:
         what = f"“{shown[:20]}” is not a month." if shown else "Say which month."
         raise InvalidMonth(f"{what} Give the year and month, like 2026-11.")
     return Month(int(match[1]), int(match[2]))
