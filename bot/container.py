@@ -26,6 +26,7 @@ from services.payroll.paying import PayRuns, ResultUrls
 from services.payroll.results import OperatorResults
 from services.people import PeopleService
 from services.scheduler import Scheduler
+from services.webhooks import WebhookService
 
 CALLBACK_PATH = "/daraja/stk/callback/"
 
@@ -48,6 +49,7 @@ class Services:
     payroll: PayrollService
     reconciler: Reconciler  # M-Pesa statements against the books
     documents: DocumentService  # receipts and invoices: numbers and PDFs
+    webhooks: WebhookService  # /webhooks: the managers' endpoints and their delivery logs
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -154,6 +156,7 @@ def build_services(
         payroll=payroll,
         reconciler=Reconciler(notifier, outbox, clock, settings.tz, recorded),
         documents=DocumentService(renderer, outbox, clock),
+        webhooks=WebhookService(clock, allow_private=settings.webhooks_allow_private),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

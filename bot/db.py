@@ -77,6 +77,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.books",
                     "models.recorded",
                     "models.documents",
+                    "models.webhooks",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

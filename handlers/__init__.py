@@ -11,6 +11,7 @@ from handlers import (
     payroll,
     people,
     statements,
+    webhooks,
 )
 
 
@@ -25,6 +26,7 @@ def register_all(application: CallsheetApplication) -> None:
     assignments.register(application)
     payroll.register(application)
     statements.register(application)
+    webhooks.register(application)
 
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took

@@ -170,6 +170,10 @@ class AuditAction(StrEnum):
 
     RECONCILIATION_IMPORTED = "reconciliation.imported"  # a statement matched against the books
 
+    WEBHOOK_ADDED = "webhook.added"
+    WEBHOOK_REMOVED = "webhook.removed"
+    WEBHOOK_DISABLED = "webhook.disabled"  # failing for 3 days: the sender turned it off
+
     @classmethod
     def answer(cls, status: AssignmentStatus) -> AuditAction:
         """A crew member's answer moved their assignment to `status`."""
@@ -213,6 +217,7 @@ class NotificationKind(StrEnum):
     PAYMENT_RECORDED = "payment_recorded"  # to the payer: money received outside M-Pesa
     PAYMENT_UNRECORDED = "payment_unrecorded"  # to the payer: a recorded payment was undone
     INVOICE = "invoice"  # to a client (no person): their invoice, the PDF attached
+    WEBHOOK_DISABLED = "webhook_disabled"  # to every manager: an endpoint failed for 3 days
 
 
 class PaySheetStatus(StrEnum):
