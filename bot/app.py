@@ -9,6 +9,7 @@ import logging
 import signal
 import socket
 
+import httpx
 from telegram.ext import Application, ContextTypes
 
 from bot import lifespan
@@ -28,6 +29,7 @@ from services.conversations import ConversationStore
 from services.outbox import Dispatcher, EmailSender
 from services.payments import Reconciler
 from services.payroll.sender import PaySender
+from services.webhooks import WebhookSender
 from services.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,8 @@ class Callsheet:
         self.workers: list[Worker] = []
         self.dispatchers: list[Dispatcher] = []
         self.reconciler: Reconciler | None = None
+        self.webhooks: WebhookSender | None = None
+        self.webhook_http: httpx.AsyncClient | None = None
         self._resources = contextlib.AsyncExitStack()
         self._deadline = Deadline(grace=5.0)
 
@@ -159,6 +163,7 @@ class Callsheet:
                 build_web_app(services, application), settings.http_host, settings.http_port
             )
         )
+        self.webhook_http = await resources.enter_async_context(lifespan.webhook_client())
         for name, worker in self._workers(services, application):
             task = await resources.enter_async_context(
                 lifespan.running(worker, name, self._deadline)
@@ -189,10 +194,20 @@ class Callsheet:
                 batch=10,
             ),
         ]
+        assert self.webhook_http is not None
+        self.webhooks = WebhookSender(
+            self.webhook_http,
+            services.notifier,
+            services.outbox,
+            self.clock,
+            allow_private=settings.webhooks_allow_private,
+        )
         loops: list[tuple[str, Worker]] = [
             ("housekeeping", Housekeeping(self.clock, self.conversations)),
             *((f"dispatch-{d.channel}", d) for d in self.dispatchers),
             ("scheduler", services.scheduler),
+            # Signed POSTs to the managers' webhook endpoints, retried for 3 days.
+            ("webhooks", self.webhooks),
         ]
         if services.payments is not None:
             every = min(30.0, settings.payment_query_after.total_seconds() / 3)
@@ -225,6 +240,7 @@ class Callsheet:
             self._tasks.clear()
             self.workers.clear()
             self.dispatchers.clear()
+            self.webhooks = self.webhook_http = None
             self.application = None
 
     async def serve(self) -> None:

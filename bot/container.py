@@ -28,6 +28,7 @@ from services.payroll.results import OperatorResults
 from services.people import PeopleService
 from services.refunds import Refunds
 from services.scheduler import Scheduler
+from services.webhooks import WebhookService
 
 CALLBACK_PATH = "/daraja/stk/callback/"
 
@@ -52,6 +53,7 @@ class Services:
     documents: DocumentService  # receipts and invoices: numbers and PDFs
     stats: Stats  # /stats: the month in numbers and its chart
     activity: Activity  # /activity: who did what and when
+    webhooks: WebhookService  # /webhooks: the managers' endpoints and their delivery logs
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -163,6 +165,7 @@ def build_services(
         documents=DocumentService(renderer, outbox, clock),
         stats=Stats(clock, settings.tz, settings.company_name, draw_chart),
         activity=Activity(clock, settings.tz),
+        webhooks=WebhookService(clock, allow_private=settings.webhooks_allow_private),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

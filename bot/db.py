@@ -78,6 +78,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.recorded",
                     "models.documents",
                     "models.refunds",
+                    "models.webhooks",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

@@ -5,7 +5,7 @@ them in reverse, as aiohttp's `cleanup_ctx` does:
 
     database → Daraja's HTTP client → PTB application (initialize/shutdown)
     → dispatching updates (start/stop) → receiving updates (polling or webhook)
-    → web server → each background worker
+    → web server → the webhooks' HTTP client → each background worker
 
 so the workers finish their rounds first, the web server stops taking callbacks next, and
 the database closes last. A resource that fails to open closes those opened before it.
@@ -23,6 +23,7 @@ from telegram import Update
 
 from bot import db
 from bot.context import CallsheetApplication
+from services.webhooks import build_http
 from services.worker import Worker
 
 WEBHOOK_PATH = "/telegram/webhook"
@@ -46,6 +47,16 @@ async def http_client(wanted: bool) -> AsyncIterator[httpx.AsyncClient | None]:
         yield None
         return
     client = httpx.AsyncClient()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def webhook_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The webhook sender's client: no redirects, no kept connections (services/webhooks)."""
+    client = build_http()
     try:
         yield client
     finally:

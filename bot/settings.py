@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     # How long a claimed outbox row stays claimed: after a crash, that chat's next messages
     # wait this long. Keep it above the slowest send (Telegram's 15 s read timeout).
     outbox_lease: Annotated[timedelta, NoDecode] = timedelta(seconds=60)
+    # Outbound webhooks go only to public https addresses; 1 allows private, loopback and
+    # link-local ones and plain http (for tests and a local receiver, never production).
+    webhooks_allow_private: bool = False
 
     _v_durations = field_validator("reminder_offsets", mode="before")(_durations)
     _v_duration = field_validator(

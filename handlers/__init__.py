@@ -12,6 +12,7 @@ from handlers import (
     payroll,
     people,
     statements,
+    webhooks,
 )
 
 
@@ -27,6 +28,7 @@ def register_all(application: CallsheetApplication) -> None:
     payroll.register(application)
     statements.register(application)
     insight.register(application)
+    webhooks.register(application)
 
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took

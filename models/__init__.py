@@ -50,8 +50,19 @@ from models.tables import (
     ScheduledJob,
     ServiceToken,
 )
+from models.webhooks import (
+    ALL_EVENTS,
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventType,
+)
 
 __all__ = [
+    "ALL_EVENTS",
     "Access",
     "AnswerTally",
     "Assignment",
@@ -66,8 +77,10 @@ __all__ = [
     "DarajaCallback",
     "DarajaExchange",
     "DayRate",
+    "DeliveryStatus",
     "DocumentCounter",
     "DocumentSeries",
+    "EndpointStatus",
     "Event",
     "EventStatus",
     "Invoice",
@@ -108,4 +121,9 @@ __all__ = [
     "ServiceToken",
     "TelegramBudget",
     "TelegramChatBudget",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookEventType",
 ]

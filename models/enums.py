@@ -178,6 +178,9 @@ class AuditAction(StrEnum):
     REFUND_REFUNDED = "refund.refunded"
     REFUND_FAILED = "refund.failed"
     REFUND_UNKNOWN = "refund.unknown"  # the outcome is unknown: Transaction Status decides
+    WEBHOOK_ADDED = "webhook.added"
+    WEBHOOK_REMOVED = "webhook.removed"
+    WEBHOOK_DISABLED = "webhook.disabled"  # failing for 3 days: the sender turned it off
 
     @classmethod
     def answer(cls, status: AssignmentStatus) -> AuditAction:
@@ -226,6 +229,7 @@ class NotificationKind(StrEnum):
     REFUND_APPROVAL = "refund_approval"  # email to other managers: a refund waits for them
     REFUND_NOTICE = "refund_notice"  # to the payer: money given back, with the receipt
     REFUND_OUTCOME = "refund_outcome"  # to every manager: a refund was made, or failed and why
+    WEBHOOK_DISABLED = "webhook_disabled"  # to every manager: an endpoint failed for 3 days
 
 
 class PaySheetStatus(StrEnum):

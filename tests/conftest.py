@@ -40,6 +40,10 @@ OWN_SQLITE = pytest.mark.skipif(
 # 429 unless retry_after is opted in as a timedelta, and warnings are errors in the tests.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 TABLES = [
+    "webhook_attempt",
+    "webhook_delivery",
+    "webhook_event",
+    "webhook_endpoint",
     "conversation",
     "answer_tally",
     # A schedule left by the last test would pace this one's first messages.

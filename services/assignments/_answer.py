@@ -17,8 +17,9 @@ from models import (
     NotificationKind,
     OutboxMessage,
     Person,
+    WebhookEventType,
 )
-from services import audit
+from services import audit, webhooks
 from services.assignments._errors import AnswerRefused, AssignmentError
 from services.assignments._invite import Inviting
 from services.assignments._model import REASON_LIMIT, REASON_WINDOW, Answer, Response
@@ -104,6 +105,12 @@ class Answering(Inviting, Tallies):
                 actor=person,
                 chat_id=chat_id,
                 details={"event_id": event.id, "from": previous.value, "role": assignment.role},
+                using_db=conn,
+            )
+            await webhooks.emit(
+                WebhookEventType(f"assignment.{new.value}"),
+                webhooks.assignment_data(assignment, event, person),
+                at=now,
                 using_db=conn,
             )
             rows = self._invitation_rows(assignment, event, manager)

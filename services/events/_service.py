@@ -19,8 +19,9 @@ from models import (
     EventStatus,
     NotificationKind,
     Person,
+    WebhookEventType,
 )
-from services import audit
+from services import audit, webhooks
 from services.errors import require_manager
 from services.events._edit import EventEdits
 from services.events._errors import InvalidEvent
@@ -66,6 +67,9 @@ class EventService(EventEdits):
                     "venue": event.venue,
                 },
                 using_db=conn,
+            )
+            await webhooks.emit(
+                WebhookEventType.EVENT_CREATED, webhooks.event_data(event), at=now, using_db=conn
             )
             await self.scheduler.plan_event(event, conn)
         return event
@@ -191,6 +195,9 @@ class EventService(EventEdits):
                 chat_id=chat_id,
                 details={"told": len(affected)},
                 using_db=conn,
+            )
+            await webhooks.emit(
+                WebhookEventType.EVENT_CANCELLED, webhooks.event_data(event), at=now, using_db=conn
             )
         self.outbox.wake()
         return len(affected)

@@ -25,8 +25,9 @@ from models import (
     Person,
     Receipt,
     ReceiptKind,
+    WebhookEventType,
 )
-from services import audit
+from services import audit, webhooks
 from services.clock import Clock
 from services.daraja import StkCallback
 from services.documents.numbers import issue_receipt
@@ -174,6 +175,7 @@ class SettlingBatch:
         self.updates: list[list[Any]] = []
         self.ledger: list[Credit | Reversal] = []
         self.audit: list[_Audited] = []
+        self.hooks: list[tuple[WebhookEventType, dict[str, Any]]] = []  # webhook events
         self.messages: list[OutboxMessage] = []
         self.batches: set[int] = set()  # payment requests whose summary must be rewritten
 
@@ -248,6 +250,10 @@ class SettlingBatch:
             "credited": credited,
         }
         self.audit.append(_Audited(AuditAction.payment(payment.status), payment.id, details))
+        kind = WebhookEventType.PAYMENT_COMPLETED if completed else WebhookEventType.PAYMENT_FAILED
+        self.hooks.append(
+            (kind, webhooks.payment_data(payment, None if completed else settlement.reason))
+        )
         person = await self._tell(payment)
         if completed:
             # Numbered in this transaction: a rollback gives the number back.
@@ -357,6 +363,8 @@ class SettlingBatch:
                 details=row.details,
                 using_db=conn,
             )
+        for kind, data in self.hooks:
+            await webhooks.emit(kind, data, at=self.now, using_db=conn)
         if self.messages:
             await self.settler.messages.write(self.messages, conn)
         # After the payments are written (the summary reads them), in id order: the payments

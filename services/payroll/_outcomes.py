@@ -34,8 +34,9 @@ from models import (
     PaySheetStatus,
     Person,
     ReceiptKind,
+    WebhookEventType,
 )
-from services import audit
+from services import audit, webhooks
 from services.documents.numbers import issue_receipt
 from services.ledger.wages import DESCRIPTION_MAX
 
@@ -129,6 +130,12 @@ async def mark_paid(runs: PayRuns, payout: Payout, paid: Paid, conn: BaseDBAsync
     )
     person = await Person.filter(id=person_id).using_db(conn).get()
     fresh = await Payout.filter(id=payout.id).using_db(conn).get()
+    await webhooks.emit(
+        WebhookEventType.PAYOUT_PAID,
+        webhooks.payout_data(payout.id, amount, paid.receipt, person, event, sheet.version),
+        at=now,
+        using_db=conn,
+    )
     await runs.notifier.notify(
         person,
         NotificationKind.PAYSLIP,
