@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from tests.conftest import Mailbox, People, assert_stamped_by, text_part
 from tests.documents_helpers import pdf_attachment, pdf_text
 from tests.payments_helpers import ask, daraja, settled, start_app, tg  # noqa: F401
 from tests.payroll_helpers import press_and_answer
+from tests.statements import STK, Line, as_csv
 from tests.test_payday import operator, sweep_now
 
 JANE = "254712345678"
@@ -154,6 +156,22 @@ async def test_a_whole_payment_goes_back_by_reversal_with_receipt_ledger_and_ema
         reversal.transaction_id,
     )
     assert row.reference == "refund #1 of payment #1"
+    # M-Pesa's statement lists the payment in and the reversal out: both match our books.
+    boss_person = await Person.get(phone="+254700000001")
+    lines = [
+        Line(payment.receipt or "", datetime(2026, 11, 23, 10, 1), STK, paid_in=Decimal(1500)),
+        Line(
+            reversal.transaction_id,
+            datetime(2026, 11, 23, 10, 2),
+            "Reversal",
+            withdrawn=Decimal(1500),
+        ),
+    ]
+    content = as_csv(datetime(2026, 11, 1), datetime(2026, 11, 30, 23, 59, 59), lines, Decimal(0))
+    assert app.services is not None
+    report = await app.services.reconciler.reconcile("statement.csv", content, boss_person)
+    assert report.reconciliation.matched == 2
+    assert report.reconciliation.not_in_books == report.reconciliation.not_in_statement == 0
 
 
 async def test_part_of_a_payment_goes_back_by_b2c_and_no_more_than_is_left(

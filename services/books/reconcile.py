@@ -34,6 +34,8 @@ from models import (
     Reconciliation,
     ReconciliationRow,
     ReconGroup,
+    Refund,
+    RefundStatus,
 )
 from services import audit
 from services.books.statement import NotAStatement, Statement, StatementRow, parse
@@ -54,7 +56,7 @@ class Booked:
 
     receipt: str
     cents: int
-    direction: str  # "in": a payment received; "out": a payout sent
+    direction: str  # "in": a payment received; "out": a payout or a refund sent
     when: datetime
     person_id: int | None
     payment_id: int | None = None
@@ -340,7 +342,13 @@ async def _booked_between(start: datetime, end: datetime) -> list[Booked]:
         finished_at__gte=start,
         finished_at__lte=end,
     ).values_list("id", "transaction_id", "amount", "line_id", "finished_at")
-    return _booked(payments, await _with_people(payouts))
+    refunds = await Refund.filter(
+        status=RefundStatus.REFUNDED,
+        receipt__isnull=False,
+        finished_at__gte=start,
+        finished_at__lte=end,
+    ).values_list("receipt", "amount", "person_id", "finished_at")
+    return _booked(payments, await _with_people(payouts)) + _refunded(refunds)
 
 
 async def _booked_with(receipts: Sequence[str]) -> list[Booked]:
@@ -354,7 +362,10 @@ async def _booked_with(receipts: Sequence[str]) -> list[Booked]:
         payouts = await Payout.filter(
             status=PayoutStatus.PAID, transaction_id__in=chunk
         ).values_list("id", "transaction_id", "amount", "line_id", "finished_at")
-        found += _booked(payments, await _with_people(payouts))
+        refunds = await Refund.filter(status=RefundStatus.REFUNDED, receipt__in=chunk).values_list(
+            "receipt", "amount", "person_id", "finished_at"
+        )
+        found += _booked(payments, await _with_people(payouts)) + _refunded(refunds)
     return found
 
 
@@ -394,3 +405,17 @@ def _booked(payments: Iterable[Any], payouts: Iterable[Any]) -> list[Booked]:
         for pid, receipt, amount, person, when in payouts
     ]
     return found
+
+
+def _refunded(refunds: Iterable[Any]) -> list[Booked]:
+    """Refunds made (a reversal's or a B2C payment's own receipt): money out."""
+    return [
+        Booked(
+            receipt=str(receipt).upper(),
+            cents=int(amount) * 100,
+            direction="out",
+            when=when,
+            person_id=person,
+        )
+        for receipt, amount, person, when in refunds
+    ]
