@@ -22,6 +22,8 @@ class WebhookEventType(StrEnum):
     PAYMENT_COMPLETED = "payment.completed"
     PAYMENT_FAILED = "payment.failed"  # failed, cancelled by the payer or timed out
     PAYOUT_PAID = "payout.paid"
+    REFUND_REFUNDED = "refund.refunded"
+    REFUND_FAILED = "refund.failed"
     WEBHOOK_TEST = "webhook.test"  # /webhooks test: to one endpoint, never subscribed to
 
     @classmethod

@@ -44,6 +44,7 @@ from tests.payments_helpers import ask, daraja, settled, start_app, tg  # noqa: 
 from tests.payroll_helpers import press_and_answer
 from tests.statements import STK, Line, as_csv
 from tests.test_payday import operator, sweep_now
+from tests.webhooks_helpers import SECRET, receiving, verify
 
 JANE = "254712345678"
 
@@ -351,3 +352,25 @@ async def test_the_refund_button_on_a_paid_payment_asks_how_much_and_why(
     done = await card(tg, boss, "Refunded")
     assert "KES 250 back to Jane Wanjiku" in done["text"]
     await ask(tg, boss, "/refunds", "#1 · KES 250 to Jane Wanjiku · payment #1 · refunded")
+
+
+@pytest.mark.app_settings(webhooks_allow_private=True)
+async def test_a_refund_made_is_posted_to_webhooks_that_want_it(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    people: People,
+    clock: ManualClock,
+) -> None:
+    async for receiver in receiving(clock):
+        boss, _, payment = await paid(app, tg, people)
+        added = await ask(tg, boss, f"/webhooks add {receiver.url} | refund.refunded", "added")
+        found = SECRET.search(added["text"])
+        assert found is not None
+        await tg.send_text(boss, "/refund 1 | 200 | cable returned")
+        await card(tg, boss, "Refunded")
+        [post] = await receiver.wait_posts(1)
+        body = verify(found.group(0), post.headers["Callsheet-Signature"], post.body, post.at)
+        assert body["type"] == "refund.refunded"
+        refund = body["data"]["refund"]
+        assert (refund["amount"], refund["method"], refund["payment_id"]) == (200, "b2c", 1)
+        assert refund["payment_receipt"] == payment.receipt and refund["receipt"]

@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('event_id', fields.CharField(unique=True, max_length=40)),
-                ('type', fields.CharEnumField(description='ASSIGNMENT_CONFIRMED: assignment.confirmed\nASSIGNMENT_DECLINED: assignment.declined\nEVENT_CREATED: event.created\nEVENT_CANCELLED: event.cancelled\nPAYMENT_COMPLETED: payment.completed\nPAYMENT_FAILED: payment.failed\nPAYOUT_PAID: payout.paid\nWEBHOOK_TEST: webhook.test', enum_type=WebhookEventType, max_length=40)),
+                ('type', fields.CharEnumField(description='ASSIGNMENT_CONFIRMED: assignment.confirmed\nASSIGNMENT_DECLINED: assignment.declined\nEVENT_CREATED: event.created\nEVENT_CANCELLED: event.cancelled\nPAYMENT_COMPLETED: payment.completed\nPAYMENT_FAILED: payment.failed\nPAYOUT_PAID: payout.paid\nREFUND_REFUNDED: refund.refunded\nREFUND_FAILED: refund.failed\nWEBHOOK_TEST: webhook.test', enum_type=WebhookEventType, max_length=40)),
                 ('data', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],

@@ -26,7 +26,9 @@ from models import (
     Receipt,
     Refund,
     RefundStatus,
+    WebhookEventType,
 )
+from services import webhooks
 from services.buttons.refunds import ApproveRefund, RejectRefund
 from services.notifications import Button, Keyboard
 from services.phones import display_phone
@@ -146,3 +148,11 @@ async def tell_outcome(core: RefundsCore, refund: Refund, conn: BaseDBAsyncClien
         )
     if rows:
         await OutboxMessage.bulk_create(rows, using_db=conn)
+    kind = (
+        WebhookEventType.REFUND_REFUNDED
+        if fresh.status is RefundStatus.REFUNDED
+        else WebhookEventType.REFUND_FAILED
+    )
+    await webhooks.emit(
+        kind, webhooks.refund_data(fresh, context["payment"]), at=core.clock.now(), using_db=conn
+    )

@@ -16,6 +16,7 @@ from services.webhooks._emit import (
     event_data,
     payment_data,
     payout_data,
+    refund_data,
 )
 from services.webhooks._errors import (
     AddressRefused,
@@ -49,6 +50,7 @@ __all__ = [
     "next_try",
     "payment_data",
     "payout_data",
+    "refund_data",
     "refusal",
     "resolve",
     "signature",

@@ -117,3 +117,19 @@ def payout_data(
             "pay_sheet_version": version,
         }
     }
+
+
+def refund_data(refund: Any, payment: Payment) -> dict[str, Any]:
+    return {
+        "refund": {
+            "id": refund.id,
+            "payment_id": payment.id,
+            "payment_receipt": payment.receipt,
+            "amount": refund.amount,
+            "method": refund.method.value,
+            "status": refund.status.value,
+            "receipt": refund.receipt,
+            "reason": refund.reason,
+            "error": refund.error,
+        }
+    }
