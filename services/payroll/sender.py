@@ -40,15 +40,17 @@ class PaySender(Worker):
     async def round(self) -> int:
         done = await self.results.apply_pending()
         now = asyncio.get_running_loop().time()
-        if now >= self._next_sweep:
+        sweeping = now >= self._next_sweep
+        if sweeping:
             self._next_sweep = now + SWEEP_EVERY
             done += await self.runs.sweep()
         if self.refunds is not None:
-            # Refunds are few: each approved one goes at once, and an unknown one is asked
-            # about at once (a sent one only after a while without an answer).
+            # Refunds are few: each approved one goes at once; one whose outcome just became
+            # unknown is asked about at once, the others at the sweep.
             while await self.refunds.send_one():
                 done += 1
-            done += await self.refunds.sweep()
+            if sweeping or self.refunds.take_ask_soon():
+                done += await self.refunds.sweep()
         done += await self.runs.refresh_summaries()
         wait = self.runs.due_in()
         if wait > 0:

@@ -222,6 +222,7 @@ async def mark_unknown(
     moved = await Refund.filter(id=refund.id, status__in=CAN_FAIL).using_db(conn).update(**changes)
     if not moved:
         return False
+    core.ask_soon()  # the sender asks Transaction Status in its next round
     if refund.status is not RefundStatus.UNKNOWN:
         await audit.record(
             AuditAction.REFUND_UNKNOWN,

@@ -91,6 +91,15 @@ class RefundsCore:
         self.notifier = runs.notifier
         self.confirm_after = confirm_after
         self.not_found_after = not_found_after
+        self._ask_soon = False  # a refund here just became unknown: ask without waiting
+
+    def ask_soon(self) -> None:
+        self._ask_soon = True
+        self.wake()
+
+    def take_ask_soon(self) -> bool:
+        asked, self._ask_soon = self._ask_soon, False
+        return asked
 
     @property
     def approvals(self) -> int:
