@@ -8,10 +8,8 @@ receipt."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,38 +36,15 @@ from services.buttons.refunds import ApproveRefund
 from services.clock import ManualClock
 from services.ledger.export import Exports
 from services.refunds import NotRefundable, RefundAsk
-from tests.conftest import Mailbox, People, assert_stamped_by, text_part
+from tests.conftest import Mailbox, People, text_part
 from tests.documents_helpers import pdf_attachment, pdf_text
 from tests.payments_helpers import ask, daraja, settled, start_app, tg  # noqa: F401
 from tests.payroll_helpers import press_and_answer
 from tests.statements import STK, Line, as_csv
-from tests.test_payday import operator, sweep_now
+from tests.test_payday import app, sweep_now  # noqa: F401  (app is a fixture)
 from tests.webhooks_helpers import SECRET, receiving, verify
 
 JANE = "254712345678"
-
-
-@pytest.fixture
-async def app(
-    request: pytest.FixtureRequest,
-    tg: TelegramSandbox,
-    database_url: str,
-    smtp_server: tuple[Mailbox, int],
-    clock: ManualClock,
-    daraja: DarajaSandbox,
-    tmp_path: Path,
-) -> AsyncIterator[Callsheet]:
-    """Payments and the API operator on (refunds need both), with `app_settings` marks."""
-    marker = request.node.get_closest_marker("app_settings")
-    overrides = operator(daraja, tmp_path, **(marker.kwargs if marker else {}))
-    running = await start_app(tg, database_url, smtp_server[1], clock, daraja, **overrides)
-    yield running
-    try:
-        assert running.services is not None
-        assert await running.services.ledger.audit() == []
-        await assert_stamped_by(clock)
-    finally:
-        await running.stop()
 
 
 async def paid(

@@ -84,36 +84,39 @@ async def _pressed_refund(update: Update, context: CallsheetContext) -> list[str
     return [str(payment.id)]
 
 
-@managers_only("approve refunds")
-async def approve_pressed(update: Update, context: CallsheetContext) -> None:
+async def _decide(
+    update: Update,
+    context: CallsheetContext,
+    press: ApproveRefund | RejectRefund | None,
+) -> None:
+    """Approve or Reject (Withdraw) pressed on a refund's card: the card itself changes
+    through the outbox; the press gets a short answer."""
     query = update.callback_query
-    assert query is not None and context.person is not None
-    press = ApproveRefund.parse(query.data)
-    assert press is not None
+    assert query is not None and context.person is not None and press is not None
     try:
-        refund = await _refunds(context).approve(
-            context.person, press.refund_id, chat_id=chat_id(update)
-        )
+        refunds = _refunds(context)
+        if isinstance(press, ApproveRefund):
+            refund = await refunds.approve(context.person, press.refund_id, chat_id=chat_id(update))
+            answer = f"✅ Approved: refund #{refund.id} is being sent"
+        else:
+            refund = await refunds.reject(context.person, press.refund_id, chat_id=chat_id(update))
+            answer = f"Refund #{refund.id} {refund.status.value}: nothing was sent"
     except CallsheetError as exc:
         await tell_refusal(update, exc)
         return
-    await query.answer(f"✅ Approved: refund #{refund.id} is being sent")
+    await query.answer(answer)
+
+
+@managers_only("approve refunds")
+async def approve_pressed(update: Update, context: CallsheetContext) -> None:
+    assert update.callback_query is not None
+    await _decide(update, context, ApproveRefund.parse(update.callback_query.data))
 
 
 @managers_only("reject refunds")
 async def reject_pressed(update: Update, context: CallsheetContext) -> None:
-    query = update.callback_query
-    assert query is not None and context.person is not None
-    press = RejectRefund.parse(query.data)
-    assert press is not None
-    try:
-        refund = await _refunds(context).reject(
-            context.person, press.refund_id, chat_id=chat_id(update)
-        )
-    except CallsheetError as exc:
-        await tell_refusal(update, exc)
-        return
-    await query.answer(f"Refund #{refund.id} {refund.status.value}: nothing was sent")
+    assert update.callback_query is not None
+    await _decide(update, context, RejectRefund.parse(update.callback_query.data))
 
 
 @managers_only("see refunds")
