@@ -3,6 +3,7 @@
 from bot.context import CallsheetApplication
 from handlers import (
     assignments,
+    availability,
     cancel,
     common,
     emails,
@@ -29,6 +30,7 @@ def register_all(application: CallsheetApplication) -> None:
     statements.register(application)
     insight.register(application)
     webhooks.register(application)
+    availability.register(application)
 
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took
