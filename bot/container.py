@@ -13,6 +13,7 @@ from services.assignments import AssignmentService
 from services.availability import Availability
 from services.batches import BatchService
 from services.books import Reconciler
+from services.broadcasts import Broadcasts
 from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.documents import DocumentService
@@ -56,6 +57,7 @@ class Services:
     activity: Activity  # /activity: who did what and when
     webhooks: WebhookService  # /webhooks: the managers' endpoints and their delivery logs
     availability: Availability  # /off: days off
+    broadcasts: Broadcasts  # /broadcast: previews and Send
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -169,6 +171,7 @@ def build_services(
         activity=Activity(clock, settings.tz),
         webhooks=WebhookService(clock, allow_private=settings.webhooks_allow_private),
         availability=Availability(clock, settings.tz),
+        broadcasts=Broadcasts(notifier, outbox, clock, settings.tz),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

@@ -4,6 +4,7 @@ from bot.context import CallsheetApplication
 from handlers import (
     assignments,
     availability,
+    broadcasts,
     cancel,
     common,
     emails,
@@ -31,6 +32,7 @@ def register_all(application: CallsheetApplication) -> None:
     insight.register(application)
     webhooks.register(application)
     availability.register(application)
+    broadcasts.register(application)
 
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took
