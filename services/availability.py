@@ -24,6 +24,7 @@ from services.errors import CallsheetError, Conflict, InvalidInput, NotFound
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 60  # one /off covers at most this many days
+MAX_AHEAD = timedelta(days=2 * 366)  # how far ahead a day off may start
 REASON_MAX = 200
 OFF_FORMAT = "/off 24/12 - 26/12 | family (one day: /off 24/12 | family; the reason is optional)"
 
@@ -120,6 +121,11 @@ class Availability:
         if first < today:
             raise BadDaysOff(
                 f"{format_days(first, last, today)} is in the past. Days off start today or later."
+            )
+        if first > today + MAX_AHEAD:
+            raise BadDaysOff(
+                f"{format_days(first, last, today)} is more than two years ahead. "
+                "Mark it nearer the time."
             )
         if (last - first).days + 1 > MAX_DAYS:
             raise BadDaysOff(

@@ -69,6 +69,7 @@ async def test_off_add_list_remove_and_refusals(
         "/off 31/2": "“31/2” is not a date in the calendar.",
         "/off 4/12 - 6/12 | busy": "You are already off Sat 5 Dec, which overlaps.",
         "/off 1/12 -": "I could not read the days",
+        "/off 31/12/9999": "is more than two years ahead",
     }
     for text, expected in refusals.items():
         refused = await said(tg, jane, text, "❌")

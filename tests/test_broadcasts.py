@@ -104,6 +104,8 @@ async def test_each_audience_and_refusals(
         "/broadcast event 9 | Hi": "There is no event #9.",
         "/broadcast event x | Hi": "needs an event number, like event 12",
         "/broadcast free someday | Hi": "I could not read the date “someday”",
+        "/broadcast free 31/12/9999 | Hi": "is not between today and two years ahead",
+        "/broadcast free 20/11/2026 | Hi": "is not between today and two years ahead",
         "/broadcast rigger": "I need the audience, then | and the text",
         "/broadcast": "I need the audience, then | and the text",
         "/broadcast | Hi": "I need the audience, then | and the text",

@@ -76,6 +76,11 @@ async def _free(rest: str, sender: Person, now: datetime, tz: ZoneInfo) -> Audie
         day = parse_day(rest, today=today)
     except DateError as exc:
         raise BroadcastUnclear(f"{exc} For people free on a day: free 24/12.") from exc
+    if not today <= day <= today + timedelta(days=2 * 366):
+        raise BroadcastUnclear(
+            f"{format_day(day, today)} is not between today and two years ahead. "
+            "For people free on a day: free 24/12."
+        )
     crew = await _crew(sender.id)
     busy = await busy_on(day, tz)
     off = await off_between([p.id for p in crew], day, day)

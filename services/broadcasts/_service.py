@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TEXT_MAX = 3_500  # Telegram takes 4,096 characters, with our header and its tags
 NAMES_SHOWN = 10  # first names in the preview
+NAME_MAX = 20  # of each, so that the preview always fits one message
 INSERT_BATCH = 500
 
 
@@ -84,7 +85,7 @@ class Broadcasts:
             recipients=[p.id for p in audience.people],
             created_at=self.clock.now(),
         )
-        names = [p.name.split()[0] for p in audience.people[:NAMES_SHOWN]]
+        names = [p.name.split()[0][:NAME_MAX] for p in audience.people[:NAMES_SHOWN]]
         return Preview(draft, len(audience.people), names)
 
     async def _mine(self, actor: Person, broadcast_id: int) -> Broadcast:
