@@ -4,6 +4,7 @@ audience; crew refused; and 2,000 recipients against the stand-in's real rate li
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -182,3 +183,21 @@ async def test_two_thousand_recipients_each_get_it_once_within_telegrams_limits(
     assert tg.stats.too_many_requests == 0
     summary = tg.last_bot_message(boss_user.id)
     assert summary is not None and "❌ 0 failed" in summary["text"]
+
+
+async def test_send_pressed_twice_at_once_sends_once(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    assert app.services is not None
+    boss, _ = await people.add("Achieng Otieno", "0700000001", manager=True)
+    _, jane = await people.add("Jane Wanjiku", "0712345678")
+    service = app.services.broadcasts
+    preview = await service.preview(boss, "all | Bring ID")
+    outcomes = await asyncio.gather(
+        service.send(boss, preview.broadcast.id),
+        service.send(boss, preview.broadcast.id),
+        return_exceptions=True,
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["AlreadySent", "Broadcast"]
+    await tg.wait_for_bot_message(jane.id, "Bring ID")
+    assert await OutboxMessage.filter(kind="broadcast").count() == 1

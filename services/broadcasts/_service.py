@@ -107,26 +107,29 @@ class Broadcasts:
         The summary is kept in `message_id` (the preview) when given."""
         broadcast = await self._mine(actor, broadcast_id)
         now = self.clock.now()
+        if broadcast.status is not BroadcastStatus.DRAFT:
+            raise AlreadySent(f"This broadcast was already {_done(broadcast)}.")
+        # Rendered before the transaction, so the write lock is held for the inserts alone.
+        people = await Person.filter(id__in=list(broadcast.recipients))
+        rows: list[OutboxMessage] = []
+        context = {"sender": actor, "body": broadcast.text}
+        for person in people:
+            rows += self.notifier.prepare(
+                person,
+                NotificationKind.BROADCAST,
+                context,
+                dedupe_key=f"{dedupe_prefix(broadcast.id)}{person.id}",
+                channels=(Channel.TELEGRAM,),
+            )
         async with in_transaction() as conn:
             started = (
                 await Broadcast.filter(id=broadcast.id, status=BroadcastStatus.DRAFT)
                 .using_db(conn)
                 .update(status=BroadcastStatus.SENDING, sent_at=now)
             )
-            if not started:
-                state = "cancelled" if broadcast.status is BroadcastStatus.CANCELLED else "sent"
-                raise AlreadySent(f"This broadcast was already {state}.")
-            people = await Person.filter(id__in=list(broadcast.recipients)).using_db(conn)
-            rows: list[OutboxMessage] = []
-            context = {"sender": actor, "body": broadcast.text}
-            for person in people:
-                rows += self.notifier.prepare(
-                    person,
-                    NotificationKind.BROADCAST,
-                    context,
-                    dedupe_key=f"{dedupe_prefix(broadcast.id)}{person.id}",
-                    channels=(Channel.TELEGRAM,),
-                )
+            if not started:  # another press (or Cancel) got there first
+                await broadcast.refresh_from_db(using_db=conn)
+                raise AlreadySent(f"This broadcast was already {_done(broadcast)}.")
             await OutboxMessage.bulk_create(rows, batch_size=INSERT_BATCH, using_db=conn)
             if chat_id is not None and message_id is not None and chat_id == actor.telegram_id:
                 await LiveMessage.filter(key=live_key(broadcast.id)).using_db(conn).delete()
@@ -158,6 +161,11 @@ class Broadcasts:
             status=BroadcastStatus.CANCELLED
         )
         if not cancelled:
-            raise AlreadySent(f"This broadcast was already {broadcast.status.value}.")
+            await broadcast.refresh_from_db()
+            raise AlreadySent(f"This broadcast was already {_done(broadcast)}.")
         broadcast.status = BroadcastStatus.CANCELLED
         return broadcast
+
+
+def _done(broadcast: Broadcast) -> str:
+    return "cancelled" if broadcast.status is BroadcastStatus.CANCELLED else "sent"
