@@ -24,6 +24,7 @@ from handlers import register_all
 from handlers.common import REPLY_DEFAULTS, set_default_commands
 from models import Channel
 from services import updates
+from services.broadcasts import BroadcastWatcher
 from services.clock import Clock, SystemClock
 from services.conversations import ConversationStore
 from services.outbox import Dispatcher, EmailSender
@@ -208,6 +209,8 @@ class Callsheet:
             ("scheduler", services.scheduler),
             # Signed POSTs to the managers' webhook endpoints, retried for 3 days.
             ("webhooks", self.webhooks),
+            # Each broadcast's live summary: delivered, email only, failed.
+            ("broadcasts", BroadcastWatcher(services.notifier, chat, self.clock)),
         ]
         if services.payments is not None:
             every = min(30.0, settings.payment_query_after.total_seconds() / 3)

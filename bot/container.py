@@ -10,8 +10,10 @@ import httpx
 
 from bot.settings import EmailBackend, Settings
 from services.assignments import AssignmentService
+from services.availability import Availability
 from services.batches import BatchService
 from services.books import Reconciler
+from services.broadcasts import Broadcasts
 from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.documents import DocumentService
@@ -54,6 +56,8 @@ class Services:
     stats: Stats  # /stats: the month in numbers and its chart
     activity: Activity  # /activity: who did what and when
     webhooks: WebhookService  # /webhooks: the managers' endpoints and their delivery logs
+    availability: Availability  # /off: days off
+    broadcasts: Broadcasts  # /broadcast: previews and Send
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -166,6 +170,8 @@ def build_services(
         stats=Stats(clock, settings.tz, settings.company_name, draw_chart),
         activity=Activity(clock, settings.tz),
         webhooks=WebhookService(clock, allow_private=settings.webhooks_allow_private),
+        availability=Availability(clock, settings.tz),
+        broadcasts=Broadcasts(notifier, outbox, clock, settings.tz),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

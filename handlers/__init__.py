@@ -3,6 +3,8 @@
 from bot.context import CallsheetApplication
 from handlers import (
     assignments,
+    availability,
+    broadcasts,
     cancel,
     common,
     emails,
@@ -29,6 +31,8 @@ def register_all(application: CallsheetApplication) -> None:
     statements.register(application)
     insight.register(application)
     webhooks.register(application)
+    availability.register(application)
+    broadcasts.register(application)
 
     events.register(application)
     assignments.register_reason_catcher(application)  # plain text no feature took

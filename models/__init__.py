@@ -1,5 +1,6 @@
 """Tortoise models for Callsheet; the app label is "models"."""
 
+from models.availability import Broadcast, BroadcastStatus, DayOff
 from models.books import Reconciliation, ReconciliationRow, ReconGroup
 from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
@@ -71,11 +72,14 @@ __all__ = [
     "AuditLog",
     "BatchMemberStatus",
     "Briefing",
+    "Broadcast",
+    "BroadcastStatus",
     "CallbackStatus",
     "Channel",
     "ConversationRow",
     "DarajaCallback",
     "DarajaExchange",
+    "DayOff",
     "DayRate",
     "DeliveryStatus",
     "DocumentCounter",

@@ -181,6 +181,9 @@ class AuditAction(StrEnum):
     WEBHOOK_ADDED = "webhook.added"
     WEBHOOK_REMOVED = "webhook.removed"
     WEBHOOK_DISABLED = "webhook.disabled"  # failing for 3 days: the sender turned it off
+    DAY_OFF_ADDED = "day_off.added"
+    DAY_OFF_REMOVED = "day_off.removed"
+    BROADCAST_SENT = "broadcast.sent"
 
     @classmethod
     def answer(cls, status: AssignmentStatus) -> AuditAction:
@@ -230,6 +233,8 @@ class NotificationKind(StrEnum):
     REFUND_NOTICE = "refund_notice"  # to the payer: money given back, with the receipt
     REFUND_OUTCOME = "refund_outcome"  # to every manager: a refund was made, or failed and why
     WEBHOOK_DISABLED = "webhook_disabled"  # to every manager: an endpoint failed for 3 days
+    CREW_OFF = "crew_off"  # to an event's manager: confirmed crew marked a day of it off
+    BROADCAST = "broadcast"  # a manager's /broadcast text, to each person of the audience
 
 
 class PaySheetStatus(StrEnum):

@@ -131,3 +131,37 @@ def is_time_only(text: str) -> bool:
 
 def _at(day: date, clock_time: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, clock_time, tzinfo=tz).astimezone(UTC)
+
+
+DAY_EXAMPLES = "24/12, 24/12/2026, 2026-12-24, tomorrow or sat"
+
+
+def parse_day(text: str, *, today: date) -> date:
+    """A calendar day typed alone, day first: `24/12` (the next 24 December), `24/12/2026`,
+    `2026-12-24`, `today`, `tomorrow`, a weekday name."""
+    cleaned = " ".join(text.strip().split())
+    if not cleaned:
+        raise DateError(f"The date is empty. Write it like {DAY_EXAMPLES}.")
+    if " " in cleaned:
+        raise DateError(f"I could not read the date “{cleaned}”. Write it like {DAY_EXAMPLES}.")
+    return _parse_day(cleaned, today)
+
+
+def format_day(day: date, today: date) -> str:
+    """'Sat 5 Dec', or 'Sat 12 Jun 2027' in another year than `today`'s."""
+    year = f" {day.year}" if day.year != today.year else ""
+    return f"{day:%a} {day.day} {day:%b}{year}"
+
+
+def format_days(first: date, last: date, today: date) -> str:
+    """A span of whole days, said short: 'Sat 5 Dec', '24–26 Dec', '30 Nov – 2 Dec',
+    '30 Dec 2026 – 2 Jan 2027' (the year only when one of them is not `today`'s)."""
+    if first == last:
+        return format_day(first, today)
+    with_year = first.year != today.year or last.year != today.year
+    if first.year == last.year and first.month == last.month:
+        year = f" {last.year}" if with_year else ""
+        return f"{first.day}–{last.day} {last:%b}{year}"
+    if first.year == last.year and not with_year:
+        return f"{first.day} {first:%b} – {last.day} {last:%b}"
+    return f"{first.day} {first:%b} {first.year} – {last.day} {last:%b} {last.year}"

@@ -44,6 +44,8 @@ TABLES = [
     "webhook_delivery",
     "webhook_event",
     "webhook_endpoint",
+    "broadcast",
+    "day_off",
     "conversation",
     "answer_tally",
     # A schedule left by the last test would pace this one's first messages.

@@ -355,6 +355,7 @@ async def test_my_lists_pending_with_buttons_and_upcoming(
     assert [c["command"] for c in tg.commands_for(jane)] == [
         "help",
         "my",
+        "off",
         "balance",
         "receipt",
         "pay",

@@ -58,6 +58,7 @@ async def test_deep_link_links_once_and_shows_help_for_the_role(
     assert [c["command"] for c in tg.commands_for(jane)] == [
         "help",
         "my",
+        "off",
         "balance",
         "receipt",
         "pay",

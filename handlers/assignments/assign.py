@@ -9,7 +9,7 @@ from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import button, pick_event
 from handlers.shared import args_text, chat_id, managers_only, reply
 from models import Assignment, AssignmentStatus
-from services.assignments import ASSIGN_FORMAT, REINVITABLE, Overlap
+from services.assignments import ASSIGN_FORMAT, REINVITABLE, Overlap, PersonOff
 from services.buttons.assignments import (
     AssignAnyway,
     Forced,
@@ -35,7 +35,7 @@ async def assign_command(update: Update, context: CallsheetContext) -> None:
         assignment = await service.assign(
             event_id, person_ref, role, actor=context.person, chat_id=chat_id(update)
         )
-    except Overlap as exc:
+    except (Overlap, PersonOff) as exc:  # the manager must say "assign anyway"
         person = await PeopleService.find(text.split("|")[1])
         anyway = AssignAnyway.fitting(event_id, person.id, role)
         markup = InlineKeyboardMarkup([[button("Assign anyway", anyway)]])
@@ -81,6 +81,8 @@ async def pick_person(update: Update, context: CallsheetContext) -> None:
             label = f"↩ {label} (declined; invite again)"
         if c.conflict is not None:
             label = f"⏳ {label} (booked: {c.conflict.title})"
+        if c.off is not None:
+            label = f"{label} · 🏖 off {context.services.availability.span(c.off)}"
         rows.append([button(label[:60], PickPerson(event.id, c.person.id))])
     if not rows:
         await reply(update, context, "assignments/everyone_on")
@@ -93,6 +95,7 @@ async def pick_person(update: Update, context: CallsheetContext) -> None:
         event=event,
         declined=any(c.status is AssignmentStatus.DECLINED for c in candidates),
         booked=any(c.conflict for c in candidates if c.status is None or c.status in REINVITABLE),
+        off=any(c.off for c in candidates if c.status is None or c.status in REINVITABLE),
     )
 
 
@@ -110,7 +113,7 @@ async def picked(update: Update, context: CallsheetContext) -> None:
         await query.answer("That person is not on the crew list any more.", show_alert=True)
         return
     await query.answer()
-    if candidate.conflict is not None and not force:
+    if (candidate.conflict is not None or candidate.off is not None) and not force:
         markup = InlineKeyboardMarkup(
             [
                 [
@@ -119,7 +122,15 @@ async def picked(update: Update, context: CallsheetContext) -> None:
                 ]
             ]
         )
-        await reply(update, context, "assignments/overlap_picked", markup, candidate=candidate)
+        off_span = context.services.availability.span(candidate.off) if candidate.off else ""
+        await reply(
+            update,
+            context,
+            "assignments/overlap_picked",
+            markup,
+            candidate=candidate,
+            off_span=off_span,
+        )
         return
     roles = candidate.person.skill_list or ["crew"]
     flag = Forced.YES if force else Forced.NO

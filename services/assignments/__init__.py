@@ -2,7 +2,7 @@
 
 What happens when crew press Confirm: `AssignmentService.respond` in `_answer.py`.
 
-    _errors.py   AssignmentError → AlreadyAssigned, Overlap, AnswerRefused, TooLong
+    _errors.py   AssignmentError → AlreadyAssigned, Overlap, PersonOff, AnswerRefused, TooLong
     _model.py    answers, candidates, the parts of /my
     _invite.py   the picker's candidates, /assign, inviting again
     _answer.py   Confirm / Decline, "Change my answer", the reason for a decline
@@ -15,6 +15,7 @@ from services.assignments._errors import (
     AnswerRefused,
     AssignmentError,
     Overlap,
+    PersonOff,
     TooLong,
 )
 from services.assignments._model import (
@@ -42,6 +43,7 @@ __all__ = [
     "MyPage",
     "MySection",
     "Overlap",
+    "PersonOff",
     "Response",
     "TooLong",
 ]

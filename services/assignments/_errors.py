@@ -22,6 +22,10 @@ class Overlap(AssignmentError, Conflict):
         self.other = other
 
 
+class PersonOff(AssignmentError, Conflict):
+    """The person marked a day of the event off; the manager must say "assign anyway"."""
+
+
 class AnswerRefused(AssignmentError, Conflict):
     """A press that cannot change anything (stale, someone else's, too late)."""
 

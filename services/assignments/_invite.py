@@ -21,9 +21,11 @@ from models import (
     Person,
 )
 from services import audit
-from services.assignments._errors import AlreadyAssigned, AssignmentError, Overlap
+from services.assignments._errors import AlreadyAssigned, AssignmentError, Overlap, PersonOff
 from services.assignments._model import ASSIGN_FORMAT, REINVITABLE, Candidate
+from services.availability import off_for_event
 from services.buttons.assignments import answer_buttons
+from services.dates import format_days
 from services.errors import require_manager
 from services.events import EventNotFound, EventsBase
 from services.people import PeopleService
@@ -78,11 +80,12 @@ class Inviting(EventsBase):
             a.person_id: a.status  # type: ignore[attr-defined]
             for a in await Assignment.filter(event_id=event.id)
         }
+        people = await Person.filter(active=True).order_by("name")
+        offs = await off_for_event([p.id for p in people], event, self.tz)
         result = []
-        for person in await Person.filter(active=True).order_by("name"):
-            result.append(
-                Candidate(person, await self.conflict(person, event), on_event.get(person.id))
-            )
+        for person in people:
+            conflict = await self.conflict(person, event)
+            result.append(Candidate(person, conflict, on_event.get(person.id), offs.get(person.id)))
         return event, result
 
     async def assign(
@@ -112,6 +115,14 @@ class Inviting(EventsBase):
                 f"{self.when(other.ends_at)}), which overlaps {event.title}.",
                 other,
             )
+        off = (await off_for_event([person.id], event, self.tz)).get(person.id)
+        if off is not None and not force:
+            today = self.clock.now().astimezone(self.tz).date()
+            raise PersonOff(
+                f"{person.name} is off {format_days(off.first_day, off.last_day, today)}"
+                f"{f' ({off.reason})' if off.reason else ''}, during {event.title} "
+                f"({self.when(event.call_at)})."
+            )
         now = self.clock.now()
         if existing is not None:
             return await self._reinvite(existing, event, person, role, actor, chat_id, other)
@@ -137,6 +148,7 @@ class Inviting(EventsBase):
                         "person": person.name,
                         "role": role,
                         "despite_overlap": other.title if other else None,
+                        "despite_day_off": off.id if off else None,
                     },
                     using_db=conn,
                 )

@@ -9,6 +9,7 @@ from enum import StrEnum
 from models import (
     Assignment,
     AssignmentStatus,
+    DayOff,
     Event,
     Person,
 )
@@ -47,6 +48,7 @@ class Candidate:
     person: Person
     conflict: Event | None  # confirmed on this overlapping event
     status: AssignmentStatus | None  # already on this event
+    off: DayOff | None = None  # marked a day of the event off (/off)
 
 
 @dataclass(frozen=True)

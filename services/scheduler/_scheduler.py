@@ -20,12 +20,15 @@ from models import (
     JobKind,
     JobStatus,
     NotificationKind,
+    OutboxMessage,
     Person,
     ScheduledJob,
 )
+from services.availability import off_for_event
 from services.buttons.assignments import answer_buttons, answer_many_buttons
 from services.buttons.events import card_button
 from services.clock import Clock
+from services.dates import format_days
 from services.notifications import Notifier
 from services.outbox import Outbox
 from services.scheduler._plans import OURS, Planner
@@ -246,6 +249,8 @@ class Scheduler(Planner, Worker):
             "until": human_delta(event.call_at - now),
         }
         if job.kind is JobKind.REMINDER and assignment.status is AssignmentStatus.CONFIRMED:
+            if await self._off_instead(assignment, event, conn):
+                return True
             await self.notifier.notify(
                 assignment.person,
                 NotificationKind.REMINDER,
@@ -257,6 +262,39 @@ class Scheduler(Planner, Worker):
         if job.kind is JobKind.NUDGE and assignment.status is AssignmentStatus.INVITED:
             return await self._nudge(job, assignment, event, key, conn)
         return False
+
+    async def _off_instead(
+        self, assignment: Assignment, event: Event, conn: BaseDBAsyncClient
+    ) -> bool:
+        """Confirmed crew who then marked a day of the event off get no reminder: the
+        event's manager is told instead, once per assignment however many reminders fall."""
+        tz = self.notifier.renderer.tz
+        off = (await off_for_event([assignment.person.id], event, tz, conn)).get(
+            assignment.person.id
+        )
+        if off is None:
+            return False
+        key = f"crewoff:{assignment.id}"
+        told = await OutboxMessage.filter(dedupe_key__startswith=f"{key}:").using_db(conn).exists()
+        if not told:
+            manager = await Person.get(id=event.manager_id).using_db(conn)  # type: ignore[attr-defined]
+            today = self.clock.now().astimezone(tz).date()
+            await self.notifier.notify(
+                manager,
+                NotificationKind.CREW_OFF,
+                {
+                    "event": event,
+                    "assignment": assignment,
+                    "who": assignment.person,
+                    "span": format_days(off.first_day, off.last_day, today),
+                    "reason": off.reason,
+                },
+                buttons=card_button(event.id),
+                dedupe_key=key,
+                using_db=conn,
+            )
+        log.info("reminder for assignment %s skipped: off (day off %s)", assignment.id, off.id)
+        return True
 
     async def _nudge(
         self,
