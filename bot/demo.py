@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fpdf import FPDF, XPos, YPos
+
 from bot import db
 from bot.app import Callsheet
 from bot.settings import Settings, load_settings
@@ -328,6 +330,19 @@ class Demo:
         self.png.write_bytes(content)
         self.section("/stats: the month in numbers, and its chart as a photo")
         print(f"(The chart Achieng got is saved as {self.png}: open it to see it.)")
+
+
+def stage_plot_pdf(title: str) -> bytes:
+    """A one-page stage plot, as a manager would attach to an event."""
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 18)
+    pdf.cell(0, 12, f"Stage plot: {title}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("helvetica", size=12)
+    for line in ("Drum riser upstage centre", "FOH 25 m from the stage", "Power: stage left"):
+        pdf.cell(0, 8, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.rect(40, 80, 130, 60)
+    return bytes(pdf.output())
 
 
 def link_in(message: dict[str, Any] | None) -> str:
