@@ -177,6 +177,7 @@ class Demo:
         await self.play_events(achieng, jane, otieno)
         await self.play_payments(achieng, jane, otieno)
         await self.play_payday(achieng, jane)
+        await self.play_documents(achieng, jane)
         await self.play_insight(achieng)
 
         await self.drained()
@@ -310,6 +311,39 @@ class Demo:
         await self.say(jane, "/pay", "Harusi ya Wanjiru")
         self.section("Transaction Status confirms it: the sheet is paid, Jane gets her payslip")
 
+    async def play_documents(self, achieng: SandboxUser, jane: SandboxUser) -> None:
+        tg = self.tg
+        day = (self.clock.now() + timedelta(days=5)).astimezone(ZoneInfo("Africa/Nairobi"))
+        await self.say(
+            achieng,
+            f"/newevent Sauti Live | {day:%Y-%m-%d} 19:00 | 23:00 | Carnivore | call 16:00",
+            "Event #2 created",
+        )
+        await self.say(achieng, "/assign 2 | 0712345678 | sound engineer", "Jane Wanjiku")
+        invitation = await tg.wait_for_bot_message(jane.id, "Sauti Live", timeout=15)
+        await self.press(jane, invitation, "✅ Confirm")
+        await tg.wait_for_bot_message(achieng.id, "Answers · #2 Sauti Live", timeout=15)
+        last = tg.last_bot_message(achieng.id)
+        await tg.send_document(
+            achieng, "stage-plot.pdf", stage_plot_pdf("Sauti Live"), caption="/attach 2"
+        )
+        await tg.wait_for_bot_message(
+            achieng.id, "Attached", after=last["message_id"] if last else None, timeout=15
+        )
+        self.section("The next gig: Achieng attaches the stage plot to it (a PDF, captioned)")
+        await self.say(
+            achieng, "/brief 2 | Stage plot attached. Soundcheck 17:00.", "Briefing sent"
+        )
+        await tg.wait_for(
+            lambda: any(
+                m.get("document", {}).get("file_name") == "stage-plot.pdf"
+                for m in tg.bot_messages(jane.id)
+            ),
+            timeout=15,
+            description="the stage plot in Jane's chat",
+        )
+        self.section("The briefing carries it: Jane gets the PDF in chat, and attached by email")
+
     async def play_insight(self, achieng: SandboxUser) -> None:
         tg = self.tg
         await self.say(achieng, "/activity Jane", "Activity · Jane Wanjiku")
@@ -360,6 +394,8 @@ def print_emails(folder: Path) -> None:
         print(f"To: {message['To']}\nSubject: {message['Subject']}")
         if body is not None:
             print("    " + str(body.get_content()).strip().replace("\n", "\n    "))
+        for item in message.iter_attachments():
+            print(f"    📎 {item.get_filename()} ({len(item.get_content())} bytes)")
         print()
 
 

@@ -121,8 +121,9 @@ async def test_attached_by_caption_listed_on_the_card_and_carried_by_the_briefin
     briefing = await tg.wait_for_bot_message(jane.id, "Load in at gate B")
     assert "📎 1 document follows: stage-plot.pdf" in briefing["text"]
     forwarded = await tg.wait_for_bot_message(
-        jane.id, "stage-plot.pdf", after=briefing["message_id"]
+        jane.id, "#1 Harusi ya Wanjiru", after=briefing["message_id"]
     )
+    assert forwarded["document"]["file_name"] == "stage-plot.pdf"
     # Sent again by file_id: nothing uploaded, the same file Telegram already holds.
     assert forwarded["document"]["file_id"] == document.telegram_file_id
     sends = [r for r in tg.requests if r.method == "sendDocument" and r.status == 200]

@@ -80,9 +80,8 @@ class _Driver(_Checks):
         if caption:
             fields["caption"] = caption
         message = self._user_message(target, chat, fields, None)
-        self._say(
-            f"[{user.first_name} → {self._name(target)}] file {file_name} ({len(content)} bytes)"
-        )
+        shown = f"file {file_name} ({len(content)} bytes)" + (f" — {caption}" if caption else "")
+        self._say(f"[{user.first_name} → {self._name(target)}] {shown}")
         self._enqueue(target, "message", message)
         return copy.deepcopy(message)
 
@@ -110,7 +109,8 @@ class _Driver(_Checks):
         if caption:
             fields["caption"] = caption
         message = self._user_message(target, chat, fields, None)
-        self._say(f"[{user.first_name} → {self._name(target)}] photo {width}×{height}")
+        shown = f"photo {width}×{height}" + (f" — {caption}" if caption else "")
+        self._say(f"[{user.first_name} → {self._name(target)}] {shown}")
         self._enqueue(target, "message", message)
         return copy.deepcopy(message)
 

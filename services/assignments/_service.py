@@ -184,7 +184,7 @@ class AssignmentService(Answering):
                     f"message. Shorten it by {over:,} characters (or shorten the event's "
                     f"notes with /editevent {event.id} | notes | …). Nothing was sent."
                 )
-            rows = with_documents(rows, documents, briefing.id)
+            rows = with_documents(rows, documents, briefing.id, f"#{event.id} {event.title}")
             await OutboxMessage.bulk_create(rows, using_db=conn)
             await audit.record(
                 AuditAction.EVENT_BRIEFED,

@@ -9,7 +9,10 @@ from models import Channel, DocumentSeries, EventDocument, NotificationKind, Out
 
 
 def with_documents(
-    rows: Sequence[OutboxMessage], documents: Sequence[EventDocument], briefing_id: int
+    rows: Sequence[OutboxMessage],
+    documents: Sequence[EventDocument],
+    briefing_id: int,
+    caption: str,
 ) -> list[OutboxMessage]:
     """`rows` (a briefing's, from `Notifier.prepare`) with the documents added: after each chat
     row, one row per document; each email row attaches them all."""
@@ -28,7 +31,7 @@ def with_documents(
                     kind=NotificationKind.BRIEFING,
                     dedupe_key=f"{row.dedupe_key}:doc{d.id}" if row.dedupe_key else None,
                     chat_id=row.chat_id,
-                    text=d.name,  # the caption
+                    text=caption,  # the document's caption: which event it is for
                     attachment=DocumentSeries.EVENT_FILE,
                     attachment_id=d.id,
                     next_attempt_at=row.next_attempt_at,
