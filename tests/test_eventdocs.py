@@ -20,8 +20,15 @@ from bot.demo import stage_plot_pdf
 from models import AuditAction, AuditLog, Event, EventDocument, FileKind
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.clock import ManualClock
-from services.eventdocs import digest
-from tests.conftest import BOT_TOKEN, Mailbox, People, app_settings, assert_stamped_by
+from services.eventdocs import FileStore, digest
+from tests.conftest import (
+    BOT_TOKEN,
+    Mailbox,
+    People,
+    app_settings,
+    assert_stamped_by,
+    make_settings,
+)
 from tests.event_setup import crew_and_event, fast_sandbox, said
 from tests.statements import TRANSFER, Line, as_csv
 
@@ -242,3 +249,18 @@ async def test_the_sandbox_sends_a_known_file_id_and_refuses_an_unknown_one(
     assert (
         photo.status_code == 400 and "wrong remote file identifier" in photo.json()["description"]
     )
+
+
+async def test_copies_are_named_by_content_written_whole_and_files_dir_has_a_default(
+    tmp_path: Path,
+) -> None:
+    store = FileStore(tmp_path / "files")
+    first = await store.put(b"%PDF-1.4 plot")
+    assert await store.put(b"%PDF-1.4 plot") == first == digest(b"%PDF-1.4 plot")
+    assert kept(tmp_path / "files") == [first]  # one copy, and no temporary file left
+    assert await store.read(first) == b"%PDF-1.4 plot"
+    await store.delete(first)
+    assert kept(tmp_path / "files") == []
+    assert make_settings(database_url="sqlite://data/x.sqlite3").files_path == Path("data/files")
+    assert make_settings(database_url="postgres://db/callsheet").files_path == Path("files")
+    assert make_settings(files_dir="/srv/files").files_path == Path("/srv/files")
