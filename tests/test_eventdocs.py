@@ -19,6 +19,7 @@ from bot.app import Callsheet
 from bot.demo import stage_plot_pdf
 from models import AuditAction, AuditLog, Event, EventDocument, FileKind
 from sandbox.telegram import SandboxUser, TelegramSandbox
+from services.buttons.events import AttachTo
 from services.clock import ManualClock
 from services.eventdocs import FileStore, digest
 from tests.conftest import (
@@ -29,7 +30,7 @@ from tests.conftest import (
     assert_stamped_by,
     make_settings,
 )
-from tests.event_setup import crew_and_event, fast_sandbox, said
+from tests.event_setup import crew_and_event, fast_sandbox, forge_press, said
 from tests.statements import TRANSFER, Line, as_csv
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -155,6 +156,9 @@ async def test_attach_button_then_a_photo_across_a_restart_and_docs_removes(
     await app.stop()
     await app.start()  # only the database remembers the pending Attach
 
+    # A refused file leaves the Attach waiting for another.
+    refused = await send(tg, boss, "setup.zip", b"PK\x03\x04", "not a type we keep")
+    assert "Nothing was attached." in refused["text"]
     photo = jpeg()
     last = tg.last_bot_message(boss.id)
     assert last is not None
@@ -207,8 +211,14 @@ async def test_too_big_wrong_type_crew_and_no_event_are_refused_and_nothing_kept
         "setup.zip is not a type we keep. Send PDF, JPEG, PNG or WebP images, Word"
         in (refused["text"])
     )
+    refused = await send(tg, boss, "plot.pdf", b"MZ\x90\x00", "❌", caption="/attach 1")
+    assert "plot.pdf is not a PDF, as its name says. Send PDF, JPEG" in refused["text"]
     refused = await send(tg, jane, "plot.pdf", b"%PDF-1.4", "❌", caption="/attach 1")
     assert refused["text"] == "❌ Only managers can attach documents to events."
+    card = await said(tg, jane, "/docs 1", "❌")
+    assert card["text"] == "❌ Only managers can see an event's documents."
+    forged = await forge_press(tg, jane, AttachTo(1).pack())
+    assert "Only managers" in (await tg.wait_for_callback_answer(forged))["text"]
     refused = await send(tg, boss, "plot.pdf", b"%PDF-1.4", "❌", caption="/attach 9")
     assert "There is no event #9." in refused["text"]
     usage = await send(tg, boss, "plot.pdf", b"%PDF-1.4", "/attach 12", caption="/attach")

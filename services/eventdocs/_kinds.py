@@ -50,6 +50,39 @@ def mime_of(offered: Offered) -> str:
     return mime
 
 
+# What a file of each kept type starts with: a name alone is not trusted.
+MAGIC: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/webp": (b"RIFF",),
+}
+OFFICE = "application/vnd.openxmlformats-officedocument."
+LABEL = {
+    "application/pdf": "a PDF",
+    "image/jpeg": "a JPEG image",
+    "image/png": "a PNG image",
+    "image/webp": "a WebP image",
+    "text/plain": "text",
+    "text/csv": "text",
+}
+
+
+def check_content(name: str, mime: str, content: bytes) -> None:
+    """Refuse a file whose bytes are not what its name says (a program renamed .pdf)."""
+    if mime.startswith(OFFICE):
+        fits = content.startswith(b"PK\x03\x04")  # docx, xlsx and pptx are zip files
+    elif mime.startswith("text/"):
+        fits = b"\x00" not in content[:65536]
+    else:
+        fits = content.startswith(MAGIC[mime]) and (
+            mime != "image/webp" or content[8:12] == b"WEBP"
+        )
+    if not fits:
+        what = LABEL.get(mime, "an Office file")
+        raise FileRefused(f"{name} is not {what}, as its name says. Send {KEPT_TYPES}.")
+
+
 def check_size(name: str, size: int | None) -> None:
     if size is not None and size > MAX_BYTES:
         raise FileRefused(

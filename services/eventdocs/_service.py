@@ -14,7 +14,7 @@ from services import audit
 from services.clock import Clock
 from services.errors import require_manager
 from services.eventdocs._errors import DocumentNotFound, EventClosed
-from services.eventdocs._kinds import Offered, check_size, mime_of
+from services.eventdocs._kinds import Offered, check_content, check_size, mime_of
 from services.eventdocs._store import FileStore
 from services.outbox import Attachment, Permanent
 
@@ -67,6 +67,7 @@ class EventDocuments:
         now = self.clock.now()
         name = offered.name or f"photo {now.astimezone(self.tz):%Y-%m-%d %H%M}.jpg"
         check_size(name, len(content))
+        check_content(name, mime, content)
         sha256 = await self.store.put(content)  # first: a row never names a missing copy
         existing = await EventDocument.get_or_none(event_id=event.id, sha256=sha256)
         if existing is None:
