@@ -5,11 +5,13 @@ or sent by crew; any other document still goes to the statement reader."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,13 +19,15 @@ from PIL import Image
 
 from bot.app import Callsheet
 from bot.demo import stage_plot_pdf
-from models import AuditAction, AuditLog, Event, EventDocument, FileKind
+from models import Access, AuditAction, AuditLog, Event, EventDocument, FileKind, Person
+from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.buttons.events import AttachTo
 from services.clock import ManualClock
-from services.eventdocs import FileStore, digest
+from services.eventdocs import EventDocuments, FileStore, Offered, digest
 from tests.conftest import (
     BOT_TOKEN,
+    START,
     Mailbox,
     People,
     app_settings,
@@ -274,3 +278,45 @@ async def test_copies_are_named_by_content_written_whole_and_files_dir_has_a_def
     assert make_settings(database_url="sqlite://data/x.sqlite3").files_path == Path("data/files")
     assert make_settings(database_url="postgres://db/callsheet").files_path == Path("files")
     assert make_settings(files_dir="/srv/files").files_path == Path("/srv/files")
+
+
+async def test_removals_and_attaches_of_one_file_at_once_keep_the_copy_exactly_while_used(
+    database: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    service = EventDocuments(FileStore(tmp_path / "files"), clock, ZoneInfo("Africa/Nairobi"))
+    boss = await Person.create(
+        **stamp(Person, START), name="Achieng", phone="+254700000001", access=Access.MANAGER
+    )
+    events = [
+        await Event.create(
+            **stamp(Event, START),
+            title=f"Gig {n}",
+            venue="KICC",
+            starts_at=START + timedelta(days=3),
+            ends_at=START + timedelta(days=3, hours=4),
+            call_at=START + timedelta(days=3),
+            manager=boss,
+        )
+        for n in range(3)
+    ]
+    plot = b"%PDF-1.4 the same stage plot"
+    offer = Offered(FileKind.DOCUMENT, "BQACAgIAAxkDAAI00000001", "plot.pdf", len(plot))
+
+    async def attach(event: Event) -> EventDocument:
+        done = await service.attach(event.id, offer, plot, actor=boss, chat_id=None)
+        return done.document
+
+    first, second = [await attach(e) for e in events[:2]]
+    # Two removals at once (PostgreSQL: each locks the file's rows in one order): the copy
+    # goes with the last.
+    await asyncio.gather(*(service.remove(d.id, actor=boss, chat_id=None) for d in (first, second)))
+    assert kept(tmp_path / "files") == [] and await EventDocument.all().count() == 0
+
+    # A removal and an attach of the same file at once: the copy stays, as a row names it.
+    first = await attach(events[0])
+    await asyncio.gather(service.remove(first.id, actor=boss, chat_id=None), attach(events[2]))
+    assert [d.event_id for d in await EventDocument.all()] == [events[2].id]  # type: ignore[attr-defined]
+    assert kept(tmp_path / "files") == [digest(plot)]
+    # The same file sent to one event twice at once is one document.
+    both = await asyncio.gather(attach(events[1]), attach(events[1]))
+    assert both[0].id == both[1].id and await EventDocument.all().count() == 2

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -15,7 +16,7 @@ from services.clock import Clock
 from services.errors import require_manager
 from services.eventdocs._errors import DocumentNotFound, EventClosed
 from services.eventdocs._kinds import Offered, check_content, check_size, mime_of
-from services.eventdocs._store import FileStore
+from services.eventdocs._store import FileStore, digest
 from services.outbox import Attachment, Permanent
 
 log = logging.getLogger(__name__)
@@ -68,39 +69,47 @@ class EventDocuments:
         name = offered.name or f"photo {now.astimezone(self.tz):%Y-%m-%d %H%M}.jpg"
         check_size(name, len(content))
         check_content(name, mime, content)
-        sha256 = await self.store.put(content)  # first: a row never names a missing copy
-        existing = await EventDocument.get_or_none(event_id=event.id, sha256=sha256)
-        if existing is None:
-            try:
-                async with in_transaction() as conn:
-                    existing = await EventDocument.create(
-                        event=event,
-                        name=name[:255],
-                        kind=offered.kind,
-                        mime_type=mime,
-                        size=len(content),
-                        sha256=sha256,
-                        telegram_file_id=offered.file_id,
-                        added_by=actor,
-                        added_at=now,
-                        using_db=conn,
-                    )
-                    await audit.record(
-                        AuditAction.EVENT_DOCUMENT_ADDED,
-                        "event",
-                        event.id,
-                        at=now,
-                        actor=actor,
-                        chat_id=chat_id,
-                        details={"document": existing.id, "name": name[:100], "size": len(content)},
-                        using_db=conn,
-                    )
-            except IntegrityError:  # the same file, sent twice at once
-                existing = await EventDocument.get(event_id=event.id, sha256=sha256)
-            else:
-                log.info("event %s: document %s attached", event.id, existing.id)
-                return Attached(await self._loaded(existing), event, await self._count(event.id))
-        return Attached(await self._loaded(existing), event, await self._count(event.id), True)
+        sha256 = digest(content)
+        try:
+            async with in_transaction() as conn:
+                # The other rows of this file, locked: a removal that would delete the copy
+                # either finishes first (and the copy is written again below) or waits.
+                await self._lock_copy(sha256, conn)
+                existing = (
+                    await EventDocument.filter(event_id=event.id, sha256=sha256)
+                    .using_db(conn)
+                    .first()
+                )
+                if existing is not None:
+                    return await self._already(existing, event)
+                await self.store.put(content)  # before the row: a row never names a missing copy
+                document = await EventDocument.create(
+                    event=event,
+                    name=name[:255],
+                    kind=offered.kind,
+                    mime_type=mime,
+                    size=len(content),
+                    sha256=sha256,
+                    telegram_file_id=offered.file_id,
+                    added_by=actor,
+                    added_at=now,
+                    using_db=conn,
+                )
+                await audit.record(
+                    AuditAction.EVENT_DOCUMENT_ADDED,
+                    "event",
+                    event.id,
+                    at=now,
+                    actor=actor,
+                    chat_id=chat_id,
+                    details={"document": document.id, "name": name[:100], "size": len(content)},
+                    using_db=conn,
+                )
+        except IntegrityError:  # the same file sent to this event twice at once
+            existing = await EventDocument.get(event_id=event.id, sha256=sha256)
+            return await self._already(existing, event)
+        log.info("event %s: document %s attached", event.id, document.id)
+        return Attached(await self._loaded(document), event, await self._count(event.id))
 
     async def of_event(self, event_id: int) -> list[EventDocument]:
         return (
@@ -125,18 +134,17 @@ class EventDocuments:
         manager = require_manager(actor, "remove documents")
         now = self.clock.now()
         async with in_transaction() as conn:
-            document = (
-                await EventDocument.filter(id=document_id)
-                .using_db(conn)
-                .select_for_update()
-                .first()
-            )
-            if document is None:
+            document = await EventDocument.filter(id=document_id).using_db(conn).first()
+            # Every row of its copy locked, in id order as attach does: two removals of one
+            # file never wait on each other crosswise.
+            locked = await self._lock_copy(document.sha256, conn) if document else []
+            if document is None or document.id not in locked:
                 raise DocumentNotFound(
                     f"Document {document_id} is not attached any more. Send /docs with the "
                     "event's number for its list."
                 )
-            await document.delete(using_db=conn)
+            others = set(locked) - {document.id}
+            await EventDocument.filter(id=document.id).using_db(conn).delete()
             await audit.record(
                 AuditAction.EVENT_DOCUMENT_REMOVED,
                 "event",
@@ -147,9 +155,8 @@ class EventDocuments:
                 details={"document": document.id, "name": document.name[:100]},
                 using_db=conn,
             )
-            used = await EventDocument.filter(sha256=document.sha256).using_db(conn).exists()
-        if not used:
-            await self.store.delete(document.sha256)
+            if not others:  # while the rows are locked: an attach of this file waits
+                await self.store.delete(document.sha256)
         log.info("document %s removed from event %s", document.id, document.event_id)  # type: ignore[attr-defined]
         return document
 
@@ -172,6 +179,21 @@ class EventDocuments:
                 ) from exc
             files.append(Attachment(document.name, document.mime_type, content))
         return files
+
+    @staticmethod
+    async def _lock_copy(sha256: str, conn: BaseDBAsyncClient) -> list[int]:
+        """Lock every row naming this copy (PostgreSQL; SQLite's writers take turns anyway)."""
+        rows = (
+            await EventDocument.filter(sha256=sha256)
+            .using_db(conn)
+            .select_for_update()
+            .order_by("id")
+            .only("id")
+        )
+        return [r.id for r in rows]
+
+    async def _already(self, document: EventDocument, event: Event) -> Attached:
+        return Attached(await self._loaded(document), event, await self._count(event.id), True)
 
     @staticmethod
     async def _count(event_id: int) -> int:
