@@ -185,12 +185,15 @@ class Callsheet:
         settings = self.settings
         chat = TelegramChatSender(application.bot)
         self.dispatchers = [
-            Dispatcher(services.deliveries, Channel.TELEGRAM, chat=chat, max_attempts=10),
+            Dispatcher(
+                services.deliveries, Channel.TELEGRAM, chat=chat, files=chat, max_attempts=10
+            ),
             Dispatcher(
                 services.deliveries,
                 Channel.EMAIL,
                 email=services.email,
                 attachments=services.documents,
+                briefing_files=services.eventdocs,
                 max_attempts=settings.email_max_attempts,
                 batch=10,
             ),

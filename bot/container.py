@@ -18,6 +18,7 @@ from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.documents import DocumentService
 from services.email import ConsoleSender, FolderSender, SmtpSender
+from services.eventdocs import EventDocuments, FileStore
 from services.events import EventService
 from services.insight import Activity, Stats, draw_chart
 from services.ledger import Exports, LedgerService, RecordedPayments
@@ -53,6 +54,7 @@ class Services:
     payroll: PayrollService
     reconciler: Reconciler  # M-Pesa statements against the books
     documents: DocumentService  # receipts and invoices: numbers and PDFs
+    eventdocs: EventDocuments  # stage plots, riders, run sheets attached to events
     stats: Stats  # /stats: the month in numbers and its chart
     activity: Activity  # /activity: who did what and when
     webhooks: WebhookService  # /webhooks: the managers' endpoints and their delivery logs
@@ -167,6 +169,7 @@ def build_services(
         payroll=payroll,
         reconciler=Reconciler(notifier, outbox, clock, settings.tz, recorded),
         documents=DocumentService(renderer, outbox, clock),
+        eventdocs=EventDocuments(FileStore(settings.files_path), clock, settings.tz),
         stats=Stats(clock, settings.tz, settings.company_name, draw_chart),
         activity=Activity(clock, settings.tz),
         webhooks=WebhookService(clock, allow_private=settings.webhooks_allow_private),

@@ -80,6 +80,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.refunds",
                     "models.webhooks",
                     "models.availability",
+                    "models.eventdocs",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

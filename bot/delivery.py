@@ -34,6 +34,7 @@ from telegram.error import (
 )
 from telegram.ext import AIORateLimiter, ExtBot
 
+from models import FileKind
 from models.errors import DATABASE_UNAVAILABLE
 from services.outbox import (
     ChatUnreachable,
@@ -185,6 +186,23 @@ class TelegramChatSender:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 rate_limit_args=OUTBOX,
             )
+        except TelegramError as exc:
+            if _maybe_delivered(exc):
+                raise OutcomeUnknown(f"Telegram: {exc.message}") from exc
+            raise translate(exc) from exc
+        return message.message_id
+
+    async def send_file(self, chat_id: int, kind: FileKind, file_id: str, caption: str) -> int:
+        """A file Telegram already holds, by its file_id: nothing is uploaded."""
+        try:
+            if kind is FileKind.PHOTO:
+                message = await self.bot.send_photo(
+                    chat_id, file_id, caption=caption, parse_mode=None, rate_limit_args=OUTBOX
+                )
+            else:
+                message = await self.bot.send_document(
+                    chat_id, file_id, caption=caption, parse_mode=None, rate_limit_args=OUTBOX
+                )
         except TelegramError as exc:
             if _maybe_delivered(exc):
                 raise OutcomeUnknown(f"Telegram: {exc.message}") from exc

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fpdf import FPDF, XPos, YPos
+
 from bot import db
 from bot.app import Callsheet
 from bot.settings import Settings, load_settings
@@ -175,6 +177,7 @@ class Demo:
         await self.play_events(achieng, jane, otieno)
         await self.play_payments(achieng, jane, otieno)
         await self.play_payday(achieng, jane)
+        await self.play_documents(achieng, jane)
         await self.play_insight(achieng)
 
         await self.drained()
@@ -308,6 +311,39 @@ class Demo:
         await self.say(jane, "/pay", "Harusi ya Wanjiru")
         self.section("Transaction Status confirms it: the sheet is paid, Jane gets her payslip")
 
+    async def play_documents(self, achieng: SandboxUser, jane: SandboxUser) -> None:
+        tg = self.tg
+        day = (self.clock.now() + timedelta(days=5)).astimezone(ZoneInfo("Africa/Nairobi"))
+        await self.say(
+            achieng,
+            f"/newevent Sauti Live | {day:%Y-%m-%d} 19:00 | 23:00 | Carnivore | call 16:00",
+            "Event #2 created",
+        )
+        await self.say(achieng, "/assign 2 | 0712345678 | sound engineer", "Jane Wanjiku")
+        invitation = await tg.wait_for_bot_message(jane.id, "Sauti Live", timeout=15)
+        await self.press(jane, invitation, "✅ Confirm")
+        await tg.wait_for_bot_message(achieng.id, "Answers · #2 Sauti Live", timeout=15)
+        last = tg.last_bot_message(achieng.id)
+        await tg.send_document(
+            achieng, "stage-plot.pdf", stage_plot_pdf("Sauti Live"), caption="/attach 2"
+        )
+        await tg.wait_for_bot_message(
+            achieng.id, "Attached", after=last["message_id"] if last else None, timeout=15
+        )
+        self.section("The next gig: Achieng attaches the stage plot to it (a PDF, captioned)")
+        await self.say(
+            achieng, "/brief 2 | Stage plot attached. Soundcheck 17:00.", "Briefing sent"
+        )
+        await tg.wait_for(
+            lambda: any(
+                m.get("document", {}).get("file_name") == "stage-plot.pdf"
+                for m in tg.bot_messages(jane.id)
+            ),
+            timeout=15,
+            description="the stage plot in Jane's chat",
+        )
+        self.section("The briefing carries it: Jane gets the PDF in chat, and attached by email")
+
     async def play_insight(self, achieng: SandboxUser) -> None:
         tg = self.tg
         await self.say(achieng, "/activity Jane", "Activity · Jane Wanjiku")
@@ -330,6 +366,19 @@ class Demo:
         print(f"(The chart Achieng got is saved as {self.png}: open it to see it.)")
 
 
+def stage_plot_pdf(title: str) -> bytes:
+    """A one-page stage plot, as a manager would attach to an event."""
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 18)
+    pdf.cell(0, 12, f"Stage plot: {title}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("helvetica", size=12)
+    for line in ("Drum riser upstage centre", "FOH 25 m from the stage", "Power: stage left"):
+        pdf.cell(0, 8, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.rect(40, 80, 130, 60)
+    return bytes(pdf.output())
+
+
 def link_in(message: dict[str, Any] | None) -> str:
     assert message is not None
     return next(str(w) for w in message["text"].split() if w.startswith("https://t.me/"))
@@ -345,6 +394,8 @@ def print_emails(folder: Path) -> None:
         print(f"To: {message['To']}\nSubject: {message['Subject']}")
         if body is not None:
             print("    " + str(body.get_content()).strip().replace("\n", "\n    "))
+        for item in message.iter_attachments():
+            print(f"    📎 {item.get_filename()} ({len(item.get_content())} bytes)")
         print()
 
 

@@ -41,6 +41,7 @@ TITLES: dict[str | tuple[str, int], str] = {
     "typed": "edit",
     ("typed", Typed.BRIEF_TEXT): "briefing",
     "payment-batch": "payment request",
+    "attach": "attachment",
 }
 
 

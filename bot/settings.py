@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -105,6 +106,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     database_url: str = "sqlite://data/callsheet.sqlite3"
+    # Copies of the documents attached to events, for email; unset: `files` beside a SQLite
+    # database, else ./files.
+    files_dir: str | None = None
     timezone: str = "Africa/Nairobi"
     company_name: str = "Callsheet"
     reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
@@ -278,6 +282,15 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def files_path(self) -> Path:
+        if self.files_dir:
+            return Path(self.files_dir)
+        database = self.database_url.removeprefix("sqlite://")
+        if database != self.database_url and database not in ("", ":memory:"):
+            return Path(database).parent / "files"
+        return Path("files")
 
     @property
     def database_password(self) -> str | None:

@@ -8,6 +8,7 @@ from handlers import (
     cancel,
     common,
     emails,
+    eventdocs,
     events,
     insight,
     payments,
@@ -28,6 +29,7 @@ def register_all(application: CallsheetApplication) -> None:
     payments.register_buttons(application)  # the pay: presses no conversation took
     assignments.register(application)
     payroll.register(application)
+    eventdocs.register(application)  # before statements: it takes /attach documents
     statements.register(application)
     insight.register(application)
     webhooks.register(application)

@@ -14,6 +14,7 @@ from models.enums import (
     Channel,
     DocumentSeries,
     EventStatus,
+    FileKind,
     InvoiceStatus,
     JobKind,
     JobStatus,
@@ -28,6 +29,7 @@ from models.enums import (
     RefundMethod,
     RefundStatus,
 )
+from models.eventdocs import EventDocument
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.recorded import RecordedPayment
 from models.refunds import Refund
@@ -86,7 +88,9 @@ __all__ = [
     "DocumentSeries",
     "EndpointStatus",
     "Event",
+    "EventDocument",
     "EventStatus",
+    "FileKind",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",

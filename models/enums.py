@@ -112,6 +112,8 @@ class AuditAction(StrEnum):
     ASSIGNMENT_REINVITED = "assignment.reinvited"
 
     EVENT_BRIEFED = "event.briefed"
+    EVENT_DOCUMENT_ADDED = "event.document_added"
+    EVENT_DOCUMENT_REMOVED = "event.document_removed"
     EVENT_CANCELLED = "event.cancelled"
     EVENT_COMPLETED = "event.completed"
     EVENT_CREATED = "event.created"
@@ -266,6 +268,16 @@ class DocumentSeries(StrEnum):
 
     RECEIPT = "R"
     INVOICE = "INV"
+    # Not numbered: what an outbox row attaches besides a receipt or invoice.
+    EVENT_FILE = "FILE"  # a chat row: one event document, sent again by its Telegram file_id
+    BRIEFING = "BRF"  # an email row: the documents of the briefing's event, read from FILES_DIR
+
+
+class FileKind(StrEnum):
+    """How Telegram holds a file, which picks the method that sends it again."""
+
+    DOCUMENT = "document"  # sendDocument
+    PHOTO = "photo"  # sendPhoto: a compressed JPEG, without a name of its own
 
 
 class ReceiptKind(StrEnum):

@@ -36,6 +36,7 @@ from models import (
 from services.clock import Clock, format_span, format_when
 from services.money import format_cents
 from services.phones import display_phone
+from services.sizes import human_size
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Why a message to someone deactivated was kept but not sent (their history shows it).
@@ -88,6 +89,7 @@ class Renderer:
         )
         self.env.filters["when"] = self._when
         self.env.filters["span"] = self._span
+        self.env.filters["size"] = human_size
         self.env.filters["kes"] = lambda amount: f"KES {int(amount):,}"
         self.env.filters["cents"] = format_cents
 

@@ -76,6 +76,7 @@ TABLES = [
     "payment_batch_member",
     "payment",
     "payment_batch",
+    "event_document",
     "briefing",
     "assignment",
     "event",
@@ -292,6 +293,7 @@ HAPPENED = {
     "last_answer_at",
     "recorded_at",
     "undone_at",
+    "added_at",
 }
 
 

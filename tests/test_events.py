@@ -46,6 +46,7 @@ async def test_manager_creates_an_event_inline_and_sees_it_listed(
         "Assign crew",
         "Remind",
         "Brief",
+        "Attach",
         "Edit",
         "Complete",
         "Cancel event",

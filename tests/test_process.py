@@ -106,6 +106,12 @@ async def test_demo_runs_offline_and_prints_both_linkings(
     # The event card's Request payment: the confirmed crew asked at once, one summary.
     assert "Payment request · #1 Harusi ya Wanjiru" in out and "1 paid" in out
     assert "You owe KES 500" in out
+    # A stage plot attached to the next gig goes with its briefing, in chat and by email.
+    assert "📎 Attached stage-plot.pdf" in out and "📎 1 document follows: stage-plot.pdf" in out
+    assert "file stage-plot.pdf (" in out and "bytes) — /attach 2" in out
+    assert "] 📎 stage-plot.pdf — #2 Sauti Live" in out
+    assert "Subject: Briefing: Sauti Live" in out
+    assert "    📎 stage-plot.pdf (" in out
     # It ends with /activity and /stats, whose chart it saves where it says: a PNG that opens.
     assert "Jane Wanjiku confirmed sound engineer at EV1 Harusi ya Wanjiru" in out
     assert "Money out: KES 3,000 (wages sent)" in out

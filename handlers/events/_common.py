@@ -27,6 +27,7 @@ class Typed(IntEnum):
 
     EDIT_VALUE = 10
     BRIEF_TEXT = 11
+    ATTACH_FILE = 12  # the next document or photo goes to an event (handlers/eventdocs.py)
 
 
 def event_id_from(text: str) -> int | None:

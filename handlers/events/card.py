@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import escape
@@ -13,9 +14,10 @@ from bot.context import CallsheetApplication, CallsheetContext
 from handlers.events._common import button, ends_next_day, event_id_from
 from handlers.events.views import events_list
 from handlers.shared import args_text, chat_id, managers_only, render, reply
-from models import Assignment, AssignmentStatus, EventStatus
+from models import Assignment, AssignmentStatus, EventDocument, EventStatus
 from services.buttons.events import (
     AssignCrew,
+    AttachTo,
     BriefCrew,
     CancelConfirmed,
     CancelEvent,
@@ -60,10 +62,19 @@ def _line_length(card: EventCard, status: AssignmentStatus, a: Assignment) -> in
 
 
 def render_card(
-    card: EventCard, context: CallsheetContext, *, payments: bool = False
+    card: EventCard,
+    context: CallsheetContext,
+    *,
+    payments: bool = False,
+    documents: Sequence[EventDocument] = (),
 ) -> tuple[str, InlineKeyboardMarkup]:
     ev = card.event
-    values = {"card": card, "ev": ev, "next_day": ends_next_day(context, ev)}
+    values = {
+        "card": card,
+        "ev": ev,
+        "next_day": ends_next_day(context, ev),
+        "documents": documents,
+    }
     size = len(render(context, "events/card", groups=[], briefing=None, **values)) + 1
     groups: list[Group] = []
     for status, label in GROUPS.items():
@@ -102,7 +113,11 @@ def render_card(
         last.insert(0, button("Request payment", RequestForEvent(ev.id)))
     rows = [
         [button("Assign crew", AssignCrew(ev.id)), button("Remind", RemindCrew(ev.id))],
-        [button("Brief", BriefCrew(ev.id)), button("Edit", EditEvent(ev.id))],
+        [
+            button("Brief", BriefCrew(ev.id)),
+            button("Attach", AttachTo(ev.id)),
+            button("Edit", EditEvent(ev.id)),
+        ],
         [button("Complete", CompleteEvent(ev.id)), button("Cancel event", CancelEvent(ev.id))],
         last,
     ]
@@ -116,7 +131,10 @@ async def show_card(update: Update, context: CallsheetContext, event_id: int) ->
     except CallsheetError as exc:  # a pressed button is answered already: say it in the chat
         await reply(update, context, "events/refused", error=exc)
         return
-    text, markup = render_card(card, context, payments=context.services.batches is not None)
+    documents = await context.services.eventdocs.of_event(event_id)
+    text, markup = render_card(
+        card, context, payments=context.services.batches is not None, documents=documents
+    )
     await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 

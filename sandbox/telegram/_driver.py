@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from ._checks import _Checks
 from ._markup import utf16_len
+from ._methods_photos import photo_size
 from ._params import (
     COMMAND_IN_TEXT,
     TEXT_LIMIT,
@@ -57,8 +58,10 @@ class _Driver(_Checks):
         mime_type: str | None = None,
         caption: str | None = None,
         bot: str | None = None,
+        with_size: bool = True,
     ) -> JSON:
-        """The person sends a file; the bot can fetch it with getFile."""
+        """The person sends a file; the bot can fetch it with getFile (Telegram may leave out
+        its size: `with_size=False`)."""
         if not content:
             raise SandboxError("Telegram clients do not send empty files")
         target = self._bot(bot)
@@ -68,17 +71,46 @@ class _Driver(_Checks):
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
             "file_name": file_name,
-            "file_size": len(content),
         }
+        if with_size:
+            document["file_size"] = len(content)
         if mime_type:
             document["mime_type"] = mime_type
         fields: JSON = {"document": document}
         if caption:
             fields["caption"] = caption
         message = self._user_message(target, chat, fields, None)
-        self._say(
-            f"[{user.first_name} → {self._name(target)}] file {file_name} ({len(content)} bytes)"
-        )
+        shown = f"file {file_name} ({len(content)} bytes)" + (f" — {caption}" if caption else "")
+        self._say(f"[{user.first_name} → {self._name(target)}] {shown}")
+        self._enqueue(target, "message", message)
+        return copy.deepcopy(message)
+
+    async def send_photo(
+        self,
+        user: SandboxUser,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        bot: str | None = None,
+    ) -> JSON:
+        """The person sends a photo (kept whole here: Telegram would recompress it)."""
+        width, height = photo_size(content)
+        target = self._bot(bot)
+        chat = self._person_chat(target, user)
+        stored = self._store_file(None, "image/jpeg", content)
+        photo: JSON = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": width,
+            "height": height,
+            "file_size": len(content),
+        }
+        fields: JSON = {"photo": [photo]}
+        if caption:
+            fields["caption"] = caption
+        message = self._user_message(target, chat, fields, None)
+        shown = f"photo {width}×{height}" + (f" — {caption}" if caption else "")
+        self._say(f"[{user.first_name} → {self._name(target)}] {shown}")
         self._enqueue(target, "message", message)
         return copy.deepcopy(message)
 

@@ -13,6 +13,7 @@ from models import (
     AuditAction,
     Briefing,
     Event,
+    EventDocument,
     EventStatus,
     NotificationKind,
     OutboxMessage,
@@ -24,6 +25,7 @@ from services.assignments._errors import AnswerRefused, AssignmentError, TooLong
 from services.assignments._model import MyPage, MySection
 from services.buttons.assignments import read_button
 from services.errors import require_manager
+from services.eventdocs import with_documents
 from services.events import TELEGRAM_LIMIT, longest_chat
 from services.phones import display_phone
 
@@ -153,12 +155,23 @@ class AssignmentService(Answering):
                 {"name": a.person.name, "role": a.role, "phone": display_phone(a.person.phone)}
                 for a in confirmed
             ]
+            documents = (
+                await EventDocument.filter(event_id=event.id)
+                .using_db(conn)
+                .order_by("added_at", "id")
+            )
             rows: list[OutboxMessage] = []
             for a in confirmed:
                 rows += self.notifier.prepare(
                     a.person,
                     NotificationKind.BRIEFING,
-                    {"event": event, "assignment": a, "roster": roster, "text": body},
+                    {
+                        "event": event,
+                        "assignment": a,
+                        "roster": roster,
+                        "text": body,
+                        "documents": documents,
+                    },
                     buttons=read_button(a.id),
                     dedupe_key=f"briefing:{briefing.id}:{a.id}",
                 )
@@ -171,6 +184,7 @@ class AssignmentService(Answering):
                     f"message. Shorten it by {over:,} characters (or shorten the event's "
                     f"notes with /editevent {event.id} | notes | …). Nothing was sent."
                 )
+            rows = with_documents(rows, documents, briefing.id, f"#{event.id} {event.title}")
             await OutboxMessage.bulk_create(rows, using_db=conn)
             await audit.record(
                 AuditAction.EVENT_BRIEFED,

@@ -59,6 +59,18 @@ class BriefCrew(CallbackData, prefix=AREA, action="brief"):
 
 
 @dataclass(frozen=True)
+class AttachTo(CallbackData, prefix=AREA, action="attach"):
+    """The next document or photo the manager sends goes to this event (handlers/eventdocs)."""
+
+    event_id: int
+
+
+@dataclass(frozen=True)
+class RemoveDocument(CallbackData, prefix=AREA, action="docrm"):
+    document_id: int
+
+
+@dataclass(frozen=True)
 class EditEvent(CallbackData, prefix=AREA, action="edit"):
     event_id: int
 

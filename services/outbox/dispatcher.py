@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from models import Channel, DocumentSeries, LiveMessage, OutboxMessage
+from models import Channel, DocumentSeries, EventDocument, FileKind, LiveMessage, OutboxMessage
 from services.outbox.errors import (
     ChatUnreachable,
     MessageGone,
@@ -50,6 +50,18 @@ class EmailSender(Protocol):
     ) -> None: ...
 
 
+class FileSender(Protocol):
+    """Sends a file Telegram already holds, by its file_id (an event's documents)."""
+
+    async def send_file(self, chat_id: int, kind: FileKind, file_id: str, caption: str) -> int: ...
+
+
+class BriefingFiles(Protocol):
+    """The documents a briefing's email attaches (services/eventdocs)."""
+
+    async def briefing_files(self, briefing_id: int) -> list[Attachment]: ...
+
+
 class AttachmentSource(Protocol):
     """Draws the document an email row names, when it is sent (services/documents)."""
 
@@ -71,6 +83,8 @@ class Dispatcher(Worker):
         chat: ChatSender | None = None,
         email: EmailSender | None = None,
         attachments: AttachmentSource | None = None,
+        files: FileSender | None = None,
+        briefing_files: BriefingFiles | None = None,
         max_attempts: int = 8,
         batch: int = 30,
         poll_seconds: float = 1.0,
@@ -87,6 +101,8 @@ class Dispatcher(Worker):
         self.chat = chat
         self.email = email
         self.attachments = attachments
+        self.files = files
+        self.briefing_files = briefing_files
         self.max_attempts = max_attempts
         self.batch = batch
         self.poll_seconds = poll_seconds
@@ -167,6 +183,10 @@ class Dispatcher(Worker):
     async def _attachments(self, row: OutboxMessage) -> list[Attachment]:
         if row.attachment is None or row.attachment_id is None:
             return []
+        if row.attachment is DocumentSeries.BRIEFING:
+            if self.briefing_files is None:
+                raise Permanent("nothing here can read the briefing's documents")
+            return await self.briefing_files.briefing_files(row.attachment_id)
         if self.attachments is None:
             raise Permanent(f"nothing here can draw the {row.attachment} document it attaches")
         return [await self.attachments.attachment(row.attachment, row.attachment_id)]
@@ -199,6 +219,8 @@ class Dispatcher(Worker):
 
     async def _send_chat(self, row: OutboxMessage) -> int:
         assert self.chat is not None and row.chat_id is not None
+        if row.attachment is DocumentSeries.EVENT_FILE and row.attachment_id is not None:
+            return await self._send_file(row.chat_id, row.attachment_id, row.text)
         if row.live_key:
             live = await LiveMessage.get_or_none(key=row.live_key)
             if live is not None and live.chat_id == row.chat_id:
@@ -218,3 +240,13 @@ class Dispatcher(Worker):
             )
             return message_id
         return int(await self.chat.send(row.chat_id, row.text, row.reply_markup))
+
+    async def _send_file(self, chat_id: int, document_id: int, caption: str) -> int:
+        if self.files is None:
+            raise Permanent("nothing here can send files")
+        document = await EventDocument.get_or_none(id=document_id)
+        if document is None:
+            raise Permanent(f"document {document_id} was removed before it was sent")
+        return await self.files.send_file(
+            chat_id, document.kind, document.telegram_file_id, caption
+        )
