@@ -19,7 +19,7 @@ from tests.webhooks_helpers import attempts_recorded
 
 VALID = (
     "assignment.confirmed, assignment.declined, event.created, event.cancelled, "
-    "payment.completed, payment.failed, payout.paid"
+    "payment.completed, payment.failed, payout.paid, refund.refunded, refund.failed"
 )
 
 
