@@ -79,6 +79,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.documents",
                     "models.refunds",
                     "models.webhooks",
+                    "models.backups",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

@@ -1,5 +1,6 @@
 """Tortoise models for Callsheet; the app label is "models"."""
 
+from models.backups import BackupOffer, BackupSpot, EventNeed
 from models.books import Reconciliation, ReconciliationRow, ReconGroup
 from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
@@ -26,6 +27,7 @@ from models.enums import (
     ReceiptKind,
     RefundMethod,
     RefundStatus,
+    SpotStatus,
 )
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.recorded import RecordedPayment
@@ -69,6 +71,8 @@ __all__ = [
     "AssignmentStatus",
     "AuditAction",
     "AuditLog",
+    "BackupOffer",
+    "BackupSpot",
     "BatchMemberStatus",
     "Briefing",
     "CallbackStatus",
@@ -82,6 +86,7 @@ __all__ = [
     "DocumentSeries",
     "EndpointStatus",
     "Event",
+    "EventNeed",
     "EventStatus",
     "Invoice",
     "InvoiceLine",
@@ -119,6 +124,7 @@ __all__ = [
     "RefundStatus",
     "ScheduledJob",
     "ServiceToken",
+    "SpotStatus",
     "TelegramBudget",
     "TelegramChatBudget",
     "WebhookAttempt",
