@@ -10,7 +10,7 @@ from models.tables import Assignment, Event
 
 
 class EventNeed(Model):
-    """How many of one role an event needs (`rigger 3`); none at all: `crew_target`, any role."""
+    """How many of one role an event needs (`rigger 3`). Without any: `crew_target`, any role."""
 
     id = fields.IntField(primary_key=True)
     event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(

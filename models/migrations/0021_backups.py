@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('role', fields.CharField(max_length=60)),
                 ('count', fields.IntField()),
             ],
-            options={'table': 'event_need', 'app': 'models', 'unique_together': (('event', 'role'),), 'pk_attr': 'id', 'table_description': 'How many of one role an event needs (`rigger 3`); none at all: `crew_target`, any role.'},
+            options={'table': 'event_need', 'app': 'models', 'unique_together': (('event', 'role'),), 'pk_attr': 'id', 'table_description': 'How many of one role an event needs (`rigger 3`). Without any: `crew_target`, any role.'},
             bases=['Model'],
         ),
         ops.AddField(
