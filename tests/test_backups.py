@@ -13,17 +13,22 @@ from bot.app import Callsheet
 from models import (
     Assignment,
     AssignmentStatus,
+    AuditAction,
+    AuditLog,
     BackupSpot,
     Event,
     EventNeed,
+    EventStatus,
     JobKind,
     JobStatus,
+    Person,
     ScheduledJob,
     SpotStatus,
 )
 from sandbox.telegram import SandboxUser, TelegramSandbox
+from services.assignments import is_free
 from services.clock import ManualClock
-from tests.conftest import People
+from tests.conftest import START, People
 from tests.event_setup import fast_sandbox, labels, said
 
 NEEDS_EVENT = (
@@ -256,3 +261,91 @@ async def test_needs_refused_with_the_reason_and_nothing_saved(
     )
     assert error in reply["text"], reply["text"]
     assert await Event.all().count() == 0 and await EventNeed.all().count() == 0
+
+
+async def test_the_most_reliable_free_person_is_offered_first(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    assert app.services is not None
+    u = await crew(tg, people)  # Jane, Wanjiru, Kamau: riggers
+    mwangi, _ = await people.add("Mwangi Baraka", "0755666777", skills="rigger", linked=False)
+    busy, _ = await people.add("Akinyi Odhiambo", "0766777888", skills="rigger", linked=False)
+    gone, _ = await people.add("Abdi Hassan", "0777888999", skills="rigger", linked=False)
+    await Person.filter(id=gone.id).update(active=False)
+    boss = await Person.get(name="Achieng Otieno")
+    wanjiru = await Person.get(name="Wanjiru Muthoni")
+    kamau = await Person.get(name="Kamau Njoroge")
+    event = await Event.get(id=1)
+
+    async def worked(person: Person, status: AssignmentStatus, days_ago: int) -> Assignment:
+        at = START - timedelta(days=days_ago)
+        past = await Event.create(
+            title=f"Past {days_ago}",
+            venue="Ngong Racecourse",
+            starts_at=at,
+            ends_at=at + timedelta(hours=5),
+            call_at=at - timedelta(hours=2),
+            status=EventStatus.COMPLETED,
+            manager=boss,
+            created_at=at - timedelta(days=7),
+            updated_at=at,
+        )
+        return await Assignment.create(
+            event=past,
+            person=person,
+            role="rigger",
+            status=status,
+            invited_at=at - timedelta(days=6),
+            responded_at=at - timedelta(days=5),
+            updated_at=at,
+        )
+
+    await worked(wanjiru, AssignmentStatus.COMPLETED, 20)
+    await worked(wanjiru, AssignmentStatus.COMPLETED, 10)
+    await worked(kamau, AssignmentStatus.COMPLETED, 20)
+    await worked(kamau, AssignmentStatus.DECLINED, 10)
+    dropped = await worked(mwangi, AssignmentStatus.DECLINED, 10)
+    dropped_event = await Event.get(id=dropped.event_id)  # type: ignore[attr-defined]
+    await AuditLog.create(  # confirmed, then declined 10 hours before the call: late
+        at=dropped_event.call_at - timedelta(hours=10),
+        actor=mwangi,
+        actor_label=mwangi.name,
+        action=AuditAction.ASSIGNMENT_DECLINED,
+        subject_type="assignment",
+        subject_id=dropped.id,
+        details={"from": "confirmed"},
+    )
+    # Akinyi is confirmed on an overlapping event: not free.
+    other = await Event.create(
+        title="Other wedding",
+        venue="Karen",
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        call_at=event.call_at,
+        manager=boss,
+        created_at=START,
+        updated_at=START,
+    )
+    await Assignment.create(
+        event=other,
+        person=busy,
+        role="rigger",
+        status=AssignmentStatus.CONFIRMED,
+        invited_at=START,
+        updated_at=START,
+    )
+
+    order = await app.services.assignments.candidates_for(event, "rigger")
+    assert [p.name for p in order] == [
+        "Wanjiru Muthoni",  # 2 of 2 worked
+        "Kamau Njoroge",  # 1 of 2
+        "Jane Wanjiku",  # no record yet
+        "Mwangi Baraka",  # dropped out late
+    ]
+    assert not await is_free(busy, event) and await is_free(mwangi, event)
+
+    await said(tg, u["boss"], "/assign 1 | 0712345678 | rigger", "invited to")
+    invitation = await tg.wait_for_bot_message(u["jane"].id, "Invitation")
+    await tg.press(u["jane"], invitation["message_id"], "Decline")
+    await tg.wait_for_bot_message(u["wanjiru"].id, "A spot is open")
+    await tg.wait_for_bot_message(u["boss"].id, "offered to Wanjiru Muthoni")

@@ -240,6 +240,8 @@ class Backups(Tallies):
     ) -> bool:
         if not await self._still_needed(event, leaving, conn):
             return False
+        if unanswered and not await self.candidates_for(event, leaving.role, conn):
+            return False  # nobody to ask: the invitation simply stays open
         now = self.clock.now()
         spot = await BackupSpot.create(
             event_id=event.id,
