@@ -26,7 +26,7 @@ from models import (
     SpotStatus,
 )
 from sandbox.telegram import SandboxUser, TelegramSandbox
-from services.assignments import is_free
+from services.assignments import Answer, AnswerRefused, is_free
 from services.clock import ManualClock
 from tests.conftest import START, People
 from tests.event_setup import fast_sandbox, labels, said
@@ -349,3 +349,34 @@ async def test_the_most_reliable_free_person_is_offered_first(
     await tg.press(u["jane"], invitation["message_id"], "Decline")
     await tg.wait_for_bot_message(u["wanjiru"].id, "A spot is open")
     await tg.wait_for_bot_message(u["boss"].id, "offered to Wanjiru Muthoni")
+
+
+async def test_three_confirming_at_once_in_the_service_one_takes_the_spot(
+    app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
+) -> None:
+    """Straight into the service, each on its own connection (PostgreSQL: truly at once)."""
+    assert app.services is not None
+    u = await crew(tg, people)
+    await said(tg, u["boss"], "/assign 1 | 0712345678 | rigger", "invited to")
+    for _ in range(2):  # Jane does not answer, nor Kamau: Wanjiru is asked as well
+        clock.advance(DEADLINE)
+        await app.services.scheduler.run_due()
+    invited = await Assignment.filter(event_id=1, status=AssignmentStatus.INVITED).prefetch_related(
+        "person"
+    )
+    assert len(invited) == 3
+    results = await asyncio.gather(
+        *(
+            app.services.assignments.respond(a.id, Answer.CONFIRM, person=a.person, chat_id=None)
+            for a in invited
+        ),
+        return_exceptions=True,
+    )
+    won = [r for r in results if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, AnswerRefused)]
+    assert len(won) == 1 and len(lost) == 2, results
+    assert all("This spot was filled" in str(e) for e in lost)
+    assert await Assignment.filter(event_id=1, status=AssignmentStatus.CONFIRMED).count() == 1
+    assert await Assignment.filter(event_id=1, status=AssignmentStatus.CANCELLED).count() == 2
+    spot = await BackupSpot.get(event_id=1)
+    assert spot.status is SpotStatus.FILLED and spot.filled_by_id == won[0].assignment.id  # type: ignore[attr-defined]
