@@ -78,7 +78,7 @@ async def test_needs_per_role_a_decline_is_offered_and_taken(
     await invite_and_decline(tg, u)
     # Nobody has a record yet: the riggers not asked go by name; Jane is on the event.
     offer = await tg.wait_for_bot_message(u["kamau"].id, "A spot is open")
-    assert "needs a rigger" in offer["text"] and "Harusi ya Wanjiru" in offer["text"]
+    assert "on Harusi ya Wanjiru, as rigger" in offer["text"]
     assert "please answer by Tue 24 Nov, 10:00" in offer["text"]
     assert labels(offer) == ["✅ Confirm", "❌ Decline"]
     tally = await tg.wait_for_bot_message(
