@@ -6,6 +6,21 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 
+class AddFieldWithDefault(ops.AddField):
+    """AddField, but the column gets a database DEFAULT so that a table already holding rows
+    can take it (the ORM's default is Python-side only): events already there keep Auto
+    backups on."""
+
+    def __init__(self, *, table: str, ddl: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.table = table
+        self.ddl = ddl
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):  # type: ignore[no-untyped-def]
+        if state_editor is not None:
+            await state_editor._run_sql(f'ALTER TABLE "{self.table}" ADD COLUMN {self.ddl}')
+
+
 class EnumAlterField(ops.AlterField):
     """The new notification and job kinds: the columns stay varchars of the same length, so
     only the ORM's view changes (no table rebuild on SQLite)."""
@@ -62,7 +77,9 @@ class Migration(migrations.Migration):
             options={'table': 'event_need', 'app': 'models', 'unique_together': (('event', 'role'),), 'pk_attr': 'id', 'table_description': 'How many of one role an event needs (`rigger 3`). Without any: `crew_target`, any role.'},
             bases=['Model'],
         ),
-        ops.AddField(
+        AddFieldWithDefault(
+            table='event',
+            ddl='"auto_backups" BOOL NOT NULL DEFAULT TRUE',
             model_name='Event',
             name='auto_backups',
             field=fields.BooleanField(default=True),
