@@ -108,7 +108,9 @@ async def records(people: list[Person], conn: BaseDBAsyncClient | None = None) -
 
 
 class Backups(Tallies):
-    async def spot_for(self, assignment_id: int, conn: BaseDBAsyncClient) -> BackupSpot | None:
+    async def spot_for(
+        self, assignment_id: int, conn: BaseDBAsyncClient, *, lock: bool = True
+    ) -> BackupSpot | None:
         """The spot this invitation competes for (as an offer, or as the unanswered one that
         left it), locked on PostgreSQL. Taken before the assignment's own lock, always."""
         offer = await BackupOffer.filter(assignment_id=assignment_id).using_db(conn).first()
@@ -125,13 +127,14 @@ class Backups(Tallies):
                 return None
             spot_id = left.id
         query = BackupSpot.filter(id=spot_id).using_db(conn)
-        if conn.capabilities.dialect == "postgres":
+        if lock and conn.capabilities.dialect == "postgres":
             query = query.select_for_update()
         return await query.first()
 
     async def lost_spot(self, assignment: Assignment, conn: BaseDBAsyncClient) -> bool:
-        """A cancelled invitation whose spot someone else took."""
-        spot = await self.spot_for(assignment.id, conn)
+        """A cancelled invitation whose spot someone else took (read without a lock: the
+        assignment's own is held already, and the spot is never locked after it)."""
+        spot = await self.spot_for(assignment.id, conn, lock=False)
         return spot is not None and spot.status is SpotStatus.FILLED
 
     async def _members(self, spot: BackupSpot, conn: BaseDBAsyncClient) -> list[int]:
