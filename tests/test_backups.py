@@ -67,6 +67,8 @@ async def test_needs_per_role_a_decline_is_offered_and_taken(
     app: Callsheet, tg: TelegramSandbox, people: People
 ) -> None:
     u = await crew(tg, people)
+    created = next(m for m in tg.bot_messages(u["boss"].id) if "Event #1 created" in m["text"])
+    assert "Needs: rigger 1, sound engineer 1." in created["text"]
     event = await Event.get(id=1)
     assert event.crew_target == 2 and event.auto_backups
     needs = await EventNeed.filter(event_id=1).order_by("id").values_list("role", "count")
@@ -380,3 +382,4 @@ async def test_three_confirming_at_once_in_the_service_one_takes_the_spot(
     assert await Assignment.filter(event_id=1, status=AssignmentStatus.CANCELLED).count() == 2
     spot = await BackupSpot.get(event_id=1)
     assert spot.status is SpotStatus.FILLED and spot.filled_by_id == won[0].assignment.id  # type: ignore[attr-defined]
+    assert await app.services.ledger.audit() == []  # `callsheet audit` stays clean

@@ -76,6 +76,7 @@ async def created(update: Update, context: CallsheetContext, event: Event) -> No
         markup,
         event=event,
         next_day=ends_next_day(context, event),
+        needs=await context.services.events.needs_of(event),
     )
 
 
