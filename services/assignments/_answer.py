@@ -81,6 +81,9 @@ class Answering(Inviting, Backups):
             # The spot first, then the assignment: two confirming at once queue here.
             spot = await self.spot_for(assignment_id, conn)
             assignment, event, manager = await self._load_for(assignment_id, person, conn)
+            if spot is None and assignment.status is AssignmentStatus.INVITED:
+                # Its deadline may have opened a spot while we waited for the row.
+                spot = await self.spot_for(assignment_id, conn, lock=False)
             if now >= event.call_at:
                 raise AnswerRefused(
                     f"The call time for {event.title} ({self.when(event.call_at)}) has passed, "

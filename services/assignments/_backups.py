@@ -213,7 +213,12 @@ class Backups(Tallies):
         """The scheduler's ANSWER_DEADLINE job: no answer yet, so the next person is asked
         too (the first to confirm, this one included, gets the spot)."""
         spot = await self.spot_for(assignment_id, conn)
-        assignment = await Assignment.filter(id=assignment_id).using_db(conn).first()
+        query = Assignment.filter(id=assignment_id).using_db(conn)
+        if conn.capabilities.dialect == "postgres":
+            # After the spot, as answers lock them: an answer at this moment waits for us,
+            # then finds the spot we open (see `respond`).
+            query = query.select_for_update(of=(Assignment._meta.db_table,))
+        assignment = await query.first()
         if (
             assignment is None
             or assignment.status is not AssignmentStatus.INVITED
