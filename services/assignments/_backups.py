@@ -12,7 +12,7 @@ two people confirming at once queue on the spot, and the second finds it filled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -65,7 +65,7 @@ async def is_free(person: Person, event: Event, conn: BaseDBAsyncClient | None =
 class Record:
     """A person's past answers: who goes first for a spot."""
 
-    answered: int = 0  # confirmed, worked or declined
+    answered: int = 0  # confirmed, worked, declined, or never answered by the call time
     worked: int = 0  # confirmed or worked
     late_dropouts: int = 0  # confirmed, then declined within 48 hours of the call time
 
@@ -77,8 +77,11 @@ class Record:
         return (self.late_dropouts, -self.rate, -self.worked, person.name, person.id)
 
 
-async def records(people: list[Person], conn: BaseDBAsyncClient | None = None) -> dict[int, Record]:
-    """Confirm rate and late drop-outs, from everyone's past assignments."""
+async def records(
+    people: list[Person], now: datetime, conn: BaseDBAsyncClient | None = None
+) -> dict[int, Record]:
+    """Confirm rate and late drop-outs, from everyone's past assignments (as /stats counts
+    them: an invitation never answered by its call time counts as not confirmed)."""
     if not people:
         return {}
     rows = (
@@ -101,7 +104,12 @@ async def records(people: list[Person], conn: BaseDBAsyncClient | None = None) -
     result: dict[int, Record] = {}
     for person in people:
         mine = [a for a in rows if a.person_id == person.id]  # type: ignore[attr-defined]
-        answered = [a for a in mine if a.status in (*WORKED, AssignmentStatus.DECLINED)]
+        answered = [
+            a
+            for a in mine
+            if a.status in (*WORKED, AssignmentStatus.DECLINED)
+            or (a.status is AssignmentStatus.INVITED and a.event.call_at <= now)
+        ]
         worked = sum(1 for a in answered if a.status in WORKED)
         result[person.id] = Record(len(answered), worked, late.get(person.id, 0))
     return result
@@ -307,7 +315,7 @@ class Backups(Tallies):
             if p.id not in asked and role in [s.strip() for s in p.skill_list]
         ]
         free = [p for p in people if await is_free(p, event, conn)]
-        known = await records(free, conn)
+        known = await records(free, self.clock.now(), conn)
         return sorted(free, key=lambda p: known[p.id].order(p))
 
     async def _offer_next(
