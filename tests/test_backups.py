@@ -16,11 +16,14 @@ from models import (
     AuditAction,
     AuditLog,
     BackupSpot,
+    Channel,
     Event,
     EventNeed,
     EventStatus,
     JobKind,
     JobStatus,
+    NotificationKind,
+    OutboxMessage,
     Person,
     ScheduledJob,
     SpotStatus,
@@ -28,7 +31,8 @@ from models import (
 from sandbox.telegram import SandboxUser, TelegramSandbox
 from services.assignments import Answer, AnswerRefused, is_free
 from services.clock import ManualClock
-from tests.conftest import START, People
+from services.scheduler import Scheduler
+from tests.conftest import START, Mailbox, People, app_settings
 from tests.event_setup import fast_sandbox, labels, said
 
 NEEDS_EVENT = (
@@ -383,3 +387,46 @@ async def test_three_confirming_at_once_in_the_service_one_takes_the_spot(
     spot = await BackupSpot.get(event_id=1)
     assert spot.status is SpotStatus.FILLED and spot.filled_by_id == won[0].assignment.id  # type: ignore[attr-defined]
     assert await app.services.ledger.audit() == []  # `callsheet audit` stays clean
+
+
+async def test_a_deadline_across_a_restart_and_two_instances_offers_once(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    people: People,
+    clock: ManualClock,
+    database_url: str,
+    smtp_server: tuple[Mailbox, int],
+) -> None:
+    u = await crew(tg, people)
+    await said(tg, u["boss"], "/assign 1 | 0712345678 | rigger", "invited to")
+    await app.stop()  # down when the deadline passes
+    clock.advance(DEADLINE)
+    again = Callsheet(app_settings(tg, database_url, smtp_server[1]), clock=clock)
+    await again.start()
+    try:
+        services = again.services
+        assert services is not None
+
+        def instance() -> Scheduler:  # another process's scheduler on the same database
+            other = Scheduler(
+                services.notifier,
+                services.outbox,
+                clock,
+                reminder_offsets=(),
+                nudge_after=timedelta(hours=12),
+                alert_window=timedelta(hours=48),
+                answer_within=timedelta(hours=24),
+            )
+            other.deadlines = services.assignments
+            return other
+
+        await asyncio.gather(services.scheduler.run_due(), instance().run_due())
+        await tg.wait_for_bot_message(u["kamau"].id, "A spot is open")
+        assert await Assignment.filter(event_id=1).count() == 2
+        assert await BackupSpot.all().count() == 1
+        offers = OutboxMessage.filter(kind=NotificationKind.BACKUP_OFFER, channel=Channel.TELEGRAM)
+        assert await offers.count() == 1
+        assert await instance().run_due() == 0
+    finally:
+        await again.stop()
+        await app.start()  # the fixture stops it again
