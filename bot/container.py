@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -112,6 +112,7 @@ def build_services(
         reminder_offsets=settings.reminder_offsets,
         nudge_after=settings.nudge_after,
         alert_window=settings.alert_window,
+        answer_within=timedelta(hours=settings.offer_response_hours),
     )
     payments = None
     if http is not None and settings.payments_configured:
@@ -150,6 +151,10 @@ def build_services(
         results = OperatorResults(pay_runs)
         refunds = Refunds(pay_runs)
         results.refunds = refunds
+    assignments = AssignmentService(
+        notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
+    )
+    scheduler.deadlines = assignments  # an unanswered invitation's spot goes to a backup
     return Services(
         settings=settings,
         clock=clock,
@@ -160,9 +165,7 @@ def build_services(
         email=email or build_email_sender(settings),
         scheduler=scheduler,
         events=EventService(notifier, outbox, scheduler, clock, settings.tz),
-        assignments=AssignmentService(
-            notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
-        ),
+        assignments=assignments,
         ledger=LedgerService(clock),
         recorded=recorded,
         exports=Exports(settings.tz),

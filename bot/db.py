@@ -81,6 +81,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.webhooks",
                     "models.availability",
                     "models.eventdocs",
+                    "models.backups",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

@@ -178,6 +178,7 @@ class Demo:
         await self.play_payments(achieng, jane, otieno)
         await self.play_payday(achieng, jane)
         await self.play_documents(achieng, jane)
+        await self.play_backups(achieng, otieno)
         await self.play_insight(achieng)
 
         await self.drained()
@@ -343,6 +344,34 @@ class Demo:
             description="the stage plot in Jane's chat",
         )
         self.section("The briefing carries it: Jane gets the PDF in chat, and attached by email")
+
+    async def play_backups(self, achieng: SandboxUser, otieno: SandboxUser) -> None:
+        """Needs per role, and a decline whose spot is offered to the next free person."""
+        tg = self.tg
+        await self.say(achieng, "/addcrew Wanjiru Muthoni | 0733 444 555 | | lights", "forward")
+        wanjiru_link = link_in(tg.last_bot_message(achieng.id))
+        wanjiru = tg.user(504, "Wanjiru", "Muthoni")
+        await self.say(wanjiru, f"/start {wanjiru_link.rsplit('=', 1)[1]}", "linked")
+        day = (self.clock.now() + timedelta(days=3)).astimezone(ZoneInfo("Africa/Nairobi"))
+        await self.say(
+            achieng,
+            f"/newevent Tamasha | {day:%Y-%m-%d} 19:00 | 23:30 | Carnivore, Nairobi "
+            "| call 16:00 | needs lights 1",
+            "Event #3 created",
+        )
+        await self.say(achieng, "/assign 3 | 0722111222 | lights", "Otieno Kamau")
+        self.section("Achieng adds Wanjiru (lights), creates an event needing lights 1")
+
+        invitation = await tg.wait_for_bot_message(otieno.id, "Please answer", timeout=15)
+        await self.press(otieno, invitation, "❌ Decline")
+        offer = await tg.wait_for_bot_message(wanjiru.id, "A spot is open", timeout=15)
+        await tg.wait_for_bot_message(achieng.id, "offered to Wanjiru Muthoni", timeout=15)
+        self.section("Otieno declines: the spot goes to Wanjiru, the next free person for lights")
+
+        await self.press(wanjiru, offer, "✅ Confirm")
+        await tg.wait_for_bot_message(achieng.id, "took the lights spot", timeout=15)
+        await self.say(achieng, "/event 3", "Needs: lights 1/1")
+        self.section("Wanjiru takes the spot; the card shows lights 1/1")
 
     async def play_insight(self, achieng: SandboxUser) -> None:
         tg = self.tg

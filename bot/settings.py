@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     )
     nudge_after: Annotated[timedelta, NoDecode] = timedelta(hours=12)
     alert_window: Annotated[timedelta, NoDecode] = timedelta(hours=48)
+    # Hours an invitation, or a spot offered to a backup, waits for an answer before the
+    # spot is offered to the next person (events with Auto backups on).
+    offer_response_hours: int = Field(default=24, ge=1, le=336)
     link_token_ttl: Annotated[timedelta, NoDecode] = timedelta(days=7)
     # A guided conversation (and its drafts) left untouched this long is dropped.
     conversation_ttl: Annotated[timedelta, NoDecode] = timedelta(hours=2)

@@ -1,6 +1,7 @@
 """Tortoise models for Callsheet; the app label is "models"."""
 
 from models.availability import Broadcast, BroadcastStatus, DayOff
+from models.backups import BackupOffer, BackupSpot, EventNeed
 from models.books import Reconciliation, ReconciliationRow, ReconGroup
 from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
@@ -28,6 +29,7 @@ from models.enums import (
     ReceiptKind,
     RefundMethod,
     RefundStatus,
+    SpotStatus,
 )
 from models.eventdocs import EventDocument
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
@@ -72,6 +74,8 @@ __all__ = [
     "AssignmentStatus",
     "AuditAction",
     "AuditLog",
+    "BackupOffer",
+    "BackupSpot",
     "BatchMemberStatus",
     "Briefing",
     "Broadcast",
@@ -89,6 +93,7 @@ __all__ = [
     "EndpointStatus",
     "Event",
     "EventDocument",
+    "EventNeed",
     "EventStatus",
     "FileKind",
     "Invoice",
@@ -127,6 +132,7 @@ __all__ = [
     "RefundStatus",
     "ScheduledJob",
     "ServiceToken",
+    "SpotStatus",
     "TelegramBudget",
     "TelegramChatBudget",
     "WebhookAttempt",

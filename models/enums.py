@@ -24,6 +24,13 @@ class AssignmentStatus(StrEnum):
     CANCELLED = "cancelled"  # event cancelled or person removed from it
 
 
+class SpotStatus(StrEnum):
+    """A place on an event left by a decline or an unanswered invitation, offered to backups."""
+
+    OPEN = "open"  # offered; the first to confirm takes it
+    FILLED = "filled"  # someone confirmed: the others' offers are closed
+
+
 class PaymentStatus(StrEnum):
     INITIATED = "initiated"  # row written, STK push not yet answered
     PENDING = "pending"  # Daraja accepted; waiting for the payer's PIN
@@ -82,6 +89,8 @@ class JobKind(StrEnum):
     NUDGE = "nudge"
     MANAGER_ALERT = "manager_alert"
     PAYMENT_QUERY = "payment_query"
+    # An invitation (or a backup offer) unanswered by its deadline: its spot goes to a backup.
+    ANSWER_DEADLINE = "answer_deadline"
 
 
 class JobStatus(StrEnum):
@@ -237,6 +246,7 @@ class NotificationKind(StrEnum):
     WEBHOOK_DISABLED = "webhook_disabled"  # to every manager: an endpoint failed for 3 days
     CREW_OFF = "crew_off"  # to an event's manager: confirmed crew marked a day of it off
     BROADCAST = "broadcast"  # a manager's /broadcast text, to each person of the audience
+    BACKUP_OFFER = "backup_offer"  # to crew: an open spot offered (live; says when it is filled)
 
 
 class PaySheetStatus(StrEnum):

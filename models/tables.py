@@ -78,7 +78,8 @@ class Event(Model):
     ends_at = fields.DatetimeField()
     call_at = fields.DatetimeField()  # when crew must be on site
     notes = fields.TextField(default="")
-    crew_target = fields.IntField(null=True)
+    crew_target = fields.IntField(null=True)  # all roles together; per role: EventNeed
+    auto_backups = fields.BooleanField(default=True)  # offer a declined spot to the next person
     status = fields.CharEnumField(EventStatus, max_length=16, default=EventStatus.SCHEDULED)
     manager: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="managed_events", on_delete=fields.RESTRICT

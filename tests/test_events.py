@@ -50,6 +50,7 @@ async def test_manager_creates_an_event_inline_and_sees_it_listed(
         "Edit",
         "Complete",
         "Cancel event",
+        "Auto backups: on",
         "History",
     ]
     assert await AuditLog.filter(action="event.created", subject_id=1).count() == 1

@@ -113,6 +113,9 @@ async def test_demo_runs_offline_and_prints_both_linkings(
     assert "Subject: Briefing: Sauti Live" in out
     assert "    📎 stage-plot.pdf (" in out
     # It ends with /activity and /stats, whose chart it saves where it says: a PNG that opens.
+    assert "❌ Otieno Kamau declined → offered to Wanjiru Muthoni (until" in out
+    assert "✅ Wanjiru Muthoni took the lights spot" in out
+    assert "Needs: lights 1/1" in out
     assert "Jane Wanjiku confirmed sound engineer at EV1 Harusi ya Wanjiru" in out
     assert "Money out: KES 3,000 (wages sent)" in out
     assert f"saved as {chart}" in out

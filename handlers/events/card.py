@@ -18,6 +18,7 @@ from models import Assignment, AssignmentStatus, EventDocument, EventStatus
 from services.buttons.events import (
     AssignCrew,
     AttachTo,
+    AutoBackups,
     BriefCrew,
     CancelConfirmed,
     CancelEvent,
@@ -26,6 +27,7 @@ from services.buttons.events import (
     OpenCard,
     RemindCrew,
     ShowHistory,
+    Turn,
 )
 from services.buttons.payments import RequestForEvent
 from services.buttons.payroll import PayCrew
@@ -111,6 +113,8 @@ def render_card(
     last: list[InlineKeyboardButton] = [*pay, history]
     if payments:  # the confirmed crew, one amount each (handlers/payments/batch.py)
         last.insert(0, button("Request payment", RequestForEvent(ev.id)))
+    turn = Turn.OFF if ev.auto_backups else Turn.ON
+    backups = f"Auto backups: {'on' if ev.auto_backups else 'off'}"
     rows = [
         [button("Assign crew", AssignCrew(ev.id)), button("Remind", RemindCrew(ev.id))],
         [
@@ -119,6 +123,7 @@ def render_card(
             button("Edit", EditEvent(ev.id)),
         ],
         [button("Complete", CompleteEvent(ev.id)), button("Cancel event", CancelEvent(ev.id))],
+        [button(backups, AutoBackups(ev.id, turn))],
         last,
     ]
     return text, InlineKeyboardMarkup(rows)
@@ -158,6 +163,23 @@ async def card_button(update: Update, context: CallsheetContext) -> None:
     assert press is not None
     await update.callback_query.answer()
     await show_card(update, context, press.event_id)
+
+
+@managers_only()
+async def backups_button(update: Update, context: CallsheetContext) -> None:
+    """Auto backups on or off; the card is drawn again where it was pressed."""
+    query = update.callback_query
+    assert query is not None and context.person is not None
+    press = AutoBackups.parse(query.data)
+    assert press is not None
+    on = press.turn is Turn.ON
+    await context.services.events.set_auto_backups(
+        press.event_id, on, actor=context.person, chat_id=chat_id(update)
+    )
+    await query.answer("Auto backups on" if on else "Auto backups off")
+    card = await context.services.events.card(press.event_id, actor=context.person)
+    text, markup = render_card(card, context, payments=context.services.batches is not None)
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
 @managers_only()
@@ -210,5 +232,6 @@ def register(application: CallsheetApplication) -> None:
     application.add_handler(CommandHandler("event", event_command))
     application.add_handler(CallbackQueryHandler(card_button, pattern=OpenCard.matches))
     application.add_handler(CallbackQueryHandler(complete_button, pattern=CompleteEvent.matches))
+    application.add_handler(CallbackQueryHandler(backups_button, pattern=AutoBackups.matches))
     application.add_handler(CallbackQueryHandler(cancel_button, pattern=CancelEvent.matches))
     application.add_handler(CallbackQueryHandler(cancel_confirmed, pattern=CancelConfirmed.matches))

@@ -76,6 +76,7 @@ async def created(update: Update, context: CallsheetContext, event: Event) -> No
         markup,
         event=event,
         next_day=ends_next_day(context, event),
+        needs=await context.services.events.needs_of(event),
     )
 
 
@@ -145,7 +146,8 @@ def _notes(c: CallsheetContext, d: EventDraft, t: str) -> None:
 
 
 def _target(c: CallsheetContext, d: EventDraft, t: str) -> None:
-    d.crew_target = c.services.events.parse_target(t)
+    needs = c.services.events.parse_needs(t)
+    d.crew_target, d.needs = needs.total, needs.roles
 
 
 async def stop(update: Update, context: CallsheetContext) -> int:

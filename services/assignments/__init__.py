@@ -6,10 +6,12 @@ What happens when crew press Confirm: `AssignmentService.respond` in `_answer.py
     _model.py    answers, candidates, the parts of /my
     _invite.py   the picker's candidates, /assign, inviting again
     _answer.py   Confirm / Decline, "Change my answer", the reason for a decline
+    _backups.py  a declined or unanswered spot offered to the next free person: `is_free`
     _tally.py    what the manager is told: the live answers tally, answer emails or digest
     _service.py  AssignmentService: /my, reminders on demand, briefings
 """
 
+from services.assignments._backups import is_free
 from services.assignments._errors import (
     AlreadyAssigned,
     AnswerRefused,
@@ -46,4 +48,5 @@ __all__ = [
     "PersonOff",
     "Response",
     "TooLong",
+    "is_free",
 ]

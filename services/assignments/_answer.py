@@ -17,20 +17,21 @@ from models import (
     NotificationKind,
     OutboxMessage,
     Person,
+    SpotStatus,
     WebhookEventType,
 )
 from services import audit, webhooks
+from services.assignments._backups import FILLED, Backups
 from services.assignments._errors import AnswerRefused, AssignmentError
 from services.assignments._invite import Inviting
 from services.assignments._model import REASON_LIMIT, REASON_WINDOW, Answer, Response
-from services.assignments._tally import Tallies
 from services.buttons.assignments import answer_buttons
 from services.errors import NotAllowed
 from services.events import invitation_rows
 from services.phones import display_phone
 
 
-class Answering(Inviting, Tallies):
+class Answering(Inviting, Backups):
     async def _load_for(
         self, assignment_id: int, person: Person, conn: BaseDBAsyncClient
     ) -> tuple[Assignment, Event, Person]:
@@ -50,6 +51,12 @@ class Answering(Inviting, Tallies):
         if assignment.person_id != person.id:  # type: ignore[attr-defined]
             raise NotAllowed("This invitation is not yours. Nothing was changed.")
         event = assignment.event
+        if (
+            assignment.status is AssignmentStatus.CANCELLED
+            and event.status is EventStatus.SCHEDULED
+            and await self.lost_spot(assignment, conn)
+        ):
+            raise AnswerRefused(FILLED)
         if event.status is EventStatus.CANCELLED or assignment.status is AssignmentStatus.CANCELLED:
             raise AnswerRefused(f"{event.title} was cancelled, so there is nothing to answer.")
         if event.status is EventStatus.COMPLETED or assignment.status is AssignmentStatus.COMPLETED:
@@ -71,7 +78,12 @@ class Answering(Inviting, Tallies):
         the dispatchers itself (the button handler answers the press first)."""
         now = self.clock.now()
         async with in_transaction() as conn:
+            # The spot first, then the assignment: two confirming at once queue here.
+            spot = await self.spot_for(assignment_id, conn)
             assignment, event, manager = await self._load_for(assignment_id, person, conn)
+            if spot is None and assignment.status is AssignmentStatus.INVITED:
+                # Its deadline may have opened a spot while we waited for the row.
+                spot = await self.spot_for(assignment_id, conn, lock=False)
             if now >= event.call_at:
                 raise AnswerRefused(
                     f"The call time for {event.title} ({self.when(event.call_at)}) has passed, "
@@ -87,6 +99,8 @@ class Answering(Inviting, Tallies):
             if previous is new:
                 await self._show_invitation(assignment, event, manager, conn)
                 return Response(assignment, event, previous, changed=False)
+            if new is AssignmentStatus.CONFIRMED and spot and spot.status is SpotStatus.OPEN:
+                await self._fill(spot, assignment, event, conn)
             updated = (
                 await Assignment.filter(id=assignment.id, status=previous)
                 .using_db(conn)
@@ -128,6 +142,8 @@ class Answering(Inviting, Tallies):
                 await self._digest_follows(manager, conn)
             else:
                 rows += await self._answer_emails(manager, told, conn)
+            if new is AssignmentStatus.DECLINED:
+                await self._after_decline(assignment, event, manager, spot, conn)
             rows += await self._tally_rows(event, manager, conn, answer=True)
             await self.notifier.supersede(rows, conn)
             await OutboxMessage.bulk_create(rows, using_db=conn)

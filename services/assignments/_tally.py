@@ -10,7 +10,7 @@ one shows the final counts. A drop-out is not folded in: it stays a loud message
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +23,8 @@ from models import (
     AnswerTally,
     Assignment,
     AssignmentStatus,
+    BackupOffer,
+    BackupSpot,
     Channel,
     Event,
     NotificationKind,
@@ -43,12 +45,53 @@ DIGEST_PERIOD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
+class Step:
+    """A spot offered to backups, as the manager sees it: who left it, who was offered it
+    (each with their offer's deadline and status), and who took it."""
+
+    left: Assignment  # with its person
+    unanswered: bool  # no answer by the deadline (else: declined)
+    role: str
+    offers: list[tuple[Assignment, datetime | None]]
+    taken_by: Assignment | None
+
+
+async def backup_steps(event: Event, conn: BaseDBAsyncClient, limit: int = 3) -> list[Step]:
+    spots = list(
+        await BackupSpot.filter(event_id=event.id)
+        .using_db(conn)
+        .select_related("source__person")
+        .order_by("-id")
+        .limit(limit)
+    )
+    if not spots:
+        return []
+    offers = (
+        await BackupOffer.filter(spot_id__in=[s.id for s in spots])
+        .using_db(conn)
+        .select_related("assignment__person")
+        .order_by("id")
+    )
+    steps = []
+    for spot in spots:
+        mine = [(o.assignment, o.until) for o in offers if o.spot_id == spot.id]  # type: ignore[attr-defined]
+        taken = [a for a, _ in mine if a.id == spot.filled_by_id]  # type: ignore[attr-defined]
+        if spot.filled_by_id == spot.source_id:  # type: ignore[attr-defined]
+            taken = [spot.source]
+        steps.append(
+            Step(spot.source, spot.unanswered, spot.role, mine, taken[0] if taken else None)
+        )
+    return steps
+
+
+@dataclass(frozen=True)
 class TallyView:
     event: Event
     confirmed: int
     declined: int
     waiting: int  # invited, no answer yet
     latest: list[Assignment]  # answered, newest first, each with its person
+    steps: list[Step] = field(default_factory=list)  # backups offered, newest first
 
     @property
     def needed(self) -> int:
@@ -88,6 +131,7 @@ async def tally_view(
         counts.get(AssignmentStatus.DECLINED, 0),
         counts.get(AssignmentStatus.INVITED, 0),
         latest,
+        await backup_steps(event, conn),
     )
 
 

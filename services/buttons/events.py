@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from services.buttons._base import CallbackData
 from services.notifications import Button, Keyboard
@@ -96,6 +97,19 @@ class CancelEvent(CallbackData, prefix=AREA, action="cancel"):
 @dataclass(frozen=True)
 class CancelConfirmed(CallbackData, prefix=AREA, action="cancelok"):
     event_id: int
+
+
+class Turn(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class AutoBackups(CallbackData, prefix=AREA, action="backups"):
+    """The card's "Auto backups: on/off": turns them to `turn`."""
+
+    event_id: int
+    turn: Turn
 
 
 def card_button(event_id: int, text: str = "Open the event") -> Keyboard:

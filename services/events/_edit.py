@@ -13,6 +13,7 @@ from models import (
     AssignmentStatus,
     AuditAction,
     Event,
+    EventNeed,
     EventStatus,
     NotificationKind,
     OutboxMessage,
@@ -24,7 +25,7 @@ from services.errors import require_manager
 from services.events._chat import TELEGRAM_LIMIT, invitation_rows, longest_chat
 from services.events._errors import EventClosed, EventNotFound, InvalidEvent
 from services.events._fields import EventFields
-from services.events._model import FIELD_LABELS, Change, Edited, EditField, _short
+from services.events._model import FIELD_LABELS, Change, Edited, EditField, Needs, _short
 
 
 class EventEdits(EventFields):
@@ -53,7 +54,10 @@ class EventEdits(EventFields):
         require_manager(actor)
         async with in_transaction() as conn:
             event = await self._open_for_change(event_id, conn)
-            changes = self._apply(event, what, value)
+            if what is EditField.CREW:
+                changes = await self._change_needs(event, value, conn)
+            else:
+                changes = self._apply(event, what, value)
             if not changes:
                 return Edited([])
             event.updated_at = now = self.clock.now()
@@ -113,6 +117,29 @@ class EventEdits(EventFields):
         await OutboxMessage.bulk_create(rows, using_db=conn)
         return Edited(changes, told[AssignmentStatus.CONFIRMED], told[AssignmentStatus.INVITED])
 
+    async def needs_of(self, event: Event, conn: BaseDBAsyncClient | None = None) -> Needs:
+        rows = await EventNeed.filter(event_id=event.id).using_db(conn).order_by("id")
+        return Needs(event.crew_target, tuple((n.role, n.count) for n in rows))
+
+    async def save_needs(self, event: Event, needs: Needs, conn: BaseDBAsyncClient) -> None:
+        await EventNeed.filter(event_id=event.id).using_db(conn).delete()
+        if needs.roles:
+            await EventNeed.bulk_create(
+                [EventNeed(event_id=event.id, role=r, count=n) for r, n in needs.roles],
+                using_db=conn,
+            )
+
+    async def _change_needs(
+        self, event: Event, value: str, conn: BaseDBAsyncClient
+    ) -> list[Change]:
+        """`crew 4` (any role) or `rigger 3, sound engineer 1`: the event's needs replaced."""
+        before, after = await self.needs_of(event, conn), self.parse_needs(value)
+        if str(before) == str(after):
+            return []
+        event.crew_target = after.total
+        await self.save_needs(event, after, conn)
+        return [Change(FIELD_LABELS[EditField.CREW], str(before), str(after))]
+
     def _apply(self, event: Event, what: EditField, value: str) -> list[Change]:
         label = FIELD_LABELS[what]
         if what is EditField.TITLE:
@@ -129,10 +156,6 @@ class EventEdits(EventFields):
                 return []
             change = Change(label, _short(event.notes) or "(none)", _short(new_notes) or "(none)")
             event.notes = new_notes
-        elif what is EditField.CREW:
-            target = self.parse_target(value)
-            change = Change(label, str(event.crew_target or "not set"), str(target or "not set"))
-            event.crew_target = target
         elif what is EditField.START:
             now = self.clock.now()
             try:

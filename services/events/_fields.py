@@ -12,7 +12,17 @@ from models import (
 from services.dates import DateError, is_time_only, parse_when
 from services.events._base import EventsBase
 from services.events._errors import InvalidEvent
-from services.events._model import INLINE_FORMAT, EventDraft
+from services.events._model import INLINE_FORMAT, EventDraft, Needs
+
+MAX_CREW = 500
+# One role and its number: "rigger 3", "sound engineer: 1", "2 mc".
+NEED_ITEM = re.compile(
+    r"(\d{1,3})\s+([a-z][a-z .'&/-]{0,59})|([a-z][a-z .'&/-]{0,59}?)\s*:?\s*(\d{1,3})"
+)
+NEED_PREFIX = re.compile(r"^(?:crew|needs?)\b\s*:?\s*")
+NEEDS_HELP = (
+    "Type a number of crew like crew 4, or roles with numbers like rigger 3, sound engineer 1."
+)
 
 
 class EventFields(EventsBase):
@@ -41,15 +51,42 @@ class EventFields(EventsBase):
         return notes
 
     def parse_target(self, text: str) -> int | None:
-        cleaned = text.strip().lower()
+        """The number of crew alone (any role): `crew 4`, `4`."""
+        return self.parse_needs(text).total
+
+    def parse_needs(self, text: str) -> Needs:
+        """`crew 4` (any role) or needs per role, `rigger 3, sound engineer 1`."""
+        cleaned = " ".join(text.split()).lower()
         if cleaned in {"", "-", "none", "skip"}:
-            return None
-        match = re.fullmatch(r"(?:crew|needs?)?\s*:?\s*(\d{1,3})(?:\s*crew)?", cleaned)
-        if not match or not 1 <= int(match.group(1)) <= 500:
-            raise InvalidEvent(
-                f"“{text.strip()}” is not a number of crew. Type a number like 6, or leave it out."
-            )
-        return int(match.group(1))
+            return Needs(None)
+        body = re.sub(r"^(?:crew|needs?)\b\s*:?\s*", "", cleaned)
+        number = re.fullmatch(r"(\d{1,3})(?:\s*crew)?", body)
+        if number:
+            total = int(number.group(1))
+            if not 1 <= total <= MAX_CREW:
+                raise InvalidEvent(f"{total} crew is out of range: type 1 to {MAX_CREW}.")
+            return Needs(total)
+        roles: dict[str, int] = {}
+        for item in (i.strip() for i in body.split(",")):
+            match = NEED_ITEM.fullmatch(item)
+            if re.fullmatch(r"\d{1,3}(?:\s*crew)?", item) or (match and match.group(3) == "crew"):
+                raise InvalidEvent(
+                    "Give either a number of crew (any role) or roles with numbers, not both. "
+                    + NEEDS_HELP
+                )
+            if not match:
+                raise InvalidEvent(f"“{item or text.strip()}” is not a crew need. {NEEDS_HELP}")
+            role = " ".join((match.group(2) or match.group(3)).split())
+            count = int(match.group(1) or match.group(4))
+            if role in roles:
+                raise InvalidEvent(f"{role} is given twice. Say each role once. {NEEDS_HELP}")
+            if not 1 <= count <= MAX_CREW:
+                raise InvalidEvent(f"{role} {count} is out of range: type 1 to {MAX_CREW}.")
+            roles[role] = count
+        total = sum(roles.values())
+        if total > MAX_CREW:
+            raise InvalidEvent(f"That is {total} crew in all; the most is {MAX_CREW}.")
+        return Needs(total, tuple(roles.items()))
 
     def parse_start(self, text: str) -> datetime:
         now = self.clock.now()
@@ -114,7 +151,8 @@ class EventFields(EventsBase):
         optional = self._optional_parts(parts[4:])
         draft.call_at = self.parse_call(optional.get("call", ""), draft.starts_at)
         draft.notes = self.clean_notes(optional.get("notes", ""))
-        draft.crew_target = self.parse_target(optional.get("crew", ""))
+        needs = self.parse_needs(optional.get("crew", ""))
+        draft.crew_target, draft.needs = needs.total, needs.roles
         return draft
 
     def _optional_parts(self, parts: list[str]) -> dict[str, str]:
@@ -127,7 +165,13 @@ class EventFields(EventsBase):
             lower = part.lower()
             if re.match(r"call\b", lower):
                 name = "call"
-            elif re.fullmatch(r"(?:crew|needs?)\s*:?\s*\d+|\d+\s*crew", lower):
+            elif re.fullmatch(r"(?:crew|needs?)\s*:?\s*\d+|\d+\s*crew", lower) or (
+                # needs per role: "needs rigger 3" anywhere, or a list "rigger 3, mc 1"
+                (re.match(r"(?:crew|needs?)\b", lower) or "," in lower)
+                and all(
+                    NEED_ITEM.fullmatch(i.strip()) for i in NEED_PREFIX.sub("", lower).split(",")
+                )
+            ):
                 name = "crew"
             else:
                 unnamed.append((slot, part))

@@ -65,6 +65,29 @@ class EventDraft:
     call_at: datetime | None = None
     notes: str = ""
     crew_target: int | None = None
+    needs: tuple[tuple[str, int], ...] = ()  # per role; crew_target is then their sum
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What an event needs: a number of crew in any role, or a number per role."""
+
+    total: int | None
+    roles: tuple[tuple[str, int], ...] = ()
+
+    def __str__(self) -> str:
+        if self.roles:
+            return ", ".join(f"{role} {count}" for role, count in self.roles)
+        return str(self.total) if self.total else "not set"
+
+
+@dataclass(frozen=True)
+class RoleNeed:
+    """One role's line on the card: how many are confirmed of how many needed."""
+
+    role: str
+    filled: int
+    needed: int
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,7 @@ class EventCard:
     counts: Counts
     by_status: dict[AssignmentStatus, list[Assignment]] = field(default_factory=dict)
     briefing: Briefing | None = None
+    needs: list[RoleNeed] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

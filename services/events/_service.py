@@ -29,6 +29,8 @@ from services.events._model import (
     EventCard,
     EventDraft,
     EventSummary,
+    Needs,
+    RoleNeed,
     counts_from,
     counts_of,
 )
@@ -54,6 +56,8 @@ class EventService(EventEdits):
                 manager=actor,
                 using_db=conn,
             )
+            needs = getattr(draft, "needs", ())  # a draft pickled before needs per role: none
+            await self.save_needs(event, Needs(draft.crew_target, tuple(needs)), conn)
             await audit.record(
                 AuditAction.EVENT_CREATED,
                 "event",
@@ -115,7 +119,38 @@ class EventService(EventEdits):
         for a in assignments:
             card.by_status.setdefault(a.status, []).append(a)
         card.briefing = await Briefing.filter(event_id=event.id).order_by("-id").first()
+        working = (AssignmentStatus.CONFIRMED, AssignmentStatus.COMPLETED)
+        for role, count in (await self.needs_of(event)).roles:
+            filled = sum(1 for a in assignments if a.role == role and a.status in working)
+            card.needs.append(RoleNeed(role, filled, count))
         return card
+
+    async def set_auto_backups(
+        self, event_id: int, on: bool, *, actor: Person, chat_id: int | None
+    ) -> Event:
+        """The card's "Auto backups: on/off". Off: nothing more is offered to backups (the
+        answer deadlines are dropped); on: they are planned again."""
+        require_manager(actor)
+        async with in_transaction() as conn:
+            event = await self._open_for_change(event_id, conn)
+            if event.auto_backups is on:
+                return event
+            event.auto_backups = on
+            event.updated_at = now = self.clock.now()
+            await event.save(using_db=conn, update_fields=["auto_backups", "updated_at"])
+            change = ["Auto backups", "off" if on else "on", "on" if on else "off"]
+            await audit.record(
+                AuditAction.EVENT_EDITED,
+                "event",
+                event.id,
+                at=now,
+                actor=actor,
+                chat_id=chat_id,
+                details={"changes": [change]},
+                using_db=conn,
+            )
+            await self.scheduler.plan_event(event, conn)
+        return event
 
     async def complete(self, event_id: int, *, actor: Person, chat_id: int | None) -> int:
         require_manager(actor)

@@ -23,7 +23,8 @@ from services.clock import Clock
 log = logging.getLogger(__name__)
 
 
-OURS = (JobKind.REMINDER, JobKind.NUDGE, JobKind.MANAGER_ALERT)
+OURS = (JobKind.REMINDER, JobKind.NUDGE, JobKind.MANAGER_ALERT, JobKind.ANSWER_DEADLINE)
+PER_ASSIGNMENT = (JobKind.NUDGE, JobKind.REMINDER, JobKind.ANSWER_DEADLINE)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Planner:
     reminder_offsets: tuple[timedelta, ...]
     nudge_after: timedelta
     alert_window: timedelta
+    answer_within: timedelta | None  # None: no answer deadlines (no backups offered)
 
     async def plan_assignment(
         self, assignment: Assignment, event: Event, conn: BaseDBAsyncClient
@@ -62,6 +64,10 @@ class Planner:
                     wanted.append(
                         Wanted(JobKind.NUDGE, due, f"nudge:a{assignment.id}:{due.timestamp():.0f}")
                     )
+                deadline = self.answer_by(assignment, event)
+                if deadline is not None:
+                    key = f"deadline:a{assignment.id}:{deadline.timestamp():.0f}"
+                    wanted.append(Wanted(JobKind.ANSWER_DEADLINE, deadline, key))
             elif assignment.status is AssignmentStatus.CONFIRMED:
                 for offset in self.reminder_offsets:
                     due = event.call_at - offset
@@ -73,10 +79,16 @@ class Planner:
                                 f"reminder:a{assignment.id}:{due.timestamp():.0f}",
                             )
                         )
-        scope = ScheduledJob.filter(
-            assignment_id=assignment.id, kind__in=[JobKind.NUDGE, JobKind.REMINDER]
-        )
+        scope = ScheduledJob.filter(assignment_id=assignment.id, kind__in=PER_ASSIGNMENT)
         await self._sync(scope, wanted, conn, event_id=event.id, assignment_id=assignment.id)
+
+    def answer_by(self, assignment: Assignment, event: Event) -> datetime | None:
+        """When an unanswered invitation's spot goes to a backup: None with Auto backups off,
+        or when that would be at or after the call time."""
+        if self.answer_within is None or not event.auto_backups:
+            return None
+        due = assignment.invited_at + self.answer_within
+        return due if due < event.call_at else None
 
     async def plan_event(self, event: Event, conn: BaseDBAsyncClient) -> None:
         """The manager's alert; after a time change, every assignment's jobs too."""

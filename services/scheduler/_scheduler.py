@@ -7,6 +7,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
@@ -40,6 +41,14 @@ log = logging.getLogger(__name__)
 NUDGE_BUTTONS = 8  # invitations answerable from one nudge; the rest are in /my
 
 
+class Deadlines(Protocol):
+    """Who acts when an invitation is unanswered by its deadline (the assignment service)."""
+
+    async def deadline_passed(
+        self, assignment_id: int, event: Event, conn: BaseDBAsyncClient
+    ) -> bool: ...
+
+
 class JobLost(Exception):
     """Our lease on a job ran out and someone else took it: roll back, send nothing."""
 
@@ -67,6 +76,7 @@ class Scheduler(Planner, Worker):
         reminder_offsets: Sequence[timedelta],
         nudge_after: timedelta,
         alert_window: timedelta,
+        answer_within: timedelta | None = None,
         lease: timedelta = timedelta(minutes=2),
         max_attempts: int = 5,
         poll_seconds: float = 5.0,
@@ -78,6 +88,8 @@ class Scheduler(Planner, Worker):
         self.reminder_offsets = tuple(reminder_offsets)
         self.nudge_after = nudge_after
         self.alert_window = alert_window
+        self.answer_within = answer_within
+        self.deadlines: Deadlines | None = None  # set once the assignment service is built
         self.lease = lease
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
@@ -156,7 +168,9 @@ class Scheduler(Planner, Worker):
         if event is None or event.status is not EventStatus.SCHEDULED:
             return  # nothing is lost: the event is over or off
         manager = await Person.get(id=event.manager_id).using_db(conn)  # type: ignore[attr-defined]
-        what = {JobKind.MANAGER_ALERT: "crew alert"}.get(job.kind, job.kind.value)
+        what = {JobKind.MANAGER_ALERT: "crew alert", JobKind.ANSWER_DEADLINE: "backup offer"}.get(
+            job.kind, job.kind.value
+        )
         await self.notifier.notify(
             manager,
             NotificationKind.JOB_FAILED,
@@ -235,6 +249,10 @@ class Scheduler(Planner, Worker):
         key = f"job:{job.id}"
         if job.kind is JobKind.MANAGER_ALERT:
             return await self._alert(event, key, conn)
+        if job.kind is JobKind.ANSWER_DEADLINE:
+            if self.deadlines is None or now >= event.call_at:
+                return False
+            return await self.deadlines.deadline_passed(job.assignment_id, event, conn)  # type: ignore[attr-defined]
         assignment = (
             await Assignment.filter(id=job.assignment_id)  # type: ignore[attr-defined]
             .using_db(conn)
