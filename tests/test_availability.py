@@ -155,3 +155,7 @@ async def test_reminder_skipped_for_someone_off_after_confirming_manager_told_on
     assert (
         await ScheduledJob.filter(kind=JobKind.REMINDER, status=JobStatus.DONE).count() == 4
     )  # every job ran once; Jane's two sent nothing to her
+    # A reminder sent by hand leaves her out too, and says so.
+    done = await said(tg, boss, "/remind 1", "Reminder sent to 1 confirmed crew member")
+    assert "Not to Jane Wanjiku: marked a day of it off" in done["text"]
+    assert await OutboxMessage.filter(kind="reminder", person__name="Jane Wanjiku").count() == 0

@@ -13,12 +13,12 @@ from services.buttons.events import RemindCrew
 
 async def remind(update: Update, context: CallsheetContext, event_id: int) -> None:
     assert context.person is not None
-    sent = await context.services.assignments.remind_now(
+    sent, away = await context.services.assignments.remind_now(
         event_id, actor=context.person, chat_id=chat_id(update)
     )
     if update.callback_query is not None:
         await update.callback_query.answer(f"Reminder sent to {sent} crew")
-    await reply(update, context, "events/reminded", sent=sent)
+    await reply(update, context, "events/reminded", sent=sent, away=away)
 
 
 @managers_only()

@@ -23,6 +23,7 @@ from services import audit
 from services.assignments._answer import Answering
 from services.assignments._errors import AnswerRefused, AssignmentError, TooLong
 from services.assignments._model import MyPage, MySection
+from services.availability import off_for_event
 from services.buttons.assignments import read_button
 from services.errors import require_manager
 from services.eventdocs import with_documents
@@ -99,7 +100,11 @@ class AssignmentService(Answering):
             .prefetch_related("person")
         )
 
-    async def remind_now(self, event_id: int, *, actor: Person, chat_id: int | None) -> int:
+    async def remind_now(
+        self, event_id: int, *, actor: Person, chat_id: int | None
+    ) -> tuple[int, list[str]]:
+        """Remind the event's confirmed crew now; those who marked a day of it off are left
+        out. Returns how many were reminded, and the names left out."""
         require_manager(actor)
         event = await self._event_open(event_id)
         async with in_transaction() as conn:
@@ -108,6 +113,9 @@ class AssignmentService(Answering):
                 raise AssignmentError(
                     f"No one has confirmed {event.title} yet, so no one to remind."
                 )
+            off = await off_for_event([a.person.id for a in confirmed], event, self.tz, conn)
+            away = [a.person.name for a in confirmed if a.person.id in off]
+            confirmed = [a for a in confirmed if a.person.id not in off]
             for a in confirmed:
                 await self.notifier.notify(
                     a.person,
@@ -122,11 +130,11 @@ class AssignmentService(Answering):
                 at=self.clock.now(),
                 actor=actor,
                 chat_id=chat_id,
-                details={"sent_to": len(confirmed)},
+                details={"sent_to": len(confirmed), "off": away},
                 using_db=conn,
             )
         self.outbox.wake()
-        return len(confirmed)
+        return len(confirmed), away
 
     async def brief(self, event_id: int, text: str, *, actor: Person, chat_id: int | None) -> int:
         require_manager(actor)
