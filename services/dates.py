@@ -82,8 +82,14 @@ def _parse_day(word: str, today: date) -> date:
             # A day and month without a year mean the next time that date comes round.
             return found if found >= today else date(today.year + 1, month, day)
     except ValueError as exc:
-        raise DateError(f"“{word}” is not a date in the calendar.") from exc
-    raise DateError(f"I could not read the date “{word}”. Write it like {EXAMPLES}.")
+        raise DateError(f"“{_shown(word)}” is not a date in the calendar.") from exc
+    raise DateError(f"I could not read the date “{_shown(word)}”. Write it like {EXAMPLES}.")
+
+
+def _shown(word: str) -> str:
+    """A typed word quoted back in a refusal: a page of text would make the reply too long
+    for Telegram."""
+    return word if len(word) <= 30 else word[:29] + "…"
 
 
 def parse_when(

@@ -94,7 +94,7 @@ class Deactivation(PeopleCore):
                     ScheduledJob.filter(
                         assignment_id__in=ids,
                         status=JobStatus.PENDING,
-                        kind__in=[JobKind.NUDGE, JobKind.REMINDER],
+                        kind__in=[JobKind.NUDGE, JobKind.REMINDER, JobKind.ANSWER_DEADLINE],
                     )
                     .using_db(conn)
                     .update(status=JobStatus.CANCELLED)
