@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from bot.app import Callsheet
-from bot.demo import stage_plot_pdf
+from bot.demo_helpers import stage_plot_pdf
 from models import Access, AuditAction, AuditLog, Event, EventDocument, FileKind, Person
 from models.stamps import stamp
 from sandbox.telegram import SandboxUser, TelegramSandbox
