@@ -33,10 +33,10 @@ from models import (
     SpotStatus,
 )
 from services import audit
+from services.assignments._asking import ask_to_answer
 from services.assignments._errors import AnswerRefused
 from services.assignments._tally import Tallies
 from services.availability import off_for_event
-from services.buttons.assignments import answer_buttons
 
 FILLED = "This spot was filled: someone else confirmed first. Thank you all the same."
 LATE_WINDOW = timedelta(hours=48)  # a late drop-out, as /stats counts them
@@ -350,23 +350,14 @@ class Backups(Tallies):
             using_db=conn,
         )
         context = {"event": event, "assignment": offer, "manager": manager, "until": until}
-        await self.notifier.notify(
+        await ask_to_answer(
+            self,
             person,
             NotificationKind.BACKUP_OFFER,
             context,
-            buttons=answer_buttons(offer.id),
-            live_key=f"asg:{offer.id}",
-            dedupe_key=f"offer:{offer.id}",
-            channels=(Channel.TELEGRAM,),
-            using_db=conn,
+            offer,
+            event,
+            f"offer:{offer.id}",
+            conn,
         )
-        await self.notifier.notify(
-            person,
-            NotificationKind.BACKUP_OFFER,
-            context,
-            dedupe_key=f"offer:{offer.id}",
-            channels=(Channel.EMAIL,),
-            using_db=conn,
-        )
-        await self.scheduler.plan_assignment(offer, event, conn)
         return offer

@@ -13,7 +13,6 @@ from models import (
     AssignmentStatus,
     AuditAction,
     AuditLog,
-    Channel,
     Event,
     EventStatus,
     LiveMessage,
@@ -21,10 +20,10 @@ from models import (
     Person,
 )
 from services import audit
+from services.assignments._asking import ask_to_answer
 from services.assignments._errors import AlreadyAssigned, AssignmentError, Overlap, PersonOff
 from services.assignments._model import ASSIGN_FORMAT, REINVITABLE, Candidate
 from services.availability import off_for_event
-from services.buttons.assignments import answer_buttons
 from services.dates import format_days
 from services.errors import require_manager
 from services.events import EventNotFound, EventsBase
@@ -170,25 +169,16 @@ class Inviting(EventsBase):
         conn: BaseDBAsyncClient,
     ) -> None:
         context = self._context(assignment, event, actor)
-        await self.notifier.notify(
+        await ask_to_answer(
+            self,
             person,
             NotificationKind.INVITATION,
             context,
-            buttons=answer_buttons(assignment.id),
-            live_key=f"asg:{assignment.id}",
-            dedupe_key=f"invitation:{key}",
-            channels=(Channel.TELEGRAM,),
-            using_db=conn,
+            assignment,
+            event,
+            f"invitation:{key}",
+            conn,
         )
-        await self.notifier.notify(
-            person,
-            NotificationKind.INVITATION,
-            context,
-            dedupe_key=f"invitation:{key}",
-            channels=(Channel.EMAIL,),
-            using_db=conn,
-        )
-        await self.scheduler.plan_assignment(assignment, event, conn)
 
     async def _reinvite(
         self,
