@@ -73,7 +73,7 @@ async def test_crew_and_strangers_see_nothing_of_the_board(
 async def test_the_week_shows_each_events_answers_and_gaps(
     app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
 ) -> None:
-    boss, jane, otieno, event = await crew_and_event(tg, people)
+    boss, _, _, event = await crew_and_event(tg, people)
     await said(tg, boss, "/assign 1 | 0712345678 | rigger", "invited to")
     await said(tg, boss, "/assign 1 | 0722111222 | lights", "invited to")
     await EventNeed.create(event=event, role="rigger", count=3)
@@ -111,7 +111,11 @@ async def test_an_events_page_shows_roster_answers_reads_documents_and_backups(
     await tg.wait_for_bot_message(otieno.id, "Your reason is on its way")
     await said(tg, boss, "/brief 1 | Gate B", "Briefing sent to 1 confirmed crew member.")
     await tg.send_document(
-        boss, "stage-plot.pdf", stage_plot_pdf("Harusi"), mime_type="application/pdf", caption="/attach 1"
+        boss,
+        "stage-plot.pdf",
+        stage_plot_pdf("Harusi"),
+        mime_type="application/pdf",
+        caption="/attach 1",
     )
     await tg.wait_for_bot_message(boss.id, "stage-plot.pdf")
     async with web_client(app, boss.id) as client:
@@ -182,7 +186,7 @@ async def test_charts_are_inline_svg_without_inline_style(
         answer = await client.get("/app/view/charts")
     page = answer.text
     assert answer.status_code == 200
-    assert page.count("<svg class=\"chart\"") == 3
+    assert page.count('<svg class="chart"') == 3
     assert "<rect" in page and "style=" not in page and "<script" not in page
     assert "Nov: 2.5k" in page  # the month's money in, on its bar
     assert "Dec: 100%" in page  # Jane said yes to December's event

@@ -22,7 +22,7 @@ from models import (
 )
 from services import audit, webhooks
 from services.assignments._backups import FILLED, Backups
-from services.assignments._errors import AnswerRefused, AssignmentError
+from services.assignments._errors import AnswerRefused, BadReason
 from services.assignments._invite import Inviting
 from services.assignments._model import REASON_LIMIT, REASON_WINDOW, Answer, Response
 from services.buttons.assignments import answer_buttons
@@ -35,9 +35,9 @@ def clean_reason(reason: str) -> str:
     """A decline's reason as kept: one line, not empty, at most REASON_LIMIT characters."""
     text = " ".join(reason.split())
     if not text:
-        raise AssignmentError("The reason is empty. Type it in a few words, or tap Skip.")
+        raise BadReason("The reason is empty. Type it in a few words, or tap Skip.")
     if len(text) > REASON_LIMIT:
-        raise AssignmentError(
+        raise BadReason(
             f"The reason is {len(text)} characters; keep it under {REASON_LIMIT}. "
             "Send it again, shorter."
         )
