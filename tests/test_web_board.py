@@ -169,6 +169,8 @@ async def test_payments_filter_by_status_month_and_person(
         wrong = await client.get("/app/view/payments?month=Nov")
         assert wrong.status_code == 400
         assert "“Nov” is not a month. Give the year and month, like 2026-11." in wrong.text
+        nobody = await client.get("/app/view/payments", params={"person": "Zawadi"})
+        assert nobody.status_code == 400 and "Zawadi" in nobody.text
         status = await client.get("/app/view/payments?status=lost")
         assert status.status_code == 400 and "is not a payment status" in status.text
 

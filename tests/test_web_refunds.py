@@ -64,6 +64,7 @@ async def test_the_money_page_shows_who_owes(
     async with web_client(app, boss.id) as client:
         page = (await client.get("/app/view/money")).text
     assert "Who owes" in page
-    assert '<tr><td>Jane Wanjiku</td><td class="num">KES 2,000</td></tr>' in page
+    assert 'Jane Wanjiku</a></td><td class="num">KES 2,000</td></tr>' in page
+    assert 'data-view="/app/view/payments?person=%232"' in page  # her payments, a tap away
     assert "The company owes nobody." in page
     assert "1 person owes KES 2,000 in all." in page

@@ -20,7 +20,7 @@ from models import (
     Refund,
     RefundStatus,
 )
-from services.errors import InvalidInput, require_manager
+from services.errors import InvalidInput, NotFound, require_manager
 from services.ledger import Month, parse_month
 from services.payroll import problem_of
 from services.people import Among, PeopleService
@@ -75,7 +75,10 @@ async def parse_filter(status: str, month: str, person: str) -> PaymentFilter:
     wanted_month = parse_month(month) if month.strip() else None
     found: Person | None = None
     if person.strip():
-        found = await PeopleService.find(person.strip()[:100], among=Among.OWING_TOO)
+        try:
+            found = await PeopleService.find(person.strip()[:100], among=Among.OWING_TOO)
+        except NotFound as exc:  # a filter typed wrong: the page is there, the person not
+            raise BadFilter(str(exc)) from exc
     return PaymentFilter(wanted_status, flagged, wanted_month, found, person.strip()[:100])
 
 
