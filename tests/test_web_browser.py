@@ -26,6 +26,7 @@ from tests.browser_helpers import (  # noqa: F401  (browser and page are fixture
     telegram_calls,
 )
 from tests.conftest import People
+from tests.test_initdata import VECTOR, VECTOR_TOKEN
 from tests.web_helpers import base_url
 
 BUDGET = 150 * 1024
@@ -132,3 +133,21 @@ async def test_the_first_load_of_the_mini_app_stays_under_150_kb(
     static = sum((STATIC / name).stat().st_size for name in ("app.js", "app.css"))
     assert static < weight < BUDGET, f"first load {weight / 1024:.1f} KB"
     await shot(page, f"{weight // 1024}KB")
+
+
+def test_the_tests_sign_initdata_exactly_as_telegram_does() -> None:
+    """The signer the browser tests use reproduces Telegram's published initData (the same
+    vector tests/test_initdata.py checks the server against) byte for byte."""
+    assert (
+        init_data(
+            VECTOR_TOKEN,
+            user_id=279058397,
+            first_name="Vladislav",
+            last_name="Kibenko",
+            username="vdkfrost",
+            language_code="ru",
+            is_premium=True,
+            auth_date=1662771648,
+        )
+        == VECTOR
+    )
