@@ -7,6 +7,7 @@ the Mini App's header) or data URLs. Only Telegram may frame the Mini App.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -37,18 +38,21 @@ HEADERS = {
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        _stamp(request, exc)
+        _stamp(request, exc, started)
         raise
-    _stamp(request, response)
+    _stamp(request, response, started)
     return response
 
 
-def _stamp(request: web.Request, response: web.StreamResponse) -> None:
+def _stamp(request: web.Request, response: web.StreamResponse, started: float) -> None:
     if response.prepared:  # a stream (server-sent events) sets its own before it starts
         return
+    # How long we took, as browsers' developer tools and bench/web_pages.py read it.
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     if not request.path.startswith("/static/"):
@@ -61,4 +65,4 @@ def _stamp(request: web.Request, response: web.StreamResponse) -> None:
 
 def prepare_stream(response: web.StreamResponse, request: web.Request) -> None:
     """For handlers that `prepare()` a response themselves (server-sent events)."""
-    _stamp(request, response)
+    _stamp(request, response, time.perf_counter())
