@@ -81,7 +81,8 @@ def _columns(
                     f"{name}: {shown}",
                 )
             )
-            chart.labels.append(Label(round(x + width / 2, 1), round(y - 3, 1), shown))
+            if value:  # a row of zeros says nothing the empty bars do not
+                chart.labels.append(Label(round(x + width / 2, 1), round(y - 3, 1), shown))
         chart.labels.append(Label(round(left + slot * 0.4, 1), HEIGHT - 6, name))
     return chart
 
