@@ -3,6 +3,7 @@
 from models.availability import Broadcast, BroadcastStatus, DayOff
 from models.backups import BackupOffer, BackupSpot, EventNeed
 from models.books import Reconciliation, ReconciliationRow, ReconGroup
+from models.checkout import Deposit, DepositStatus, Instalment, InstalmentPayment
 from models.budget import TelegramBudget, TelegramChatBudget
 from models.conversations import ConversationRow
 from models.documents import DocumentCounter, Invoice, InvoiceLine, Receipt
@@ -88,6 +89,8 @@ __all__ = [
     "DayOff",
     "DayRate",
     "DeliveryStatus",
+    "Deposit",
+    "DepositStatus",
     "DocumentCounter",
     "DocumentSeries",
     "EndpointStatus",
@@ -96,6 +99,8 @@ __all__ = [
     "EventNeed",
     "EventStatus",
     "FileKind",
+    "Instalment",
+    "InstalmentPayment",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",
