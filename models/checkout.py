@@ -46,7 +46,7 @@ class Deposit(Model):
 
 
 class Instalment(Model):
-    """One part of a deposit; pushed_at and missed_at claim its due-date push and its
+    """One part of a deposit: pushed_at and missed_at claim its due-date push and its
     missed alert (conditional updates: once, whichever instance gets there first)."""
 
     id = fields.IntField(primary_key=True)

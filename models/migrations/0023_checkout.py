@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 ('pushed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('missed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'instalment', 'app': 'models', 'unique_together': (('deposit', 'number'),), 'indexes': [Index(fields=['pushed_at', 'due_at']), Index(fields=['missed_at', 'due_at'])], 'pk_attr': 'id', 'table_description': 'One part of a deposit; pushed_at and missed_at claim its due-date push and its'},
+            options={'table': 'instalment', 'app': 'models', 'unique_together': (('deposit', 'number'),), 'indexes': [Index(fields=['pushed_at', 'due_at']), Index(fields=['missed_at', 'due_at'])], 'pk_attr': 'id', 'table_description': 'One part of a deposit: pushed_at and missed_at claim its due-date push and its'},
             bases=['Model'],
         ),
         ops.CreateModel(
