@@ -17,6 +17,7 @@ from telegram.ext import Application
 from bot.container import CALLBACK_PATH, Services
 from bot.context import CallsheetApplication
 from bot.db import database_ready
+from handlers.web import add_pages
 from services.daraja import MalformedCallback, Product
 from services.daraja.urls import result_path, timeout_path
 from services.payroll.results import PRODUCTS
@@ -191,4 +192,5 @@ def build_web_app(services: Services, application: CallsheetApplication) -> web.
         app.router.add_post(
             timeout_path(product) + "{secret}", operator_post(product, timeout=True)
         )
+    add_pages(app)
     return app

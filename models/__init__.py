@@ -3,8 +3,8 @@
 from models.availability import Broadcast, BroadcastStatus, DayOff
 from models.backups import BackupOffer, BackupSpot, EventNeed
 from models.books import Reconciliation, ReconciliationRow, ReconGroup
-from models.checkout import Deposit, DepositStatus, Instalment, InstalmentPayment
 from models.budget import TelegramBudget, TelegramChatBudget
+from models.checkout import Deposit, DepositStatus, Instalment, InstalmentPayment
 from models.conversations import ConversationRow
 from models.documents import DocumentCounter, Invoice, InvoiceLine, Receipt
 from models.enums import (
