@@ -203,7 +203,7 @@ class CheckoutService:
             return view
         since = self.clock.now() - timedelta(hours=1)
         pressed = await InstalmentPayment.filter(
-            instalment__deposit_id=deposit.id, scheduled=False, created_at__gte=since
+            instalment__deposit_id=deposit.id, scheduled=False, created_at__gt=since
         ).count()
         if pressed >= PUSHES_PER_HOUR:
             raise TooMany(
