@@ -11,11 +11,12 @@ from bot.app import Callsheet
 from models import Deposit, DepositStatus, InstalmentPayment, Payment, PaymentStatus
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import TelegramSandbox
-from services.clock import ManualClock
 from services.checkout import STILL_WAITING_AFTER
+from services.clock import ManualClock
 from tests.checkout_helpers import browser, events, office, path, press_pay, visible
 from tests.conftest import People
 from tests.documents_helpers import pdf_text
+from tests.event_setup import said
 from tests.payments_helpers import app, daraja, tg  # noqa: F401  (fixtures)
 
 CLIENT = "254712345678"
@@ -88,15 +89,8 @@ async def test_pay_waits_for_the_pin_then_shows_the_receipt_and_its_pdf(
     told = tg.last_bot_message(desk.boss.id)
     assert told is not None and "Deposit · Tamu Weddings" in told["text"]
     assert (await Deposit.get(id=1)).status is DepositStatus.PAID
-    listed = await desk_says(desk, "/deposits", "Latest deposits")
-    assert "Tamu Weddings" in listed and "KES 60,000 of KES 60,000 paid" in listed
-
-
-async def desk_says(desk: object, text: str, expect: str) -> str:
-    from tests.event_setup import said
-
-    message = await said(desk.tg, desk.boss, text, expect)  # type: ignore[attr-defined]
-    return str(message["text"])
+    listed = (await said(tg, desk.boss, "/deposits", "Latest deposits"))["text"]
+    assert "✅ #1 · Tamu Weddings · #1 Harusi ya Wanjiru · KES 60,000 of KES 60,000 paid" in listed
 
 
 async def test_a_cancelled_prompt_says_why_and_try_again_pays(
