@@ -12,20 +12,19 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import Application
 
 from bot.container import CALLBACK_PATH, Services
 from bot.context import CallsheetApplication
 from bot.db import database_ready
+from bot.webkeys import APPLICATION, SERVICES
 from handlers.web import add_pages
+from handlers.web._security import security_headers
 from services.daraja import MalformedCallback, Product
 from services.daraja.urls import result_path, timeout_path
 from services.payroll.results import PRODUCTS
 
 log = logging.getLogger(__name__)
 
-SERVICES = web.AppKey("services", Services)
-APPLICATION = web.AppKey("application", Application)
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
@@ -178,7 +177,9 @@ def operator_post(product: Product, *, timeout: bool) -> Handler:
 
 
 def build_web_app(services: Services, application: CallsheetApplication) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[security_headers, errors_middleware], client_max_size=1024 * 1024
+    )
     app[SERVICES] = services
     app[APPLICATION] = application
     app.router.add_get("/healthz", healthz)
@@ -192,5 +193,5 @@ def build_web_app(services: Services, application: CallsheetApplication) -> web.
         app.router.add_post(
             timeout_path(product) + "{secret}", operator_post(product, timeout=True)
         )
-    add_pages(app)
+    add_pages(app, services)
     return app

@@ -364,3 +364,13 @@ class People:
 @pytest.fixture
 def people(app: Callsheet, tg: TelegramSandbox) -> People:
     return People(app, tg)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[str]:
+    """One headless Chromium for the run, started by the first browser test (see
+    tests/browser_helpers.py); yields its DevTools address."""
+    from tests.browser_helpers import running_chromium
+
+    with running_chromium() as endpoint:
+        yield endpoint

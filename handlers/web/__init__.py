@@ -1,18 +1,25 @@
-"""Web pages served by the aiohttp app (provisional: the lead's foundation replaces this)."""
+"""The web pages: the Telegram Mini App (/app/) and the client checkout (/pay/<token>).
+
+miniapp.py     the shell and its home fragment
+_auth.py       who is asking (Telegram's initData, checked by services/webapp)
+_render.py     jinja2 over templates/web/, static URLs with content hashes
+_security.py   CSP and the other headers on every answer
+static/        the only scripts and styles the pages load (no CDN, no build step)
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
-from handlers.web import _security, checkout
+from bot.container import Services
+from handlers.web import checkout, miniapp
+from handlers.web._render import PAGES, STATIC, page_renderer
 
-STATIC = Path(__file__).parent / "static"
+PAGE_MODULES = (miniapp, checkout)
 
 
-def add_pages(app: web.Application) -> None:
-    app.middlewares.append(_security.headers)
-    app.router.add_static("/static/", STATIC)
-    for module in (checkout,):
-        app.router.add_routes(module.routes)
+def add_pages(app: web.Application, services: Services) -> None:
+    app[PAGES] = page_renderer(services)
+    app.router.add_static("/static/", STATIC, append_version=False)
+    for module in PAGE_MODULES:
+        app.add_routes(module.routes)

@@ -1,50 +1,46 @@
-"""Rendering pages (provisional: the lead's foundation replaces this)."""
+"""Pages and fragments rendered with jinja2 from templates/web/ (autoescaped), with the same
+filters as the chat's messages: `when` (Sat 5 Dec, 18:00), `kes`, `phone`."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from handlers.web._auth import services
-from services.clock import format_when
+from bot.container import Services
+from bot.webkeys import SERVICES
+from services.notifications import TEMPLATES, Renderer
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
-STATIC = Path(__file__).parent / "static"
-
-
-@functools.cache
-def _env() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+STATIC = Path(__file__).resolve().parent / "static"
+PAGES = web.AppKey("pages", Renderer)
 
 
-@functools.cache
-def _static(name: str) -> str:
+@cache
+def static_url(name: str) -> str:
+    """/static/<name>?v=<content hash>: a changed file gets a new URL, so a phone may keep the
+    old one for a year and still never run a stale script."""
     digest = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:10]
     return f"/static/{name}?v={digest}"
 
 
-def render(request: web.Request, name: str, *, status: int = 200, **ctx: Any) -> web.Response:
-    found = services(request)
-    tz, now = found.settings.tz, found.clock.now()
-    html = (
-        _env()
-        .get_template(name)
-        .render(
-            company=found.settings.company_name,
-            static=_static,
-            when=lambda dt: format_when(dt, tz, now),
-            **ctx,
-        )
-    )
-    return web.Response(text=html, status=status, content_type="text/html")
+def page_renderer(services: Services) -> Renderer:
+    settings = services.settings
+    renderer = Renderer(settings.tz, settings.company_name, "", folders=(TEMPLATES / "web",))
+    renderer.env.globals.update(static=static_url, company=settings.company_name)
+    return renderer
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def render(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    """A whole page, or a Mini App fragment: the template decides."""
+    now = request.app[SERVICES].clock.now()
+    html = request.app[PAGES].env.get_template(template).render(now=now, **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.web._auth import services
-from handlers.web._render import render
+from handlers.web._render import render, services
+from handlers.web._security import prepare_stream
 from models import Deposit
 from services.checkout import (
     CheckoutService,
@@ -33,7 +33,6 @@ from services.checkout import (
 )
 from services.errors import CallsheetError, NotFound
 from services.ids import parse_id
-from services.money import format_kes
 from services.phones import display_phone
 
 log = logging.getLogger(__name__)
@@ -100,8 +99,6 @@ def _context(request: web.Request, view: CheckoutView, **extra: Any) -> dict[str
         "base": f"/pay/{token}",
         "phone": display_phone(view.deposit.phone),
         "due_now": line is not None and line.instalment.due_at <= view.now,
-        "kes": format_kes,
-        "show_phone": display_phone,
         "error": None,
         **extra,
     }
@@ -162,6 +159,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",  # nginx: pass each event on at once
         }
     )
+    prepare_stream(response, request)
     await response.prepare(request)
     loop = asyncio.get_running_loop()
     started = last_write = loop.time()

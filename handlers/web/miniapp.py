@@ -1,0 +1,28 @@
+"""The Mini App's shell (/app/) and its home fragment, which sends managers to the board and
+crew to their own page. The shell carries no data: everything comes in fragments fetched with
+the initData header (static/app.js)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handlers.web._auth import viewer
+from handlers.web._render import render
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/app")
+async def app_without_slash(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/app/")
+
+
+@routes.get("/app/")
+async def shell(request: web.Request) -> web.Response:
+    return render(request, "app.html.j2")
+
+
+@routes.get("/app/view/home")
+async def home(request: web.Request) -> web.Response:
+    person = await viewer(request)
+    return render(request, "home_placeholder.html.j2", person=person)
