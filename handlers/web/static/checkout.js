@@ -6,6 +6,15 @@
   if (!root) return;
   var key = root.getAttribute("data-key");
   var polling = null;
+  var source = null;
+
+  function finished(state) {
+    // Everything is paid: nothing more will change, so nothing more is asked.
+    if (state !== "done") return false;
+    if (source) { source.close(); source = null; }
+    if (polling) { window.clearInterval(polling); polling = null; }
+    return true;
+  }
 
   function show(data) {
     if (!data || !data.html || data.key === key) return;
@@ -17,6 +26,7 @@
     var fresh = root.querySelector("#phone");
     if (typed !== null && fresh) { fresh.value = typed; fresh.focus(); }
     bind();
+    finished(data.state);
   }
 
   function say(form, text) {
@@ -72,14 +82,14 @@
 
   function listen() {
     if (!window.EventSource) { poll(); return; }
-    var source = new EventSource(root.getAttribute("data-events"));
+    source = new EventSource(root.getAttribute("data-events"));
     source.onmessage = function (message) { show(JSON.parse(message.data)); };
     source.onerror = function () {
       // CONNECTING: the browser retries by itself; CLOSED: it gave up, so poll instead.
-      if (source.readyState === 2) { source.close(); poll(); }
+      if (source && source.readyState === 2) { source.close(); source = null; poll(); }
     };
   }
 
   bind();
-  listen();
+  if (!finished(root.getAttribute("data-state"))) listen();
 })();
