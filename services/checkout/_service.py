@@ -82,6 +82,7 @@ class CheckoutService:
         self.presses = SlidingWindow(clock, PRESSES_PER_HOUR, timedelta(hours=1))
         self.closing = asyncio.Event()  # set at shutdown: live pages' streams end
         self._changed = asyncio.Event()
+        payments.settler.watchers.append(self._wake_pages)  # a payment settled here
 
     # --- limits and live updates --------------------------------------------------------
 
@@ -94,8 +95,8 @@ class CheckoutService:
             raise TooMany("Too many payment prompts from your network. Try again in an hour.")
 
     async def wait_for_change(self, seconds: float) -> None:
-        """Until this process pushes something, it shuts down, or `seconds` pass; a payment
-        another instance (or a callback) settles is seen by the next look."""
+        """Until a payment is pushed or settled in this process, it shuts down, or `seconds`
+        pass (a payment another instance settles is seen by the next look)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._changed.wait()
