@@ -83,6 +83,7 @@ async def test_pay_waits_for_the_pin_then_shows_the_receipt_and_its_pdf(
         assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
         receipt = pdf_text(pdf.content)
         assert "R-2026-000001" in receipt and "60,000" in receipt
+        assert "Tamu Weddings" in receipt and "Deposit · Tamu Weddings" in receipt
         assert (await client.get(path(link) + "/receipt/2.pdf")).status_code == 404
     # The manager's live message names the deposit.
     await tg.wait_for_bot_message(desk.boss.id, "paid KES 60,000")
