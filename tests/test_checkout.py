@@ -4,6 +4,7 @@ Daraja sandbox (its callbacks drive the page), and what the manager is told."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import timedelta
 
@@ -143,3 +144,16 @@ async def test_no_answer_for_90_seconds_is_still_waiting_never_failed(
             assert (await stream.next())["state"] == "still_waiting"
             await daraja.release(payment.checkout_request_id, Outcome.SUCCESS)
             await stream.until("done")
+
+
+async def test_two_presses_at_once_send_one_prompt(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000")
+    daraja.next_outcome(CLIENT, Outcome.HOLD)
+    async with browser(app) as client:
+        answers = await asyncio.gather(*(press_pay(client, link) for _ in range(4)))
+        assert {a.status_code for a in answers} == {200}
+        assert {a.json()["state"] for a in answers} == {"waiting"}
+    assert len(daraja.pushes) == 1 and await Payment.all().count() == 1

@@ -163,17 +163,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     loop = asyncio.get_running_loop()
     started = last_write = loop.time()
-    key = None
+    view = None
     try:
         await response.write(b"retry: 2000\n\n")
         while loop.time() - started < STREAM_SECONDS and not checkout.closing.is_set():
-            view = await checkout.view(deposit)
-            if view.key != key:
-                key = view.key
-                data = json.dumps(_payload(request, view))
-                await response.write(f"data: {data}\n\n".encode())
-                last_write = loop.time()
-            elif loop.time() - last_write >= HEARTBEAT_SECONDS:
+            if view is None or await checkout.changed(view):  # one query when nothing did
+                key = view.key if view else None
+                view = await checkout.view(deposit)
+                if view.key != key:
+                    data = json.dumps(_payload(request, view))
+                    await response.write(f"data: {data}\n\n".encode())
+                    last_write = loop.time()
+            if loop.time() - last_write >= HEARTBEAT_SECONDS:
                 await response.write(b": still here\n\n")
                 last_write = loop.time()
             await checkout.wait_for_change(POLL_SECONDS)

@@ -31,7 +31,7 @@ from services import audit
 from services.checkout._errors import LinkNotValid, NothingToPay, TooMany
 from services.checkout._limits import SlidingWindow
 from services.checkout._plan import DepositAsk, due_dates, link_expiry, split
-from services.checkout._view import CheckoutView, Line, load_view
+from services.checkout._view import CheckoutView, Line, changed, load_view
 from services.clock import Clock
 from services.documents import DocumentService
 from services.errors import NotFound, require_manager
@@ -181,6 +181,9 @@ class CheckoutService:
 
     async def view(self, deposit: Deposit) -> CheckoutView:
         return await load_view(deposit, self.clock.now())
+
+    async def changed(self, view: CheckoutView) -> bool:
+        return await changed(view, self.clock.now())
 
     async def receipt_pdf(self, deposit: Deposit, payment_id: int) -> Attachment:
         """The receipt of one of this deposit's paid payments; NotFound for any other."""

@@ -62,6 +62,11 @@ class CheckoutView:
     receipt: str | None  # its receipt number, when it was paid
     state: State
     now: datetime
+    seen: tuple[tuple[int, str], ...]  # each payment and its status, as `changed` compares
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state in (State.WAITING, State.STILL_WAITING)
 
     @property
     def current(self) -> Line | None:
@@ -71,10 +76,6 @@ class CheckoutView:
     @property
     def paid_total(self) -> int:
         return sum(line.instalment.amount for line in self.lines if line.paid_by is not None)
-
-    @property
-    def in_flight(self) -> bool:
-        return self.state in (State.WAITING, State.STILL_WAITING)
 
     @property
     def reason(self) -> str | None:
@@ -129,7 +130,23 @@ async def load_view(deposit: Deposit, now: datetime) -> CheckoutView:
         receipt=receipts.get(latest.id) if latest else None,
         state=state,
         now=now,
+        seen=tuple((x.payment_id, payments[x.payment_id].status.value) for x in links),  # type: ignore[attr-defined]
     )
+
+
+async def changed(view: CheckoutView, now: datetime) -> bool:
+    """Whether the page would show something else now: one query, for the live streams
+    (the whole view is read again only then)."""
+    latest = view.latest
+    if view.state is State.WAITING and latest and now - latest.created_at >= STILL_WAITING_AFTER:
+        return True
+    rows = (
+        await InstalmentPayment.filter(instalment__deposit_id=view.deposit.id)
+        .order_by("id")
+        .values_list("payment_id", "payment__status")
+    )
+    seen = tuple((payment_id, str(status)) for payment_id, status in rows)
+    return seen != view.seen
 
 
 def _state(latest: Payment | None, lines: list[Line], now: datetime) -> State:
