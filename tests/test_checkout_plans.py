@@ -8,7 +8,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.app import Callsheet
-from models import Deposit, Instalment, NotificationKind, OutboxMessage, Payment
+from models import (
+    Deposit,
+    Instalment,
+    NotificationKind,
+    OutboxMessage,
+    Payment,
+)
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import TelegramSandbox
 from services.checkout import PUSHES_PER_HOUR, CheckoutWorker
@@ -196,3 +202,39 @@ async def test_an_expired_or_unknown_link_shows_nothing(
         assert "Tamu" not in page.text and "60,000" not in page.text
         posted = await press_pay(client, link)
         assert posted.status_code == 410 and "Tamu" not in posted.text
+
+
+async def test_without_javascript_pay_posts_and_comes_back_to_the_page(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000 | 2")
+    daraja.next_outcome(CLIENT, Outcome.HOLD)
+    async with browser(app) as client:
+        posted = await client.post(path(link), data={"phone": "0712 345 678"})
+        assert posted.status_code == 303 and posted.headers["Location"] == path(link)
+        page = visible((await client.get(path(link))).text)
+        assert "Check your phone and enter your M-Pesa PIN" in page and "Refresh" in page
+
+
+async def test_a_cancelled_events_deposit_asks_nothing_more(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, clock: ManualClock
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000 | 2")
+    await said(tg, desk.boss, "/deposit 1 | Baraka | 0722 111 222 | 5000", "Send this link")
+    card = await said(tg, desk.boss, "/event 1", "Harusi ya Wanjiru")
+    await tg.press(desk.boss, card["message_id"], "Cancel event")
+    sure = await tg.wait_for_bot_message(desk.boss.id, "Cancel event #1?", after=card["message_id"])
+    await tg.press(desk.boss, sure["message_id"], "Yes, cancel it")
+    await tg.wait_for_bot_message(desk.boss.id, "Event cancelled", message_id=sure["message_id"])
+    async with browser(app) as client:
+        refused = await press_pay(client, link)
+        assert refused.status_code == 409
+        assert "This event was cancelled" in refused.json()["error"]
+    assert app.services is not None and app.services.checkout is not None
+    clock.advance(timedelta(days=40))
+    assert await app.services.checkout.push_due() == 0
+    assert await app.services.checkout.alert_missed() == 0
+    assert daraja.pushes == []
+    await said(tg, desk.boss, "/deposit 1 | Tamu | 0712 345 678 | 500", "is cancelled")

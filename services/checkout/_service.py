@@ -203,6 +203,8 @@ class CheckoutService:
         line = view.current
         if line is None:
             raise NothingToPay("Everything is paid. Thank you!")
+        if view.event.status is EventStatus.CANCELLED:
+            raise NothingToPay("This event was cancelled, so nothing more is asked. Contact us.")
         if view.in_flight:
             return view
         since = self.clock.now() - timedelta(hours=1)
@@ -308,6 +310,7 @@ class CheckoutService:
                 due_at__lte=now,
                 deposit__status=DepositStatus.OPEN,
                 deposit__expires_at__gt=now,
+                deposit__event__status__not=EventStatus.CANCELLED,
             )
             .order_by("due_at", "id")
             .limit(limit)
@@ -335,6 +338,7 @@ class CheckoutService:
                 missed_at__isnull=True,
                 due_at__lte=now - self.missed_after,
                 deposit__status=DepositStatus.OPEN,
+                deposit__event__status__not=EventStatus.CANCELLED,
             )
             .order_by("due_at", "id")
             .limit(limit)
