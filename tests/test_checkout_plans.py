@@ -232,6 +232,8 @@ async def test_a_cancelled_events_deposit_asks_nothing_more(
         refused = await press_pay(client, link)
         assert refused.status_code == 409
         assert "This event was cancelled" in refused.json()["error"]
+        page = visible((await client.get(path(link))).text)
+        assert "This event was cancelled" in page and "Pay KES" not in page
     assert app.services is not None and app.services.checkout is not None
     clock.advance(timedelta(days=40))
     assert await app.services.checkout.push_due() == 0
