@@ -91,6 +91,8 @@ async def test_pay_waits_for_the_pin_then_shows_the_receipt_and_its_pdf(
     told = tg.last_bot_message(desk.boss.id)
     assert told is not None and "Deposit · Tamu Weddings" in told["text"]
     assert (await Deposit.get(id=1)).status is DepositStatus.PAID
+    activity = (await said(tg, desk.boss, "/activity", "asked Tamu Weddings"))["text"]
+    assert "asked Tamu Weddings for a deposit of KES 60,000 (deposit #1, event #1)" in activity
     listed = (await said(tg, desk.boss, "/deposits", "Latest deposits"))["text"]
     assert "✅ #1 · Tamu Weddings · #1 Harusi ya Wanjiru · KES 60,000 of KES 60,000 paid" in listed
 

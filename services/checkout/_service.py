@@ -153,7 +153,12 @@ class CheckoutService:
                 deposit.id,
                 at=now,
                 actor=actor,
-                details={"event": event.id, "total": ask.total, "instalments": ask.instalments},
+                details={
+                    "event": event.id,
+                    "client": ask.client_name,
+                    "total": ask.total,
+                    "instalments": ask.instalments,
+                },
                 using_db=conn,
             )
         log.info("deposit %s for event %s: %s in %s", deposit.id, event.id, ask.total, len(amounts))
