@@ -8,6 +8,8 @@ import asyncio
 import hashlib
 from datetime import timedelta
 
+import pytest
+
 from bot.app import Callsheet
 from models import Deposit, DepositStatus, InstalmentPayment, Payment, PaymentStatus
 from sandbox.daraja import DarajaSandbox, Outcome
@@ -159,3 +161,19 @@ async def test_two_presses_at_once_send_one_prompt(
         assert {a.status_code for a in answers} == {200}
         assert {a.json()["state"] for a in answers} == {"waiting"}
     assert len(daraja.pushes) == 1 and await Payment.all().count() == 1
+
+
+async def test_an_open_page_does_not_hold_up_a_stop(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000")
+    async with browser(app) as client, events(client, link) as stream:
+        assert (await stream.next())["state"] == "ready"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await app.stop()  # the stream ends with the worker's stop, before the server waits
+        assert loop.time() - started < 5
+        with pytest.raises(AssertionError, match="the event stream ended"):
+            await stream.next()
+    await app.start()  # the fixture stops it again
