@@ -17,6 +17,7 @@ from bot.container import Services, build_services
 from bot.context import BotData, CallsheetApplication, CallsheetContext
 from bot.delivery import RateLimiter, TelegramChatSender
 from bot.lifespan import Deadline
+from bot.menu import menu_setter
 from bot.persistence import SharedConversationsApplication
 from bot.settings import Settings, TelegramMode
 from bot.web import build_web_app
@@ -216,7 +217,10 @@ class Callsheet:
             ("webhooks", self.webhooks),
             # Each broadcast's live summary: delivered, email only, failed.
             ("broadcasts", BroadcastWatcher(services.notifier, chat, self.clock)),
+            # The Mini App in the menu button of everyone linked (https only).
+            ("menu-buttons", services.menu_buttons),
         ]
+        services.menu_buttons.setter = menu_setter(application.bot)
         if services.payments is not None:
             every = min(30.0, settings.payment_query_after.total_seconds() / 3)
             self.reconciler = Reconciler(services.payments, every_seconds=max(every, 1.0))

@@ -23,6 +23,7 @@ from services.eventdocs import EventDocuments, FileStore
 from services.events import EventService
 from services.insight import Activity, Stats, draw_chart
 from services.ledger import Exports, LedgerService, RecordedPayments
+from services.menubuttons import MenuButtons, mini_app_url
 from services.notifications import Notifier, Renderer
 from services.outbox import EmailSender, Outbox, OutboxService
 from services.payments import CallbackService, PaymentService
@@ -61,6 +62,7 @@ class Services:
     webhooks: WebhookService  # /webhooks: the managers' endpoints and their delivery logs
     availability: Availability  # /off: days off
     broadcasts: Broadcasts  # /broadcast: previews and Send
+    menu_buttons: MenuButtons  # the Mini App in each linked person's menu button
     payments: PaymentService | None = None  # None until Daraja is configured
     batches: BatchService | None = None  # an event's crew asked at once; with payments
     callbacks: CallbackService | None = None  # Daraja's callbacks; with payments
@@ -136,7 +138,12 @@ def build_services(
             company=settings.company_name,
         )
     batches = BatchService(payments, outbox, clock) if payments is not None else None
-    payroll = PayrollService(notifier, clock, approvals=settings.payroll_approvals)
+    payroll = PayrollService(
+        notifier,
+        clock,
+        approvals=settings.payroll_approvals,
+        board_url=mini_app_url(settings.public_base_url),
+    )
     recorded = RecordedPayments(notifier, clock)
     pay_runs = results = refunds = None
     if payments is not None:
@@ -193,6 +200,7 @@ def build_services(
         webhooks=WebhookService(clock, allow_private=settings.webhooks_allow_private),
         availability=Availability(clock, settings.tz),
         broadcasts=Broadcasts(notifier, outbox, clock, settings.tz),
+        menu_buttons=MenuButtons(clock, settings.public_base_url),
         payments=payments,
         batches=batches,
         callbacks=CallbackService(payments, clock) if payments is not None else None,

@@ -82,6 +82,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.availability",
                     "models.eventdocs",
                     "models.backups",
+                    "models.menu",
                     "models.checkout",
                 ],
                 "default_connection": "default",

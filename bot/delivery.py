@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, WebAppInfo
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -167,9 +167,13 @@ def _seconds(exc: RetryAfter) -> float:
 def to_markup(rows: Any) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(**button) for button in row] for row in rows]
-    )
+    return InlineKeyboardMarkup([[_button(button) for button in row] for row in rows])
+
+
+def _button(stored: dict[str, Any]) -> InlineKeyboardButton:
+    if "web_app" in stored:  # kept as {"url": ...}: PTB wants its WebAppInfo
+        return InlineKeyboardButton(stored["text"], web_app=WebAppInfo(stored["web_app"]["url"]))
+    return InlineKeyboardButton(**stored)
 
 
 class TelegramChatSender:

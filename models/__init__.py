@@ -33,6 +33,7 @@ from models.enums import (
     SpotStatus,
 )
 from models.eventdocs import EventDocument
+from models.menu import MenuButton
 from models.payroll import DayRate, OperatorResult, PayLine, Payout, PaySheet
 from models.recorded import RecordedPayment
 from models.refunds import Refund
@@ -110,6 +111,7 @@ __all__ = [
     "LedgerKind",
     "LinkToken",
     "LiveMessage",
+    "MenuButton",
     "NotificationKind",
     "OperatorResult",
     "OutboxMessage",

@@ -48,8 +48,11 @@ class Button:
     text: str
     callback_data: str | None = None
     url: str | None = None
+    web_app: str | None = None  # opens this https URL as a Mini App (private chats only)
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, Any]:
+        if self.web_app is not None:
+            return {"text": self.text, "web_app": {"url": self.web_app}}
         if self.url is not None:
             return {"text": self.text, "url": self.url}
         return {"text": self.text, "callback_data": self.callback_data or ""}

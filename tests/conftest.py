@@ -40,6 +40,7 @@ OWN_SQLITE = pytest.mark.skipif(
 # 429 unless retry_after is opted in as a timedelta, and warnings are errors in the tests.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 TABLES = [
+    "menu_button",
     "webhook_attempt",
     "webhook_delivery",
     "webhook_event",

@@ -66,8 +66,11 @@ async def help_command(update: Update, context: CallsheetContext) -> None:
 
 
 async def set_commands_for(context: CallsheetContext, person: Person) -> None:
+    """The person's command menu, and (from the background, https only) their Mini App
+    menu button: both follow a new link and a new role."""
     if person.telegram_id is None:
         return
+    context.services.menu_buttons.wake()
     commands = MANAGER_COMMANDS + CREW_COMMANDS if person.is_manager else CREW_COMMANDS
     unique = {c.name: c for c in commands}
     try:

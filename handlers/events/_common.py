@@ -6,12 +6,14 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 
 from bot.context import CallsheetContext
 from handlers.shared import reply
 from models import Event
 from services.buttons import CallbackData
 from services.buttons.events import SkipStep, StopForm
+from services.menubuttons import mini_app_url
 
 
 def button(text: str, press: CallbackData) -> InlineKeyboardButton:
@@ -28,6 +30,15 @@ class Typed(IntEnum):
     EDIT_VALUE = 10
     BRIEF_TEXT = 11
     ATTACH_FILE = 12  # the next document or photo goes to an event (handlers/eventdocs.py)
+
+
+def board_url(update: Update, context: CallsheetContext) -> str | None:
+    """Where an "Open board" button goes: the Mini App, in a private chat (Telegram refuses
+    web-app buttons elsewhere), when PUBLIC_BASE_URL is https (it refuses http)."""
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        return None
+    return mini_app_url(context.services.settings.public_base_url)
 
 
 def event_id_from(text: str) -> int | None:

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import escape
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, WebAppInfo
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import CallsheetApplication, CallsheetContext
-from handlers.events._common import button, ends_next_day, event_id_from
+from handlers.events._common import board_url, button, ends_next_day, event_id_from
 from handlers.events.views import events_list
 from handlers.shared import args_text, chat_id, managers_only, render, reply
 from models import Assignment, AssignmentStatus, EventDocument, EventStatus
@@ -69,6 +69,7 @@ def render_card(
     *,
     payments: bool = False,
     documents: Sequence[EventDocument] = (),
+    board: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
     ev = card.event
     values = {
@@ -106,9 +107,11 @@ def render_card(
     history = button("History", ShowHistory(ev.id))
     # Pay crew (handlers/payroll) once call time has passed: the crew have turned up.
     pay = [button("Pay crew", PayCrew(ev.id))] if ev.call_at <= context.services.clock.now() else []
+    # The Mini App (handlers/web/board.py): the week, money, charts.
+    open_board = [[InlineKeyboardButton("Open board", web_app=WebAppInfo(board))]] if board else []
     if ev.status is not EventStatus.SCHEDULED:
         return text, InlineKeyboardMarkup(
-            [[*pay, history] if ev.status is EventStatus.COMPLETED else [history]]
+            [[*pay, history] if ev.status is EventStatus.COMPLETED else [history], *open_board]
         )
     last: list[InlineKeyboardButton] = [*pay, history]
     if payments:  # the confirmed crew, one amount each (handlers/payments/batch.py)
@@ -125,6 +128,7 @@ def render_card(
         [button("Complete", CompleteEvent(ev.id)), button("Cancel event", CancelEvent(ev.id))],
         [button(backups, AutoBackups(ev.id, turn))],
         last,
+        *open_board,
     ]
     return text, InlineKeyboardMarkup(rows)
 
@@ -138,7 +142,11 @@ async def show_card(update: Update, context: CallsheetContext, event_id: int) ->
         return
     documents = await context.services.eventdocs.of_event(event_id)
     text, markup = render_card(
-        card, context, payments=context.services.batches is not None, documents=documents
+        card,
+        context,
+        payments=context.services.batches is not None,
+        documents=documents,
+        board=board_url(update, context),
     )
     await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
@@ -178,7 +186,12 @@ async def backups_button(update: Update, context: CallsheetContext) -> None:
     )
     await query.answer("Auto backups on" if on else "Auto backups off")
     card = await context.services.events.card(press.event_id, actor=context.person)
-    text, markup = render_card(card, context, payments=context.services.batches is not None)
+    text, markup = render_card(
+        card,
+        context,
+        payments=context.services.batches is not None,
+        board=board_url(update, context),
+    )
     await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 

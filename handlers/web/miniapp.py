@@ -7,7 +7,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.web._auth import viewer
+from handlers.web._refusals import refusals
 from handlers.web._render import render
+from handlers.web.board import board_home
+from handlers.web.crew import crew_home
 
 routes = web.RouteTableDef()
 
@@ -23,6 +26,10 @@ async def shell(request: web.Request) -> web.Response:
 
 
 @routes.get("/app/view/home")
+@refusals
 async def home(request: web.Request) -> web.Response:
+    """Managers get the board's week, crew their own page (the role as the database says)."""
     person = await viewer(request)
-    return render(request, "home_placeholder.html.j2", person=person)
+    if person.is_manager:
+        return await board_home(request, person)
+    return await crew_home(request, person)

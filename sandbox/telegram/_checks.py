@@ -156,6 +156,8 @@ class _Checks(_State):
                     not isinstance(data, str) or not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT
                 ):
                     raise bad_request("BUTTON_DATA_INVALID")
+                if "web_app" in button:
+                    self._check_web_app(button["web_app"])
                 url = button.get("url")
                 if "url" in button and (
                     not isinstance(url, str)
@@ -168,6 +170,15 @@ class _Checks(_State):
                 checked_row.append(dict(button))
             checked.append(checked_row)
         return {"inline_keyboard": checked}
+
+    def _check_web_app(self, web_app: object) -> None:
+        """A Mini App button (WebAppInfo): Telegram opens only https URLs. (It also refuses
+        them outside private chats, BUTTON_TYPE_INVALID; every chat here is private.)"""
+        if not isinstance(web_app, dict) or not isinstance(web_app.get("url"), str):
+            raise bad_request("can't parse inline keyboard button: WebAppInfo must be an Object")
+        parts = urlsplit(web_app["url"])
+        if parts.scheme != "https" or not parts.netloc:
+            raise bad_request("BUTTON_URL_INVALID")
 
     def _inline_markup_for_edit(self, params: JSON) -> JSON | None:
         markup = self._reply_markup(params)

@@ -11,6 +11,7 @@ What happens when crew press Confirm: `AssignmentService.respond` in `_answer.py
     _service.py  AssignmentService: /my, reminders on demand, briefings
 """
 
+from services.assignments._answer import clean_reason
 from services.assignments._backups import is_free
 from services.assignments._errors import (
     AlreadyAssigned,
@@ -48,5 +49,6 @@ __all__ = [
     "PersonOff",
     "Response",
     "TooLong",
+    "clean_reason",
     "is_free",
 ]

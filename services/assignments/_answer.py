@@ -22,13 +22,26 @@ from models import (
 )
 from services import audit, webhooks
 from services.assignments._backups import FILLED, Backups
-from services.assignments._errors import AnswerRefused, AssignmentError
+from services.assignments._errors import AnswerRefused, BadReason
 from services.assignments._invite import Inviting
 from services.assignments._model import REASON_LIMIT, REASON_WINDOW, Answer, Response
 from services.buttons.assignments import answer_buttons
 from services.errors import NotAllowed
 from services.events import invitation_rows
 from services.phones import display_phone
+
+
+def clean_reason(reason: str) -> str:
+    """A decline's reason as kept: one line, not empty, at most REASON_LIMIT characters."""
+    text = " ".join(reason.split())
+    if not text:
+        raise BadReason("The reason is empty. Type it in a few words, or tap Skip.")
+    if len(text) > REASON_LIMIT:
+        raise BadReason(
+            f"The reason is {len(text)} characters; keep it under {REASON_LIMIT}. "
+            "Send it again, shorter."
+        )
+    return text
 
 
 class Answering(Inviting, Backups):
@@ -215,14 +228,7 @@ class Answering(Inviting, Backups):
     async def give_reason(
         self, assignment_id: int, reason: str, *, person: Person, chat_id: int | None
     ) -> Assignment:
-        text = " ".join(reason.split())
-        if not text:
-            raise AssignmentError("The reason is empty. Type it in a few words, or tap Skip.")
-        if len(text) > REASON_LIMIT:
-            raise AssignmentError(
-                f"The reason is {len(text)} characters; keep it under {REASON_LIMIT}. "
-                "Send it again, shorter."
-            )
+        text = clean_reason(reason)
         async with in_transaction() as conn:
             assignment, event, manager = await self._load_for(assignment_id, person, conn)
             if assignment.status is not AssignmentStatus.DECLINED:

@@ -32,3 +32,7 @@ class AnswerRefused(AssignmentError, Conflict):
 
 class TooLong(AssignmentError, InvalidInput):
     """The message would not fit in one Telegram message."""
+
+
+class BadReason(AssignmentError, InvalidInput):
+    """A decline's reason that is empty or too long."""

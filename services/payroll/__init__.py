@@ -26,6 +26,7 @@ from services.payroll._errors import (
     SheetClosed,
     SheetNotFound,
 )
+from services.payroll._lines import problem_of
 from services.payroll._lists import MyPay, RunRow, Slip, events_to_pay, my_pay, pay_runs
 from services.payroll._rates import RATE_FORMS, RateBook, RateChange, Rates
 from services.payroll._service import Changed, PayrollService, live_key
@@ -61,4 +62,5 @@ __all__ = [
     "originator_id",
     "parse_change",
     "pay_runs",
+    "problem_of",
 ]

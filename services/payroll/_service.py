@@ -70,10 +70,18 @@ async def locked_sheet(sheet_id: int, conn: BaseDBAsyncClient) -> PaySheet:
 
 
 class PayrollService:
-    def __init__(self, notifier: Notifier, clock: Clock, *, approvals: int = 1) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        clock: Clock,
+        *,
+        approvals: int = 1,
+        board_url: str | None = None,  # the Mini App (https only): the sheet's "Open board"
+    ) -> None:
         self.notifier = notifier
         self.clock = clock
         self.approvals = approvals
+        self.board_url = board_url
         self.rates = Rates(clock)
 
     # --- opening ----------------------------------------------------------------------
@@ -400,7 +408,7 @@ class PayrollService:
             actor,
             NotificationKind.PAY_SHEET,
             {"view": current},
-            buttons=buttons(current),
+            buttons=buttons(current, self.board_url),
             live_key=live_key(current.event.id, actor.id),
             channels=(Channel.TELEGRAM,),
             using_db=conn,

@@ -202,7 +202,7 @@ def build_view(
     )
 
 
-def buttons(view: SheetView) -> Keyboard:
+def buttons(view: SheetView, board_url: str | None = None) -> Keyboard:
     rows: list[list[Button]] = []
     sheet = view.sheet
     if sheet.status is PaySheetStatus.DRAFT:
@@ -222,4 +222,6 @@ def buttons(view: SheetView) -> Keyboard:
         if view.page < view.page_count - 1:
             nav.append(Button("Next ›", SheetPage(sheet.id, view.page + 1).pack()))
         rows.append(nav)
+    if board_url is not None:
+        rows.append([Button("Open board", web_app=board_url)])
     return rows
