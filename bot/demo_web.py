@@ -8,13 +8,14 @@ import json
 import os
 import shutil
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import httpx
 
+from models.checkout import Instalment
 from sandbox.telegram import SandboxUser
 from services.webapp.initdata import signature
 
@@ -26,7 +27,6 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 PHONE = (412, 915)
 BOARD_PNG = "callsheet-demo-board.png"  # beside the /stats chart
 CHECKOUT_PNG = "callsheet-demo-checkout.png"
-PAID = ("paid", "done")
 
 
 def chromium() -> str | None:
@@ -100,13 +100,37 @@ async def play_web(demo: Demo, achieng: SandboxUser) -> None:
         pressed = await http.post(link, data={"phone": "0700 123 456"})
         pressed.raise_for_status()
         print(f"The client opens {link}, presses Pay and enters their PIN on the prompt.")
-        async with asyncio.timeout(30):
-            # As the page does where event streams are blocked: ask its status now and then.
-            while (await http.get(f"{link}/status")).json()["state"] not in PAID:  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
-    await demo.tg.wait_for_bot_message(achieng.id, "Tamu Weddings", timeout=15)
-    demo.section("M-Pesa confirms: Achieng is told, the page shows the receipt")
+        await paid(http, link, "paid")
+        await demo.tg.wait_for_bot_message(achieng.id, "paid KES 10,000", timeout=15)
+        demo.section("M-Pesa confirms the first instalment: Achieng is told, the page shows it")
+
+        due = (await http.get(f"{link}/status")).json()
+        assert due["state"] == "paid", due
+        second = await next_due()
+        demo.clock.advance(second - demo.clock.now() + timedelta(minutes=1))
+        print(
+            f"\n(The demo's clock jumps to the second instalment's date, {app.services.when(second)}.)"
+        )
+        assert app.checkout is not None
+        app.checkout.wake()  # its next round would come within a minute
+        await paid(http, link, "done")
+        await demo.tg.wait_for_bot_message(achieng.id, "Deposit 2 of 2", timeout=15)
+        demo.section("On its date the second prompt goes out by itself, and is paid")
     print(await screenshot(link, demo.png.with_name(CHECKOUT_PNG)))
+
+
+async def paid(http: httpx.AsyncClient, link: str, state: str) -> None:
+    """Until the page's live stream (what the client's page listens to) says `state`."""
+    async with asyncio.timeout(30), http.stream("GET", f"{link}/events") as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("data: ") and json.loads(line[6:])["state"] == state:
+                return
+
+
+async def next_due() -> datetime:
+    """When the demo's only deposit's second instalment falls due."""
+    second = await Instalment.get(number=2)
+    return second.due_at
 
 
 def init_data_for(token: str, user: SandboxUser, at: datetime) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -63,7 +62,7 @@ class CallbackSender:
             state.changed.notify_all()
         body = self._callback_body(checkout, outcome, result)
         if result[0] == 0:
-            state.paid.append((time.monotonic(), checkout.phone, checkout.amount))
+            state.paid.append((state.clock(), checkout.phone, checkout.amount))
             state.utility_balance += checkout.amount  # a paybill's takings land in Utility
         if outcome is Outcome.NO_CALLBACK:
             return

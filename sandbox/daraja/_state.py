@@ -171,7 +171,7 @@ class SandboxState:
         self.checkouts: dict[str, Checkout] = {}
         self.held: dict[str, asyncio.Event] = {}
         self.held_outcome: dict[str, Outcome] = {}
-        self.paid: list[tuple[float, str, int]] = []  # (monotonic, phone, amount)
+        self.paid: list[tuple[datetime, str, int]] = []  # (the sandbox's clock, phone, amount)
         self.push_times: deque[float] = deque()
         self.receipts: set[str] = set()
         self.changed = asyncio.Condition()  # a push accepted, a result decided, a delivery
