@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from bot.app import Callsheet
 from bot.demo_helpers import stage_plot_pdf
-from models import Assignment, AssignmentStatus, Event, EventNeed, Payment, PaymentStatus
+from models import (
+    Assignment,
+    AssignmentStatus,
+    Event,
+    EventNeed,
+    Payment,
+    PaymentStatus,
+    Person,
+)
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
 from tests.conftest import START, People
 from tests.event_setup import crew_and_event, fast_sandbox, said
+from tests.statements import STK, Line, as_csv
 from tests.web_helpers import web_client
 
 MANAGER_PAGES = (
@@ -193,3 +203,23 @@ async def test_charts_are_inline_svg_without_inline_style(
     assert "Nov: 2.5k" in page  # the month's money in, on its bar
     assert "Dec: 100%" in page  # Jane said yes to December's event
     assert "Jane Wanjiku: 1 of 1 confirmed" in page
+
+
+async def test_kept_reconciliations_are_listed_with_their_counts(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    boss, _, _, _ = await crew_and_event(tg, people)
+    statement = as_csv(
+        datetime(2026, 11, 1),
+        datetime(2026, 11, 30, 23, 59),
+        [Line("TKA1111111", datetime(2026, 11, 3, 9, 15), STK, paid_in=Decimal(1500))],
+        Decimal(10_000),
+    )
+    assert app.services is not None
+    manager = await Person.get(name="Achieng Otieno")
+    await app.services.reconciler.reconcile("november.csv", statement, manager)
+    async with web_client(app, boss.id) as client:
+        page = (await client.get("/app/view/reconciliations")).text
+    assert "november.csv" in page
+    assert "0 matched" in page and "1 not in our books" in page
+    assert "In KES 1,500 · out KES 0 · fees KES 0" in page

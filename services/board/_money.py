@@ -100,7 +100,10 @@ async def payments(actor: Person, wanted: PaymentFilter, tz: ZoneInfo) -> Paymen
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    shown = await rows.order_by("-id").limit(PAYMENTS_SHOWN).prefetch_related("person")
+    # Newest first by (status, created_at)'s index: ordering by id would sort every match.
+    shown = (
+        await rows.order_by("-created_at", "-id").limit(PAYMENTS_SHOWN).prefetch_related("person")
+    )
     return PaymentList(wanted, list(shown), count, int(paid[0]["total"] or 0) if paid else 0)
 
 
