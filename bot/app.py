@@ -26,6 +26,7 @@ from handlers.common import REPLY_DEFAULTS, set_default_commands
 from models import Channel
 from services import updates
 from services.broadcasts import BroadcastWatcher
+from services.checkout import CheckoutWorker
 from services.clock import Clock, SystemClock
 from services.conversations import ConversationStore
 from services.outbox import Dispatcher, EmailSender
@@ -106,6 +107,7 @@ class Callsheet:
         self.workers: list[Worker] = []
         self.dispatchers: list[Dispatcher] = []
         self.reconciler: Reconciler | None = None
+        self.checkout: CheckoutWorker | None = None
         self.webhooks: WebhookSender | None = None
         self.webhook_http: httpx.AsyncClient | None = None
         self._resources = contextlib.AsyncExitStack()
@@ -229,6 +231,10 @@ class Callsheet:
                 ("batches", services.batches),
                 ("settle-callbacks", services.callbacks),
             ]
+        if services.checkout is not None:
+            # Client deposits: each instalment's prompt on its date, and missed ones alerted.
+            self.checkout = CheckoutWorker(services.checkout)
+            loops.append(("checkout", self.checkout))
         if services.pay_runs is not None and services.operator_results is not None:
             # Results of B2C, Transaction Status, Account Balance and Reversal are applied
             # here, queued payouts paid at DARAJA_B2C_RATE, and approved refunds sent.

@@ -14,6 +14,7 @@ from services.availability import Availability
 from services.batches import BatchService
 from services.books import Reconciler
 from services.broadcasts import Broadcasts
+from services.checkout import CheckoutService
 from services.clock import Clock, format_when
 from services.daraja import DarajaClient, DarajaConfig, DarajaTimeouts, DbAuditSink, DbTokenStore
 from services.documents import DocumentService
@@ -68,6 +69,7 @@ class Services:
     pay_runs: PayRuns | None = None  # paying pay sheets by B2C; with payments
     operator_results: OperatorResults | None = None  # B2C/status/balance results; with pay_runs
     refunds: Refunds | None = None  # /refund: reversals and B2C refunds; with pay_runs
+    checkout: CheckoutService | None = None  # /deposit and the client's /pay page; with payments
 
     def when(self, value: datetime) -> str:
         """A time as people read it in the company's timezone, with the year when it is not
@@ -162,6 +164,19 @@ def build_services(
         notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
     )
     scheduler.deadlines = assignments  # an unanswered invitation's spot goes to a backup
+    documents = DocumentService(renderer, outbox, clock)
+    checkout = None
+    if payments is not None:
+        assert settings.public_base_url
+        checkout = CheckoutService(
+            payments,
+            documents,
+            clock,
+            settings.tz,
+            base_url=settings.public_base_url,
+            link_days=settings.checkout_link_days,
+            missed_days=settings.checkout_missed_days,
+        )
     return Services(
         settings=settings,
         clock=clock,
@@ -178,7 +193,7 @@ def build_services(
         exports=Exports(settings.tz),
         payroll=payroll,
         reconciler=Reconciler(notifier, outbox, clock, settings.tz, recorded),
-        documents=DocumentService(renderer, outbox, clock),
+        documents=documents,
         eventdocs=EventDocuments(FileStore(settings.files_path), clock, settings.tz),
         stats=Stats(clock, settings.tz, settings.company_name, draw_chart),
         activity=Activity(clock, settings.tz),
@@ -192,6 +207,7 @@ def build_services(
         pay_runs=pay_runs,
         operator_results=results,
         refunds=refunds,
+        checkout=checkout,
     )
 
 

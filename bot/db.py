@@ -83,6 +83,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "models.eventdocs",
                     "models.backups",
                     "models.menu",
+                    "models.checkout",
                 ],
                 "default_connection": "default",
                 "migrations": "models.migrations",

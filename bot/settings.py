@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     # Managers who must approve a pay sheet: 1 lets the preparer approve; 2 needs another
     # manager than the one who submitted it.
     payroll_approvals: int = Field(default=1, ge=1, le=2)
+    # A client's checkout link (/deposit) works this many days after its last due date.
+    checkout_link_days: int = Field(default=30, ge=1, le=365)
+    # An instalment still unpaid this many days after its due date alerts the manager once.
+    checkout_missed_days: int = Field(default=3, ge=1, le=60)
 
     email_backend: EmailBackend = EmailBackend.CONSOLE
     email_folder: str = "data/outbox"

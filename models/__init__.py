@@ -4,6 +4,7 @@ from models.availability import Broadcast, BroadcastStatus, DayOff
 from models.backups import BackupOffer, BackupSpot, EventNeed
 from models.books import Reconciliation, ReconciliationRow, ReconGroup
 from models.budget import TelegramBudget, TelegramChatBudget
+from models.checkout import Deposit, DepositStatus, Instalment, InstalmentPayment
 from models.conversations import ConversationRow
 from models.documents import DocumentCounter, Invoice, InvoiceLine, Receipt
 from models.enums import (
@@ -89,6 +90,8 @@ __all__ = [
     "DayOff",
     "DayRate",
     "DeliveryStatus",
+    "Deposit",
+    "DepositStatus",
     "DocumentCounter",
     "DocumentSeries",
     "EndpointStatus",
@@ -97,6 +100,8 @@ __all__ = [
     "EventNeed",
     "EventStatus",
     "FileKind",
+    "Instalment",
+    "InstalmentPayment",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",

@@ -247,6 +247,7 @@ class NotificationKind(StrEnum):
     CREW_OFF = "crew_off"  # to an event's manager: confirmed crew marked a day of it off
     BROADCAST = "broadcast"  # a manager's /broadcast text, to each person of the audience
     BACKUP_OFFER = "backup_offer"  # to crew: an open spot offered (live; says when it is filled)
+    DEPOSIT = "deposit"  # to a deposit's manager: an instalment pushed on its date, or missed
 
 
 class PaySheetStatus(StrEnum):

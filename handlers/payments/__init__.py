@@ -1,6 +1,6 @@
 """Payments in the chat: /request, the books (/charge, /uncharge, /resolve, /record,
 /unrecord), refunds (/refund, /refunds, and their buttons), the month's export (/export), the lists (/payments, /balances, /balance),
-receipts and invoices (/receipt, /invoice), a payment's Daraja exchanges (/daraja), an
+receipts and invoices (/receipt, /invoice), client deposits (/deposit, /deposits), a payment's Daraja exchanges (/daraja), an
 event's payment request, and the pay: buttons.
 
 One registration per module; `handlers/__init__.py` calls these in this order:
@@ -18,6 +18,7 @@ from handlers.payments import (
     batch,
     books,
     buttons,
+    deposits,
     documents,
     exchanges,
     export,
@@ -33,6 +34,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     request.register(application)
     books.register(application)
     refunds.register(application)
+    deposits.register(application)
     export.register(application)
     lists.register(application)
     exchanges.register(application)

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from models import (
     AuditAction,
     Channel,
+    Deposit,
     DocumentSeries,
     Event,
     Invoice,
@@ -147,9 +148,14 @@ class DocumentService:
 
         if receipt.kind is ReceiptKind.PAYMENT:
             payment = await Payment.get(id=receipt.payment_id)  # type: ignore[attr-defined]
+            # A client's deposit (/deposit): the client is named, not only their phone.
+            client = await Deposit.filter(instalments__links__payment_id=payment.id).first()
+            paid_from = payment.paid_phone or payment.phone
             drawn = sheet(
                 party_label="Received from",
-                party=party(payment.paid_phone or payment.phone),
+                party=[client.client_name, display_phone(paid_from)]
+                if client is not None and person is None
+                else party(paid_from),
                 lines=[Line(payment.purpose, receipt.amount)],
                 total_label="Total received",
                 details=[

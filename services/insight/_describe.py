@@ -212,6 +212,13 @@ def describe(row: AuditLog, subjects: Subjects) -> tuple[str, str]:
                 f"undid recorded payment #{r.id} ({_kes(r.amount)} from {r.person.name}): {values['reason']}",
             )
 
+    if row.subject_type == "deposit" and action is A.PAYMENT_REQUESTED:
+        parts = d.get("instalments") or 1
+        split = f" in {parts} monthly instalments" if parts > 1 else ""
+        return who, (
+            f"asked {d.get('client')} for a deposit of {_kes(d.get('total'))}{split} "
+            f"(deposit #{sid}, event #{d.get('event')})"
+        )
     if action is A.INVOICE_CREATED:
         return who, f"made invoice {d.get('number')} for {_kes(d.get('total'))}"
     if action is A.RECONCILIATION_IMPORTED:

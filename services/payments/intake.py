@@ -307,7 +307,7 @@ class Intake:
                 ),
                 changes,
             )
-        self.settler.outbox.wake()
+        self.settler.committed()
         return outcomes
 
     async def _claim(

@@ -186,12 +186,13 @@ class PaymentService:
         *,
         resend_of: int | None = None,
         batch_id: int | None = None,
+        event_id: int | None = None,
     ) -> Payment:
         """Write the payment row (initiated) in the caller's transaction; `push` sends it.
 
         A resend stays in its original's batch; resending one payment twice is refused
-        even when two presses race (the original is locked while this one is written)."""
-        event_id = None
+        even when two presses race (the original is locked while this one is written).
+        `event_id`: the event it is for (a client's deposit), when no batch names one."""
         now = self.clock.now()
         if resend_of is not None:
             old = await locked(conn, id=resend_of)

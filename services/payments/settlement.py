@@ -9,7 +9,7 @@ statement per kind of row for all its payments rather than a dozen per payment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -104,6 +104,14 @@ class Settler:
         self.messages = messages
         self.outbox = outbox
         self.clock = clock
+        # Called after each committed settlement (the checkout pages' live streams).
+        self.watchers: list[Callable[[], None]] = []
+
+    def committed(self) -> None:
+        """Settlements were committed: wake the dispatchers and whoever watches payments."""
+        self.outbox.wake()
+        for watcher in self.watchers:
+            watcher()
 
     def batch(self, conn: BaseDBAsyncClient) -> SettlingBatch:
         return SettlingBatch(self, conn)
@@ -117,7 +125,7 @@ class Settler:
             await batch.load_people([payment])
             applied = await batch.settle(payment, settlement)
             await batch.write()
-        self.outbox.wake()
+        self.committed()
         return applied
 
     async def mark_unknown(self, payment_id: int, reason: str) -> bool:
@@ -146,7 +154,7 @@ class Settler:
                 )
                 await self.messages.notify_status(fresh, conn)
                 await self.messages.alert_managers(fresh, reason, conn)
-        self.outbox.wake()
+        self.committed()
         if updated:
             log.warning("payment %s unknown: %s", payment_id, reason)
         return bool(updated)

@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0022_backups')]
+    dependencies = [('models', '0023_checkout')]
 
     initial = False
 
