@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ from models import (
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
-from tests.conftest import START, People
+from tests.conftest import START, Mailbox, People, app_settings, assert_stamped_by
 from tests.event_setup import crew_and_event, fast_sandbox, said
 from tests.statements import STK, Line, as_csv
 from tests.web_helpers import web_client
@@ -52,6 +53,26 @@ TUESDAY = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # the week of Sat 5 Dec, 10:0
 async def tg() -> AsyncIterator[TelegramSandbox]:
     async with fast_sandbox() as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+async def app(
+    tg: TelegramSandbox,
+    database_url: str,
+    smtp_server: tuple[Mailbox, int],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> AsyncIterator[Callsheet]:
+    """As conftest's, with the copies of attached documents kept in the test's folder (on
+    PostgreSQL they would otherwise go to ./files)."""
+    settings = app_settings(tg, database_url, smtp_server[1], files_dir=str(tmp_path / "files"))
+    running = Callsheet(settings, clock=clock)
+    await running.start()
+    yield running
+    try:
+        await assert_stamped_by(clock)
+    finally:
+        await running.stop()
 
 
 async def test_crew_and_strangers_see_nothing_of_the_board(
