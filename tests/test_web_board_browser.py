@@ -107,6 +107,7 @@ async def test_the_boards_pages_stay_under_150_kb(
     view = page.locator("#view")
     await expect(view).to_contain_text("This week")
     first = await page_weight(page)
+    await shot(page, "week")
     assert first < BUDGET, f"first load {first / 1024:.1f} KB"
     for tab, shows in (
         ("Money", "Who owes"),
