@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from bot import db
 from bot.app import Callsheet
 from bot.demo_helpers import free_port, link_in, print_emails, stage_plot_pdf
+from bot.demo_web import play_web
 from bot.settings import Settings, load_settings
 from models import Access, OutboxMessage, OutboxStatus
 from sandbox.daraja import (
@@ -174,6 +175,7 @@ class Demo:
         await self.play_payday(achieng, jane)
         await self.play_documents(achieng, jane)
         await self.play_backups(achieng, otieno)
+        await play_web(self, achieng)
         await self.play_insight(achieng)
 
         await self.drained()

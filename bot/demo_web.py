@@ -4,14 +4,29 @@ screenshots of both taken by a headless Chromium when the machine has one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from sandbox.telegram import SandboxUser
+from services.webapp.initdata import signature
+
+if TYPE_CHECKING:
+    from bot.demo import Demo
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # A mid-range Android phone's screen, in CSS pixels.
 PHONE = (412, 915)
+BOARD_PNG = "callsheet-demo-board.png"  # beside the /stats chart
+CHECKOUT_PNG = "callsheet-demo-checkout.png"
+PAID = ("paid", "done")
 
 
 def chromium() -> str | None:
@@ -37,6 +52,9 @@ async def screenshot(url: str, path: Path, *, wait_ms: int = 4000) -> str:
             f"--window-size={PHONE[0]},{PHONE[1]}",
             # Scripts run and fetch before the picture is taken.
             f"--virtual-time-budget={wait_ms}",
+            # A page that keeps a stream open (the checkout while more is due) never goes
+            # idle: stop loading after this long and take the picture anyway.
+            f"--timeout={wait_ms * 2}",
             f"--screenshot={path}",
             url,
         ]
@@ -56,3 +74,46 @@ async def screenshot(url: str, path: Path, *, wait_ms: int = 4000) -> str:
         last = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         return f"(no screenshot: Chromium failed: {last[0][:200]})"
     return f"(saved as {path}: open it to see it)"
+
+
+async def play_web(demo: Demo, achieng: SandboxUser) -> None:
+    """Achieng's board in the Mini App, then a client paying a deposit on the checkout page."""
+    app = demo.app
+    assert app is not None and app.services is not None
+    base = app.settings.public_base_url
+    assert base is not None
+    signed = init_data_for(app.settings.require_bot_token(), achieng, app.services.clock.now())
+    board = f"{base}/app/#tgWebAppData={quote(signed, safe='')}&tgWebAppPlatform=android"
+    print("\n=== The Mini App " + "=" * 53)
+    print(f"Achieng's board: {base}/app/ (Telegram opens it from her menu button, over HTTPS;")
+    print("here it is opened with initData signed for her, as Telegram would sign it)")
+    print(await screenshot(board, demo.png.with_name(BOARD_PNG)))
+
+    await demo.say(
+        achieng, "/deposit 3 | Tamu Weddings | 0700 123 456 | 20000 | 2", "Send this link"
+    )
+    reply = demo.tg.last_bot_message(achieng.id)
+    assert reply is not None
+    link = next(w for w in reply["text"].split() if w.startswith(f"{base}/pay/"))
+    demo.section("Achieng asks Tamu Weddings for a deposit in 2 instalments: a link to send them")
+    async with httpx.AsyncClient(timeout=15, headers={"Accept": "application/json"}) as http:
+        pressed = await http.post(link, data={"phone": "0700 123 456"})
+        pressed.raise_for_status()
+        print(f"The client opens {link}, presses Pay and enters their PIN on the prompt.")
+        async with asyncio.timeout(30):
+            # As the page does where event streams are blocked: ask its status now and then.
+            while (await http.get(f"{link}/status")).json()["state"] not in PAID:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    await demo.tg.wait_for_bot_message(achieng.id, "Tamu Weddings", timeout=15)
+    demo.section("M-Pesa confirms: Achieng is told, the page shows the receipt")
+    print(await screenshot(link, demo.png.with_name(CHECKOUT_PNG)))
+
+
+def init_data_for(token: str, user: SandboxUser, at: datetime) -> str:
+    """initData as Telegram signs it for `user` opening the Mini App at `at`."""
+    fields = {
+        "auth_date": str(int(at.timestamp())),
+        "query_id": f"AAdemo{user.id}",
+        "user": json.dumps({"id": user.id, "first_name": user.first_name}),
+    }
+    return urlencode({**fields, "hash": signature(fields, token)})

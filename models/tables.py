@@ -298,7 +298,9 @@ class LedgerEntry(Model):
 
     class Meta:
         table = "ledger_entry"
-        indexes = (("person_id", "created_at"),)
+        # A person's statement reads the first; a month's totals (/stats, the board's charts,
+        # /export) read a range of the second.
+        indexes = (("person_id", "created_at"), ("created_at",))
 
 
 class OutboxMessage(Model):

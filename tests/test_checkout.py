@@ -8,6 +8,8 @@ import asyncio
 import hashlib
 from datetime import timedelta
 
+import pytest
+
 from bot.app import Callsheet
 from models import Deposit, DepositStatus, InstalmentPayment, Payment, PaymentStatus
 from sandbox.daraja import DarajaSandbox, Outcome
@@ -159,3 +161,53 @@ async def test_two_presses_at_once_send_one_prompt(
         assert {a.status_code for a in answers} == {200}
         assert {a.json()["state"] for a in answers} == {"waiting"}
     assert len(daraja.pushes) == 1 and await Payment.all().count() == 1
+
+
+async def test_an_open_page_does_not_hold_up_a_stop(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000")
+    async with browser(app) as client, events(client, link) as stream:
+        assert (await stream.next())["state"] == "ready"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await app.stop()  # the stream ends with the worker's stop, before the server waits
+        assert loop.time() - started < 5
+        with pytest.raises(AssertionError, match="the event stream ended"):
+            await stream.next()
+    await app.start()  # the fixture stops it again
+
+
+async def test_an_unknown_prompt_lets_the_client_try_again_and_a_late_success_still_counts(
+    app: Callsheet,
+    tg: TelegramSandbox,
+    people: People,
+    daraja: DarajaSandbox,
+    clock: ManualClock,
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000")
+    daraja.next_outcome(CLIENT, Outcome.HOLD)
+    assert app.services is not None and app.services.payments is not None
+    async with browser(app) as client:
+        await press_pay(client, link)
+        first = await Payment.get(id=1)
+        assert first.checkout_request_id is not None
+        clock.advance(
+            timedelta(minutes=31)
+        )  # past PAYMENT_GIVE_UP_AFTER: M-Pesa still says nothing
+        await app.services.payments.reconciliation.reconcile_due()
+        status = (await client.get(path(link) + "/status")).json()
+        assert status["state"] == "unconfirmed"
+        text = visible(status["html"])
+        assert "We have not heard back from M-Pesa" in text and "do not pay again" in text
+        assert "Try again" in text
+        async with events(client, link) as stream:
+            daraja.next_outcome(CLIENT, Outcome.CANCELLED)
+            await press_pay(client, link)
+            await stream.until("failed")
+            await daraja.release(first.checkout_request_id, Outcome.SUCCESS)  # the late callback
+            paid = visible((await stream.until("done"))["html"])
+    assert "Paid KES 60,000: the deposit is paid in full" in paid
+    assert "Receipt R-2026-000001" in paid

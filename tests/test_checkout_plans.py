@@ -40,9 +40,10 @@ async def test_an_instalment_plan_pushes_the_second_once_on_its_date_across_inst
     )
     text = reply["text"]
     assert "in 3 monthly instalments" in text
-    assert "1. KES 33,334 · now" in text
-    assert "2. KES 33,333 · Wed 23 Dec, 10:00" in text
-    assert "3. KES 33,333 · Sat 23 Jan 2027, 10:00" in text
+    # One instalment a line.
+    assert "\n1. KES 33,334 · now\n" in text
+    assert "\n2. KES 33,333 · Wed 23 Dec, 10:00\n" in text
+    assert "\n3. KES 33,333 · Sat 23 Jan 2027, 10:00\n" in text
     link = text[text.index("http://") :].split()[0]
     async with browser(app) as client, events(client, link) as stream:
         first = await stream.next()

@@ -59,7 +59,8 @@ class CheckoutView:
     event: Event
     lines: list[Line]
     latest: Payment | None  # the deposit's latest prompt
-    receipt: str | None  # its receipt number, when it was paid
+    last_paid: Payment | None  # the latest paid one (a late success may follow a failure)
+    receipt: str | None  # our receipt number of `last_paid`
     state: State
     now: datetime
     seen: tuple[tuple[int, str], ...]  # each payment and its status, as `changed` compares
@@ -116,6 +117,8 @@ async def load_view(deposit: Deposit, now: datetime) -> CheckoutView:
         for i in instalments
     ]
     latest = payments[links[-1].payment_id] if links else None  # type: ignore[attr-defined]
+    done = [payments[x.payment_id] for x in links]  # type: ignore[attr-defined]
+    last_paid = next((p for p in reversed(done) if p.status is PaymentStatus.COMPLETED), None)
     state = _state(latest, lines, now)
     if state is State.DONE and deposit.status is DepositStatus.OPEN:
         await Deposit.filter(id=deposit.id, status=DepositStatus.OPEN).update(
@@ -127,7 +130,8 @@ async def load_view(deposit: Deposit, now: datetime) -> CheckoutView:
         event=event,
         lines=lines,
         latest=latest,
-        receipt=receipts.get(latest.id) if latest else None,
+        last_paid=last_paid,
+        receipt=receipts.get(last_paid.id) if last_paid else None,
         state=state,
         now=now,
         seen=tuple((x.payment_id, payments[x.payment_id].status.value) for x in links),  # type: ignore[attr-defined]

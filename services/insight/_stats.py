@@ -167,38 +167,36 @@ class Stats:
             stats[month_of(dropout.event.starts_at, self.tz)].late.append(dropout)
 
     async def _money(self, stats: dict[Month, MonthStats], start: datetime, end: datetime) -> None:
-        # Summed by the database month by month: six months of a busy ledger is a hundred
-        # thousand entries, too many to read one by one.
+        # Summed by the database, month by month (each a range of the created_at index):
+        # six months of a busy ledger is a hundred thousand entries, too many to read here.
         for month, counted in stats.items():
             starts, ends = month.bounds(self.tz)
             for row in (
                 await LedgerEntry.filter(
                     created_at__gte=starts, created_at__lt=ends, kind__in=[*_IN, *_OUT]
                 )
-                .group_by("kind")
                 .annotate(total=Sum("amount"))
+                .group_by("kind")
                 .values("kind", "total")
             ):
-                if LedgerKind(row["kind"]) in _IN:
-                    counted.money_in -= int(row["total"] or 0)
-                else:
-                    counted.money_out += int(row["total"] or 0)
-        # An adjustment counts only as the undoing of money moved (few: read one by one).
+                self._count(counted, LedgerKind(row["kind"]), int(row["total"] or 0))
+        # An adjustment counts only as the undoing of money moved: few, read one by one.
         adjustments = await LedgerEntry.filter(
             created_at__gte=start,
             created_at__lt=end,
             kind=LedgerKind.ADJUSTMENT,
             reverses_id__isnull=False,
         ).values_list("amount", "created_at", "reverses_id")
-        undone = dict(
-            await LedgerEntry.filter(
-                id__in=[reverses for _, _, reverses in adjustments] or [0]
-            ).values_list("id", "kind")
-        )
+        undone_ids = [reverses for _, _, reverses in adjustments]
+        undone = dict(await LedgerEntry.filter(id__in=undone_ids or [0]).values_list("id", "kind"))
         for amount, created_at, reverses in adjustments:
-            kind = LedgerKind(undone.get(reverses, LedgerKind.ADJUSTMENT))
-            counted = stats[month_of(created_at, self.tz)]
-            if kind in _IN:
-                counted.money_in -= amount
-            elif kind in _OUT:
-                counted.money_out += amount
+            if reverses in undone:
+                counted = stats[month_of(created_at, self.tz)]
+                self._count(counted, LedgerKind(undone[reverses]), amount)
+
+    @staticmethod
+    def _count(counted: MonthStats, kind: LedgerKind, amount: int) -> None:
+        if kind in _IN:
+            counted.money_in -= amount
+        elif kind in _OUT:
+            counted.money_out += amount

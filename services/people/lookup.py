@@ -75,19 +75,21 @@ async def find(text: str, *, among: Among = Among.ACTIVE) -> Person:
             )
         return _listed_or_refused(person, among)
     wanted = fold(query)
-    rows = await Person.filter(among.condition()).order_by("id")
+    # Names only, as plain rows: ten thousand people made into models took half a second.
+    rows = await Person.filter(among.condition()).order_by("id").values_list("id", "name")
     # Sorted as people read names, the same on every database's collation.
-    matches = sorted((p for p in rows if wanted in fold(p.name)), key=lambda p: fold(p.name))
-
-    exact = [p for p in matches if fold(p.name) == wanted]
+    matches = sorted(
+        ((fold(name), pid, name) for pid, name in rows if wanted in fold(name)),
+    )
+    exact = [pid for folded, pid, _ in matches if folded == wanted]
     if len(exact) == 1:
-        return exact[0]
+        return await Person.get(id=exact[0])
     if len(matches) == 1:
-        return matches[0]
+        return await Person.get(id=matches[0][1])
     if not matches:
         raise PersonNotFound(
             f"Nobody on the crew list is called “{query[:40]}”. "
             "Use their name as on /crew, their phone number, or #id."
         )
-    names = ", ".join(f"{p.name} (#{p.id})" for p in matches[:6])
+    names = ", ".join(f"{name} (#{pid})" for _, pid, name in matches[:6])
     raise PersonNotFound(f"“{query[:40]}” matches several people: {names}. Use the #id.")
