@@ -5,17 +5,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from bot.app import Callsheet
 from bot.demo_helpers import stage_plot_pdf
-from models import Assignment, AssignmentStatus, Event, EventNeed, Payment, PaymentStatus
+from models import (
+    Assignment,
+    AssignmentStatus,
+    Event,
+    EventNeed,
+    Payment,
+    PaymentStatus,
+    Person,
+)
 from models.stamps import stamp
 from sandbox.telegram import TelegramSandbox
 from services.clock import ManualClock
-from tests.conftest import START, People
+from tests.conftest import START, Mailbox, People, app_settings, assert_stamped_by
 from tests.event_setup import crew_and_event, fast_sandbox, said
+from tests.statements import STK, Line, as_csv
 from tests.web_helpers import web_client
 
 MANAGER_PAGES = (
@@ -42,6 +53,26 @@ TUESDAY = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # the week of Sat 5 Dec, 10:0
 async def tg() -> AsyncIterator[TelegramSandbox]:
     async with fast_sandbox() as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+async def app(
+    tg: TelegramSandbox,
+    database_url: str,
+    smtp_server: tuple[Mailbox, int],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> AsyncIterator[Callsheet]:
+    """As conftest's, with the copies of attached documents kept in the test's folder (on
+    PostgreSQL they would otherwise go to ./files)."""
+    settings = app_settings(tg, database_url, smtp_server[1], files_dir=str(tmp_path / "files"))
+    running = Callsheet(settings, clock=clock)
+    await running.start()
+    yield running
+    try:
+        await assert_stamped_by(clock)
+    finally:
+        await running.stop()
 
 
 async def test_crew_and_strangers_see_nothing_of_the_board(
@@ -193,3 +224,23 @@ async def test_charts_are_inline_svg_without_inline_style(
     assert "Nov: 2.5k" in page  # the month's money in, on its bar
     assert "Dec: 100%" in page  # Jane said yes to December's event
     assert "Jane Wanjiku: 1 of 1 confirmed" in page
+
+
+async def test_kept_reconciliations_are_listed_with_their_counts(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    boss, _, _, _ = await crew_and_event(tg, people)
+    statement = as_csv(
+        datetime(2026, 11, 1),
+        datetime(2026, 11, 30, 23, 59),
+        [Line("TKA1111111", datetime(2026, 11, 3, 9, 15), STK, paid_in=Decimal(1500))],
+        Decimal(10_000),
+    )
+    assert app.services is not None
+    manager = await Person.get(name="Achieng Otieno")
+    await app.services.reconciler.reconcile("november.csv", statement, manager)
+    async with web_client(app, boss.id) as client:
+        page = (await client.get("/app/view/reconciliations")).text
+    assert "november.csv" in page
+    assert "0 matched" in page and "1 not in our books" in page
+    assert "In KES 1,500 · out KES 0 · fees KES 0" in page

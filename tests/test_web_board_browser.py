@@ -59,6 +59,12 @@ async def test_a_manager_approves_a_pay_sheet_in_the_board_and_the_chat_changes(
     )
     labels = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row]
     assert "Pay now" in labels and "Approve" not in labels
+    # The sheet's Open board (https only, so not in this chat) opens the Mini App on the sheet.
+    await open_mini_app(
+        page, base_url(app), signed_for(app, boss), path="/app/?view=/app/view/sheet/1"
+    )
+    await expect(view).to_contain_text("Pay sheet · #1 Harusi ya Wanjiru")
+    await expect(page.locator("#sheet-status")).to_have_text("approved")
 
 
 async def test_crew_confirm_in_the_page_and_the_manager_is_told(
@@ -101,6 +107,7 @@ async def test_the_boards_pages_stay_under_150_kb(
     view = page.locator("#view")
     await expect(view).to_contain_text("This week")
     first = await page_weight(page)
+    await shot(page, "week")
     assert first < BUDGET, f"first load {first / 1024:.1f} KB"
     for tab, shows in (
         ("Money", "Who owes"),
@@ -113,3 +120,21 @@ async def test_the_boards_pages_stay_under_150_kb(
     await expect(page.locator("svg.chart")).to_have_count(1)  # no answers in these months yet
     total = await page_weight(page)
     assert total < BUDGET, f"the board and three tabs {total / 1024:.1f} KB"
+
+
+async def test_a_page_asked_for_in_the_link_is_still_the_servers_to_refuse(
+    app: Callsheet, tg: TelegramSandbox, people: People, page: Page
+) -> None:
+    _, jane, _, _ = await crew_and_event(tg, people)
+    view = page.locator("#view")
+    # Crew asking for the board in the link: the server says no, as for any request.
+    await open_mini_app(
+        page, base_url(app), signed_for(app, jane), path="/app/?view=/app/view/board"
+    )
+    await expect(page.locator("#error")).to_contain_text("Only managers can see this.")
+    await expect(view).to_have_text("")
+    # Anything but a path of ours is ignored: the home page opens.
+    await open_mini_app(
+        page, base_url(app), signed_for(app, jane), path="/app/?view=//evil.example/app/view/x"
+    )
+    await expect(view).to_contain_text("Hello, Jane")

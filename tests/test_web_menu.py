@@ -121,11 +121,14 @@ async def test_start_up_sets_what_is_missing_and_http_sets_nothing_said_once(
     assert await MenuButton.filter(url=APP_URL).count() == 2
     card = await said(tg, boss, "/event 1", "Harusi ya Wanjiru")
     rows = card["reply_markup"]["inline_keyboard"]
-    assert {"text": "Open board", "web_app": {"url": APP_URL}} in [b for row in rows for b in row]
+    event_page = {"url": APP_URL + "?view=/app/view/event/1"}  # the Mini App on this event
+    assert {"text": "Open board", "web_app": event_page} in [b for row in rows for b in row]
     await tg.send_text(boss, "/payroll 1")
     sheet = await tg.wait_for_bot_message(boss.id, "Pay sheet · #1")
     buttons = [b for row in sheet["reply_markup"]["inline_keyboard"] for b in row]
-    assert {"text": "Open board", "web_app": {"url": APP_URL}} in buttons
+    assert {"text": "Open board", "web_app": {"url": APP_URL + "?view=/app/view/sheet/1"}} in (
+        buttons
+    )
 
 
 async def test_a_refused_button_is_kept_and_not_tried_again(

@@ -66,7 +66,7 @@ async def test_a_sheet_approved_in_the_board_changes_the_chats_sheet(
 async def test_with_two_approvals_the_submitter_cannot_approve_in_the_board(
     app: Callsheet, tg: TelegramSandbox, people: People, clock: ManualClock
 ) -> None:
-    boss, _ = await submitted(app, tg, people, clock)
+    boss, message_id = await submitted(app, tg, people, clock)
     _, wambui = await people.add("Wambui Njeri", "0700 000 002", manager=True)
     async with web_client(app, boss.id) as client:
         page = (await client.get("/app/view/sheet/1")).text
@@ -85,3 +85,5 @@ async def test_with_two_approvals_the_submitter_cannot_approve_in_the_board(
     # As when she approves in the chat: the submitter is told, her sheet shows it approved.
     await tg.wait_for_bot_message(boss.id, "✅ Wambui Njeri approved the pay sheet of #1")
     await sheet_message(tg, wambui, "✅ Approved by Wambui Njeri")
+    # The sheet message the submitter pressed Submit on shows it approved too.
+    await sheet_message(tg, boss, "✅ Approved by Wambui Njeri", message_id=message_id)

@@ -108,7 +108,8 @@ def render_card(
     # Pay crew (handlers/payroll) once call time has passed: the crew have turned up.
     pay = [button("Pay crew", PayCrew(ev.id))] if ev.call_at <= context.services.clock.now() else []
     # The Mini App (handlers/web/board.py): the week, money, charts.
-    open_board = [[InlineKeyboardButton("Open board", web_app=WebAppInfo(board))]] if board else []
+    page = f"{board}?view=/app/view/event/{ev.id}" if board else ""
+    open_board = [[InlineKeyboardButton("Open board", web_app=WebAppInfo(page))]] if board else []
     if ev.status is not EventStatus.SCHEDULED:
         return text, InlineKeyboardMarkup(
             [[*pay, history] if ev.status is EventStatus.COMPLETED else [history], *open_board]

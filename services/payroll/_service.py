@@ -350,6 +350,10 @@ class PayrollService:
             submitter = sheet.submitted_by_id  # type: ignore[attr-defined]
             if submitter is not None and submitter != actor.id:
                 who = await Person.filter(id=submitter).using_db(conn).get()
+                # The sheet message they submitted from says approved too, not "waiting".
+                key = live_key(sheet.event_id, who.id)  # type: ignore[attr-defined]
+                if await LiveMessage.filter(key=key).using_db(conn).exists():
+                    await self.publish(who, sheet, conn)
                 await self._tell(who, "approved", sheet, actor, conn)
         return sheet
 

@@ -223,5 +223,6 @@ def buttons(view: SheetView, board_url: str | None = None) -> Keyboard:
             nav.append(Button("Next ›", SheetPage(sheet.id, view.page + 1).pack()))
         rows.append(nav)
     if board_url is not None:
-        rows.append([Button("Open board", web_app=board_url)])
+        # The Mini App opened on this sheet (handlers/web/money.py), to review and approve.
+        rows.append([Button("Open board", web_app=f"{board_url}?view=/app/view/sheet/{sheet.id}")])
     return rows

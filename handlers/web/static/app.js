@@ -96,5 +96,12 @@
   var tg = window.Telegram && window.Telegram.WebApp;
   if (tg && tg.ready) tg.ready();
   if (tg && tg.expand) tg.expand();
-  load("/app/view/home");
+  // "Open board" on a pay sheet or an event card opens that page: /app/?view=/app/view/…
+  // (only a path of ours; what it may show is still decided by the server).
+  function firstView() {
+    var wanted = new URLSearchParams(window.location.search).get("view") || "";
+    return /^\/app\/view\/[A-Za-z0-9\/_-]+$/.test(wanted) ? wanted : "/app/view/home";
+  }
+
+  load(firstView());
 })();
