@@ -123,7 +123,7 @@ async def paid(http: httpx.AsyncClient, link: str, state: str) -> None:
     """Until the page's live stream (what the client's page listens to) says `state`."""
     async with asyncio.timeout(30), http.stream("GET", f"{link}/events") as stream:
         async for line in stream.aiter_lines():
-            if line.startswith("data: ") and json.loads(line[6:])["state"] == state:
+            if line.startswith("data: {") and json.loads(line[6:])["state"] == state:
                 return
 
 

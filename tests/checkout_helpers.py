@@ -68,7 +68,7 @@ class Stream:
 
     async def next(self) -> dict[str, Any]:
         async for line in self.lines:
-            if line.startswith("data: "):
+            if line.startswith("data: ") and line != "data: ":  # not the heartbeat's
                 data: dict[str, Any] = json.loads(line.removeprefix("data: "))
                 return data
         raise AssertionError("the event stream ended")

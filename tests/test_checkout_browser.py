@@ -121,3 +121,30 @@ async def test_without_server_sent_events_the_page_polls_and_still_shows_the_pay
     assert payment.checkout_request_id is not None
     await daraja.release(payment.checkout_request_id, Outcome.SUCCESS)
     await expect(page.locator("#status")).to_contain_text("Receipt R-2026-000001")
+
+
+async def test_a_stream_a_proxy_holds_back_gives_way_to_polling(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, page: Page
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000")
+    held: list[Route] = []
+
+    async def hold(route: Route) -> None:  # a buffering proxy: the stream opens, nothing comes
+        held.append(route)
+
+    await page.clock.install()
+    await page.route(re.compile(r".*/events$"), hold)
+    await page.goto(link)
+    daraja.next_outcome(CLIENT, Outcome.HOLD)
+    await page.get_by_role("button", name="Pay KES 60,000").click()
+    await expect(page.locator("#status")).to_contain_text("Check your phone")
+    payment = await Payment.get(id=1)
+    assert payment.checkout_request_id is not None
+    await daraja.release(payment.checkout_request_id, Outcome.SUCCESS)
+    await page.clock.run_for(30_000)  # heard nothing yet, but not for long: still listening
+    await expect(page.locator("#status")).to_contain_text("Check your phone")
+    await page.clock.run_for(20_000)  # 50 s of silence: it asks /status instead
+    await expect(page.locator("#status")).to_contain_text("Receipt R-2026-000001")
+    assert held  # the page did try the stream first
+    await shot(page, "paid-by-polling")

@@ -124,7 +124,11 @@ async def test_the_week_shows_each_events_answers_and_gaps(
     assert 'data-view="/app/view/money"' in page  # the money views are a tap away
     async with web_client(app, boss.id) as client:
         before = await client.get("/app/view/board?week=-1")
+        # A week typed oddly is this week, never an error page.
+        odd = [await client.get(f"/app/view/board?week={w}") for w in ("--5", "²", "1e3", "")]
     assert "Last week" in before.text and "No events this week." in before.text
+    for answer in odd:
+        assert answer.status_code == 200 and "Mon 30 Nov – Sun 6 Dec" in answer.text
 
 
 async def test_an_events_page_shows_roster_answers_reads_documents_and_backups(

@@ -175,7 +175,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                     await response.write(f"data: {data}\n\n".encode())
                     last_write = loop.time()
             if loop.time() - last_write >= HEARTBEAT_SECONDS:
-                await response.write(b": still here\n\n")
+                # An event, not a comment: the page sees it, and falls back to polling when
+                # a proxy holds the stream back and nothing arrives for a while.
+                await response.write(b"event: ping\ndata: \n\n")
                 last_write = loop.time()
             await checkout.wait_for_change(POLL_SECONDS)
     except ConnectionResetError:

@@ -5,6 +5,7 @@ their assignments grouped by (event, role, status), and their needs per role."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,7 +68,8 @@ def week_bounds(now: datetime, tz: ZoneInfo, offset: int = 0) -> tuple[datetime,
 def parse_offset(text: str | None) -> int:
     """The board's `?week=` value; anything else is this week."""
     value = (text or "").strip()
-    if not value.lstrip("-").isdigit() or len(value) > 4:
+    # ASCII digits only: "--5" or "²" pass str.isdigit() but not int().
+    if not re.fullmatch(r"-?[0-9]{1,3}", value):
         return 0
     return max(-WEEKS_AWAY, min(WEEKS_AWAY, int(value)))
 

@@ -9,7 +9,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import F
@@ -31,7 +31,7 @@ from services import audit
 from services.checkout._errors import LinkNotValid, NothingToPay, TooMany
 from services.checkout._limits import SlidingWindow
 from services.checkout._plan import DepositAsk, due_dates, link_expiry, split
-from services.checkout._view import CheckoutView, Line, changed, load_view
+from services.checkout._view import CheckoutView, Line, State, changed, load_view
 from services.clock import Clock
 from services.documents import DocumentService
 from services.errors import NotFound, require_manager
@@ -231,9 +231,9 @@ class CheckoutService:
         manager = await Person.get(id=deposit.created_by_id)  # type: ignore[attr-defined]
         count = len(view.lines)
         what = "Deposit" if count == 1 else f"Deposit {instalment.number} of {count}"
-        draft = await self.payments.prepare(
-            phone, instalment.amount, f"{what} · {deposit.client_name} · #{view.event.id}"
-        )
+        # The short purpose only passes prepare's checks (the phone, the amount); the one kept
+        # names the client, cut to fit, however long their name.
+        draft = await self.payments.prepare(phone, instalment.amount, f"{what} #{view.event.id}")
         # The client pays the company for an event: not a debt on anyone's ledger, even if
         # their phone is someone's on the crew list.
         draft = replace(
@@ -322,18 +322,25 @@ class CheckoutService:
         )
         done = 0
         for instalment in due:
-            deposit = await Deposit.get(id=instalment.deposit_id)  # type: ignore[attr-defined]
-            view = await self.view(deposit)
-            line = next(x for x in view.lines if x.instalment.id == instalment.id)
-            if line.paid_by is not None or view.in_flight:
-                # Paid ahead, or a prompt is on the phone already: nothing to send.
-                await Instalment.filter(id=instalment.id, pushed_at__isnull=True).update(
-                    pushed_at=now
-                )
-                continue
-            if await self._push(view, line, deposit.phone, scheduled=True):
-                done += 1
+            try:
+                done += await self._push_due(instalment, now)
+            except Exception:  # one deposit's trouble must not hold back the others' dates
+                log.exception("instalment %s: due-date prompt failed; next round", instalment.id)
         return done
+
+    async def _push_due(self, instalment: Instalment, now: datetime) -> int:
+        deposit = await Deposit.get(id=instalment.deposit_id)  # type: ignore[attr-defined]
+        view = await self.view(deposit)
+        line = next(x for x in view.lines if x.instalment.id == instalment.id)
+        if line.paid_by is not None:  # paid ahead: nothing to send, ever
+            await Instalment.filter(id=instalment.id, pushed_at__isnull=True).update(pushed_at=now)
+            return 0
+        if view.in_flight or view.state is State.UNCONFIRMED:
+            # A prompt is on the phone, or M-Pesa has not said what became of one (it may
+            # have paid this very instalment): not claimed, so a later round looks again
+            # once it is settled.
+            return 0
+        return 1 if await self._push(view, line, deposit.phone, scheduled=True) else 0
 
     async def alert_missed(self, limit: int = 50) -> int:
         """An instalment still unpaid `missed_days` after its date: its manager is told, once."""

@@ -80,14 +80,25 @@
     }, 3000);
   }
 
+  var heard = 0;
   function listen() {
     if (!window.EventSource) { poll(); return; }
     source = new EventSource(root.getAttribute("data-events"));
-    source.onmessage = function (message) { show(JSON.parse(message.data)); };
+    heard = Date.now();
+    source.onmessage = function (message) { heard = Date.now(); show(JSON.parse(message.data)); };
+    // The server sends "ping" every 15 s. A proxy that holds the stream back delivers
+    // nothing: after 40 s of silence, ask /status every 3 s instead.
+    source.addEventListener("ping", function () { heard = Date.now(); });
     source.onerror = function () {
       // CONNECTING: the browser retries by itself; CLOSED: it gave up, so poll instead.
       if (source && source.readyState === 2) { source.close(); source = null; poll(); }
     };
+    var watchdog = window.setInterval(function () {
+      if (!source) { window.clearInterval(watchdog); return; }
+      if (Date.now() - heard > 40000) {
+        source.close(); source = null; window.clearInterval(watchdog); poll();
+      }
+    }, 5000);
   }
 
   bind();
