@@ -85,8 +85,9 @@ async def play_web(demo: Demo, achieng: SandboxUser) -> None:
     signed = init_data_for(app.settings.require_bot_token(), achieng, app.services.clock.now())
     board = f"{base}/app/#tgWebAppData={quote(signed, safe='')}&tgWebAppPlatform=android"
     print("\n=== The Mini App " + "=" * 53)
-    print(f"Achieng's board: {base}/app/ (Telegram opens it from her menu button, over HTTPS;")
-    print("here it is opened with initData signed for her, as Telegram would sign it)")
+    print(f"Achieng's board: {base}/app/ while the demo runs (Telegram opens it from her")
+    print("menu button, over HTTPS; here Chromium opens it with initData signed for her, as")
+    print("Telegram would sign it: opened without that, the page shows nothing)")
     print(await screenshot(board, demo.png.with_name(BOARD_PNG)))
 
     await demo.say(
@@ -101,7 +102,8 @@ async def play_web(demo: Demo, achieng: SandboxUser) -> None:
         pressed.raise_for_status()
         print(f"The client opens {link}, presses Pay and enters their PIN on the prompt.")
         await paid(http, link, "paid")
-        await demo.tg.wait_for_bot_message(achieng.id, "paid KES 10,000", timeout=15)
+        told = await demo.tg.wait_for_bot_message(achieng.id, "paid KES 10,000", timeout=15)
+        first = told["message_id"]
         demo.section("M-Pesa confirms the first instalment: Achieng is told, the page shows it")
 
         due = (await http.get(f"{link}/status")).json()
@@ -114,7 +116,7 @@ async def play_web(demo: Demo, achieng: SandboxUser) -> None:
         assert app.checkout is not None
         app.checkout.wake()  # its next round would come within a minute
         await paid(http, link, "done")
-        await demo.tg.wait_for_bot_message(achieng.id, "Deposit 2 of 2", timeout=15)
+        await demo.tg.wait_for_bot_message(achieng.id, "paid KES 10,000", timeout=15, after=first)
         demo.section("On its date the second prompt goes out by itself, and is paid")
     print(await screenshot(link, demo.png.with_name(CHECKOUT_PNG)))
 

@@ -80,7 +80,7 @@ async def test_pay_waits_for_the_pin_then_shows_the_receipt_and_its_pdf(
         await daraja.release(payment.checkout_request_id, Outcome.SUCCESS)
         paid = await stream.until("done")
         text = visible(paid["html"])
-        assert "Paid KES 60,000: the deposit is paid in full" in text
+        assert "Paid in full: KES 60,000. Thank you!" in text
         assert "Receipt R-2026-000001" in text
         pdf = await client.get(path(link) + "/receipt/1.pdf")
         assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
@@ -209,5 +209,5 @@ async def test_an_unknown_prompt_lets_the_client_try_again_and_a_late_success_st
             await stream.until("failed")
             await daraja.release(first.checkout_request_id, Outcome.SUCCESS)  # the late callback
             paid = visible((await stream.until("done"))["html"])
-    assert "Paid KES 60,000: the deposit is paid in full" in paid
+    assert "Paid in full: KES 60,000. Thank you!" in paid
     assert "Receipt R-2026-000001" in paid

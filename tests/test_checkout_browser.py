@@ -50,7 +50,7 @@ async def test_a_client_pays_a_deposit_and_the_page_goes_from_waiting_to_paid(
     assert payment.checkout_request_id is not None
     await daraja.release(payment.checkout_request_id, Outcome.SUCCESS)  # Daraja's callback
     status = page.locator("#status")
-    await expect(status).to_contain_text("the deposit is paid in full")
+    await expect(status).to_contain_text("Paid in full: KES 60,000")
     await expect(status).to_contain_text("Receipt R-2026-000001")
     pdf = page.get_by_role("link", name="Receipt (PDF)")
     assert await pdf.get_attribute("href") == path(link) + "/receipt/1.pdf"
@@ -70,7 +70,7 @@ async def test_a_cancelled_prompt_then_try_again_succeeds(
     await expect(status).to_contain_text("Not paid. You cancelled the prompt.")
     await shot(page, "cancelled")
     await page.get_by_role("button", name="Try again").click()
-    await expect(status).to_contain_text("the deposit is paid in full")
+    await expect(status).to_contain_text("Paid in full: KES 60,000")
     await expect(status).to_contain_text("Receipt R-2026-000001")
     assert len(daraja.pushes) == 2
 

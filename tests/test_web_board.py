@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import Callsheet
 from bot.demo_helpers import stage_plot_pdf
+from handlers.web._svg import short_kes
 from models import (
     Assignment,
     AssignmentStatus,
@@ -248,3 +249,9 @@ async def test_kept_reconciliations_are_listed_with_their_counts(
     assert "november.csv" in page
     assert "0 matched" in page and "1 not in our books" in page
     assert "In KES 1,500 · out KES 0 · fees KES 0" in page
+
+
+def test_chart_labels_stay_a_few_characters_at_every_size() -> None:
+    amounts = (0, 999, 1_000, 12_400, 999_499, 999_800, 1_250_000, 999_999_999)
+    labels = ["0", "999", "1k", "12.4k", "999k", "1M", "1.25M", "1B"]
+    assert [short_kes(amount) for amount in amounts] == labels

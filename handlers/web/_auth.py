@@ -33,7 +33,7 @@ async def viewer(request: web.Request) -> Person:
         data = check_init_data(header[len(SCHEME) :], token, now=found.clock.now())
     except InvalidInitData as exc:
         log.info("web request refused: %s (%s %s)", exc, request.method, request.path)
-        raise _refusal(web.HTTPUnauthorized, f"{NOT_FROM_TELEGRAM} ({exc})") from exc
+        raise _refusal(web.HTTPUnauthorized, f"{NOT_FROM_TELEGRAM} (Refused: {exc}.)") from exc
     person = await Person.get_or_none(telegram_id=data.user_id, active=True)
     if person is None:
         raise _refusal(

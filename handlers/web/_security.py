@@ -31,7 +31,7 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    # The Mini App is framed by Telegram Web only (CSP above); old browsers read this one.
+    # A page opened from a link cannot be reached by the window that opened it.
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 

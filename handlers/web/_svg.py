@@ -46,10 +46,10 @@ class Chart:
 
 def short_kes(amount: int) -> str:
     """12,400 → 12.4k; 1,250,000 → 1.25M: a bar's label in a few characters."""
-    if amount >= 1_000_000:
-        return f"{amount / 1_000_000:.3g}M"
-    if amount >= 1_000:
-        return f"{amount / 1_000:.3g}k"
+    # A value that rounds to 1,000 of one unit is shown in the next: 999,800 is 1M, not 1e+03k.
+    for size, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if float(f"{amount / size:.3g}") >= 1:
+            return f"{float(f'{amount / size:.3g}'):g}{unit}"
     return str(amount)
 
 

@@ -68,7 +68,7 @@ def check_init_data(
 ) -> InitData:
     """The person Telegram vouches for, or InvalidInitData saying why not."""
     if not raw:
-        raise InvalidInitData("no initData: open this page from Telegram")
+        raise InvalidInitData("no initData came with the request")
     fields = _fields(raw)
     given = fields.get("hash")
     if not given:

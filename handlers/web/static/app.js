@@ -93,9 +93,22 @@
     });
   }
 
-  var tg = window.Telegram && window.Telegram.WebApp;
-  if (tg && tg.ready) tg.ready();
-  if (tg && tg.expand) tg.expand();
+  // Tell Telegram the app is ready and may take the whole height. We do not load
+  // telegram-web-app.js (no script from another site), so without its WebApp object the
+  // events go the ways Telegram's web events documentation lists: the mobile and desktop
+  // apps' TelegramWebviewProxy, window.external, or the web client's parent frame.
+  function postEvent(type) {
+    var tg = window.Telegram && window.Telegram.WebApp;
+    var named = { web_app_ready: "ready", web_app_expand: "expand" }[type];
+    if (tg && tg[named]) { tg[named](); return; }
+    var proxy = window.TelegramWebviewProxy;
+    if (proxy && proxy.postEvent) { proxy.postEvent(type, "{}"); return; }
+    var message = JSON.stringify({ eventType: type, eventData: {} });
+    if (window.external && "notify" in window.external) { window.external.notify(message); return; }
+    if (window.parent !== window) window.parent.postMessage(message, "https://web.telegram.org");
+  }
+  postEvent("web_app_ready");
+  postEvent("web_app_expand");
   // "Open board" on a pay sheet or an event card opens that page: /app/?view=/app/view/…
   // (only a path of ours; what it may show is still decided by the server).
   function firstView() {
