@@ -4,6 +4,7 @@ payments on, its people, and the callbacks Daraja would post."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import subprocess
 import sys
@@ -64,24 +65,33 @@ async def start_app(
     daraja: DarajaSandbox,
     **overrides: Any,
 ) -> Callsheet:
-    port = free_port()
-    settings = app_settings(
-        tg,
-        database_url,
-        smtp_port,
-        http_port=port,
-        public_base_url=f"http://127.0.0.1:{port}",
-        daraja_base_url=daraja.base_url,
-        daraja_consumer_key=KEY,
-        daraja_consumer_secret=SECRET,
-        daraja_shortcode="174379",
-        daraja_passkey=SANDBOX_PASSKEY,
-        daraja_callback_secret=CALLBACK_SECRET,
-        **overrides,
-    )
-    running = Callsheet(settings, clock=clock)
-    await running.start()
-    return running
+    # The port is chosen before the app binds it (its callback URL names it), so another
+    # process (the other suites, a browser) may take it meanwhile: then another port.
+    for attempt in range(5):
+        port = free_port()
+        settings = app_settings(
+            tg,
+            database_url,
+            smtp_port,
+            http_port=port,
+            public_base_url=f"http://127.0.0.1:{port}",
+            daraja_base_url=daraja.base_url,
+            daraja_consumer_key=KEY,
+            daraja_consumer_secret=SECRET,
+            daraja_shortcode="174379",
+            daraja_passkey=SANDBOX_PASSKEY,
+            daraja_callback_secret=CALLBACK_SECRET,
+            **overrides,
+        )
+        running = Callsheet(settings, clock=clock)
+        try:
+            await running.start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or attempt == 4:
+                raise
+            continue
+        return running
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
