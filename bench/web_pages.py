@@ -44,7 +44,7 @@ from bench._common import (
 from bench.size_events import seed_events
 from models import Event, EventStatus, Payment, Person
 from sandbox.daraja import DarajaSandbox
-from tests.web_helpers import init_data
+from services.webapp.initdata import sign_init_data
 
 # (label, path, who): {event} is an upcoming event; who is "manager" or "crew".
 PAGES: list[tuple[str, str, str]] = [
@@ -91,7 +91,9 @@ async def time_page(
     for _ in range(repeat):
         headers = {}
         if user_id is not None:
-            signed = init_data(BOT_TOKEN, user_id=user_id, auth_date=datetime.now(UTC))
+            signed = sign_init_data(
+                BOT_TOKEN, user_id=user_id, first_name="Bench", auth_date=datetime.now(UTC)
+            )
             headers["Authorization"] = f"tma {signed}"
         started = time.perf_counter()
         answer = await http.get(url, headers=headers)

@@ -11,13 +11,13 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 
 from models.checkout import Instalment
 from sandbox.telegram import SandboxUser
-from services.webapp.initdata import signature
+from services.webapp.initdata import sign_init_data
 
 if TYPE_CHECKING:
     from bot.demo import Demo
@@ -82,7 +82,12 @@ async def play_web(demo: Demo, achieng: SandboxUser) -> None:
     assert app is not None and app.services is not None
     base = app.settings.public_base_url
     assert base is not None
-    signed = init_data_for(app.settings.require_bot_token(), achieng, app.services.clock.now())
+    signed = sign_init_data(
+        app.settings.require_bot_token(),
+        user_id=achieng.id,
+        first_name=achieng.first_name,
+        auth_date=app.services.clock.now(),
+    )
     board = f"{base}/app/#tgWebAppData={quote(signed, safe='')}&tgWebAppPlatform=android"
     print("\n=== The Mini App " + "=" * 53)
     print(f"Achieng's board: {base}/app/ while the demo runs (Telegram opens it from her")
@@ -133,13 +138,3 @@ async def next_due() -> datetime:
     """When the demo's only deposit's second instalment falls due."""
     second = await Instalment.get(number=2)
     return second.due_at
-
-
-def init_data_for(token: str, user: SandboxUser, at: datetime) -> str:
-    """initData as Telegram signs it for `user` opening the Mini App at `at`."""
-    fields = {
-        "auth_date": str(int(at.timestamp())),
-        "query_id": f"AAdemo{user.id}",
-        "user": json.dumps({"id": user.id, "first_name": user.first_name}),
-    }
-    return urlencode({**fields, "hash": signature(fields, token)})

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from services.webapp import InvalidInitData, check_init_data
-from services.webapp.initdata import signature
+from services.webapp.initdata import sign_init_data, signature
 
 # The signed initData the Telegram Mini Apps documentation (tma.js, @telegram-apps/init-data-node)
 # publishes with its bot token: produced by Telegram's scheme, not by our own signer, so a
@@ -127,3 +127,12 @@ def test_garbage_is_refused_with_a_reason() -> None:
     now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     with pytest.raises(InvalidInitData, match="not a query string"):
         check_init_data("just some words", TOKEN, now=now)
+
+
+def test_what_the_demo_signs_is_what_the_server_accepts() -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    raw = sign_init_data(TOKEN, user_id=501, first_name="Achieng", auth_date=now)
+    data = check_init_data(raw, TOKEN, now=now)
+    assert (data.user_id, data.first_name, data.auth_date) == (501, "Achieng", now)
+    with pytest.raises(InvalidInitData, match="not signed by this bot"):
+        check_init_data(raw, VECTOR_TOKEN, now=now)

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from urllib.parse import urlencode
 
 import httpx
 
 from bot.app import Callsheet
-from services.webapp.initdata import signature
-
-
-def init_data(
-    bot_token: str, *, user_id: int, first_name: str = "Test", auth_date: datetime, **extra: str
-) -> str:
-    """initData as Telegram would hand it to the Mini App for this user at `auth_date`."""
-    fields = {
-        "auth_date": str(int(auth_date.timestamp())),
-        "query_id": "AAHtest",
-        "user": json.dumps({"id": user_id, "first_name": first_name}, separators=(",", ":")),
-        **extra,
-    }
-    return urlencode({**fields, "hash": signature(fields, bot_token)})
+from services.webapp.initdata import sign_init_data
 
 
 def base_url(app: Callsheet) -> str:
@@ -38,6 +23,6 @@ def web_client(app: Callsheet, user_id: int | None = None, **init: object) -> ht
         token = app.settings.require_bot_token()
         when = init.pop("auth_date", None) or app.services.clock.now()
         assert isinstance(when, datetime)
-        raw = init_data(token, user_id=user_id, auth_date=when)
+        raw = sign_init_data(token, user_id=user_id, first_name="Test", auth_date=when)
         headers["Authorization"] = f"tma {raw}"
     return httpx.AsyncClient(base_url=base_url(app), headers=headers, timeout=10)

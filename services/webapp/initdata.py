@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from services.errors import CallsheetError
 
@@ -61,6 +61,20 @@ def data_check_string(fields: dict[str, str]) -> str:
 def signature(fields: dict[str, str], bot_token: str) -> str:
     secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
     return hmac.new(secret, data_check_string(fields).encode(), hashlib.sha256).hexdigest()
+
+
+def sign_init_data(
+    bot_token: str, *, user_id: int, first_name: str, auth_date: datetime, query_id: str = "AA"
+) -> str:
+    """initData as Telegram signs it for this user at `auth_date`: for the demo and the
+    benchmark, which open the Mini App as Telegram would (tests/browser_helpers.py keeps a
+    signer of its own, so that the browser tests do not trust this module to test itself)."""
+    fields = {
+        "auth_date": str(int(auth_date.timestamp())),
+        "query_id": query_id,
+        "user": json.dumps({"id": user_id, "first_name": first_name}, separators=(",", ":")),
+    }
+    return urlencode({**fields, "hash": signature(fields, bot_token)})
 
 
 def check_init_data(
