@@ -148,3 +148,38 @@ async def test_a_stream_a_proxy_holds_back_gives_way_to_polling(
     await expect(page.locator("#status")).to_contain_text("Receipt R-2026-000001")
     assert held  # the page did try the stream first
     await shot(page, "paid-by-polling")
+
+
+async def test_pays_answer_arriving_after_the_stream_said_paid_does_not_leave_it_waiting(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, page: Page
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000")
+    status = page.locator("#status")
+
+    async def slow_answer(route: Route) -> None:
+        """Pay's answer (waiting) held back until the stream has said paid, as a slow network
+        can deliver them."""
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        answer = await route.fetch()
+        payment = await Payment.get(id=1)
+        assert payment.checkout_request_id is not None
+        await daraja.release(payment.checkout_request_id, Outcome.SUCCESS)
+        await expect(status).to_contain_text("Paid in full: KES 60,000")
+        await route.fulfill(response=answer)
+
+    await page.route(re.compile(r".*/pay/[^/]+$"), slow_answer)
+    async with page.expect_request(re.compile(r".*/events$")) as first:
+        await page.goto(link)
+    await first.value
+    daraja.next_outcome(CLIENT, Outcome.HOLD)
+    # The late answer said "waiting": the page opens its stream again (the first one closed
+    # once all was paid), whose first event shows it paid.
+    async with page.expect_request(re.compile(r".*/events$"), timeout=10_000) as again:
+        await page.get_by_role("button", name="Pay KES 60,000").click()
+    await again.value
+    await expect(status).to_contain_text("Paid in full: KES 60,000")
+    await expect(status).to_contain_text("Receipt R-2026-000001")
+    assert len(daraja.pushes) == 1

@@ -26,7 +26,9 @@
     var fresh = root.querySelector("#phone");
     if (typed !== null && fresh) { fresh.value = typed; fresh.focus(); }
     bind();
-    finished(data.state);
+    // An answer may arrive after a newer one (Pay's reply after the stream said "paid"):
+    // unless all is paid, follow the payment again, and the stream's first event is now.
+    if (!finished(data.state) && !source && !polling) listen();
   }
 
   function say(form, text) {
