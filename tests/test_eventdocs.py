@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from PIL import Image
+from tortoise import connections
 
 from bot.app import Callsheet
 from bot.demo_helpers import stage_plot_pdf
@@ -320,3 +321,76 @@ async def test_removals_and_attaches_of_one_file_at_once_keep_the_copy_exactly_w
     # The same file sent to one event twice at once is one document.
     both = await asyncio.gather(attach(events[1]), attach(events[1]))
     assert both[0].id == both[1].id and await EventDocument.all().count() == 2
+
+
+class HeldStore(FileStore):
+    """A store whose next write waits until released: an attach stopped inside its transaction."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.writing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def put(self, content: bytes) -> str:
+        self.writing.set()
+        await self.release.wait()
+        return await super().put(content)
+
+
+async def waiting_for_a_lock() -> None:
+    """Until another connection waits on a lock (PostgreSQL). SQLite's writers queue on one
+    connection in this process, so a turn of the loop is enough to have the removal queued."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect != "postgres":
+        await asyncio.sleep(0)
+        return
+    query = (
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock'"
+    )
+    while (await conn.execute_query_dict(query))[0]["n"] == 0:  # noqa: ASYNC110 - in the server
+        await asyncio.sleep(0.01)
+
+
+async def test_a_removal_waiting_on_an_attach_of_the_same_file_keeps_the_copy(
+    database: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    # The order that lost a copy on PostgreSQL: the attach holds the file first, the removal
+    # waits, the attach's new row commits; the removal must see that row and keep the copy.
+    store = HeldStore(tmp_path / "files")
+    service = EventDocuments(store, clock, ZoneInfo("Africa/Nairobi"))
+    boss = await Person.create(
+        **stamp(Person, START), name="Achieng", phone="+254700000001", access=Access.MANAGER
+    )
+    gigs = [
+        await Event.create(
+            **stamp(Event, START),
+            title=f"Gig {n}",
+            venue="KICC",
+            starts_at=START + timedelta(days=3),
+            ends_at=START + timedelta(days=3, hours=4),
+            call_at=START + timedelta(days=3),
+            manager=boss,
+        )
+        for n in range(2)
+    ]
+    plot = b"%PDF-1.4 the stage plot"
+    offer = Offered(FileKind.DOCUMENT, "BQACAgIAAxkDAAI00000002", "plot.pdf", len(plot))
+    store.release.set()
+    first = (await service.attach(gigs[0].id, offer, plot, actor=boss, chat_id=None)).document
+    store.release.clear()
+    store.writing.clear()
+
+    attaching = asyncio.create_task(
+        service.attach(gigs[1].id, offer, plot, actor=boss, chat_id=None)
+    )
+    await store.writing.wait()  # inside the attach's transaction, the copy held
+    removing = asyncio.create_task(service.remove(first.id, actor=boss, chat_id=None))
+    await waiting_for_a_lock()
+    store.release.set()
+    second = (await attaching).document
+    await removing
+
+    assert [d.id for d in await EventDocument.all()] == [second.id]
+    assert kept(tmp_path / "files") == [digest(plot)]
+    assert await store.read(second.sha256) == plot

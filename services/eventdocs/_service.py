@@ -72,8 +72,8 @@ class EventDocuments:
         sha256 = digest(content)
         try:
             async with in_transaction() as conn:
-                # The other rows of this file, locked: a removal that would delete the copy
-                # either finishes first (and the copy is written again below) or waits.
+                # The copy held: a removal that would delete it either finishes first (and the
+                # copy is written again below) or waits for this row.
                 await self._lock_copy(sha256, conn)
                 existing = (
                     await EventDocument.filter(event_id=event.id, sha256=sha256)
@@ -135,8 +135,8 @@ class EventDocuments:
         now = self.clock.now()
         async with in_transaction() as conn:
             document = await EventDocument.filter(id=document_id).using_db(conn).first()
-            # Every row of its copy locked, in id order as attach does: two removals of one
-            # file never wait on each other crosswise.
+            # Its copy held as attach holds it: two removals, or a removal and an attach, of
+            # one file take turns.
             locked = await self._lock_copy(document.sha256, conn) if document else []
             if document is None or document.id not in locked:
                 raise DocumentNotFound(
@@ -182,14 +182,16 @@ class EventDocuments:
 
     @staticmethod
     async def _lock_copy(sha256: str, conn: BaseDBAsyncClient) -> list[int]:
-        """Lock every row naming this copy (PostgreSQL; SQLite's writers take turns anyway)."""
-        rows = (
-            await EventDocument.filter(sha256=sha256)
-            .using_db(conn)
-            .select_for_update()
-            .order_by("id")
-            .only("id")
-        )
+        """Hold this copy for the transaction, and the ids of the rows naming it.
+
+        PostgreSQL: an advisory lock keyed by the digest, taken before reading the rows. Row
+        locks alone let an attach's new row slip past a removal that was waiting on them (its
+        query's snapshot predates the row), and the copy went with a row still naming it.
+        SQLite's writers take turns anyway."""
+        if conn.capabilities.dialect == "postgres":
+            key = int.from_bytes(bytes.fromhex(sha256[:16]), "big", signed=True)
+            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [key])
+        rows = await EventDocument.filter(sha256=sha256).using_db(conn).order_by("id").only("id")
         return [r.id for r in rows]
 
     async def _already(self, document: EventDocument, event: Event) -> Attached:
