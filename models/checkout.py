@@ -25,8 +25,14 @@ class Deposit(Model):
     event: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "models.Event", related_name="deposits", on_delete=fields.RESTRICT
     )
+    # The invoice this checkout pays (/invoice), or None for a deposit (/deposit).
+    invoice: fields.OneToOneNullableRelation[Any] = fields.OneToOneField(
+        "models.Invoice", related_name="checkout", null=True, on_delete=fields.RESTRICT
+    )
     client_name = fields.CharField(max_length=100)
-    phone = fields.CharField(max_length=16)  # E.164, the phone the manager gave
+    # E.164: the phone the manager gave, then the one the client last paid from. Empty for an
+    # invoice until the client types one on the page.
+    phone = fields.CharField(max_length=16)
     total = fields.IntField()  # whole shillings
     created_by: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "models.Person", related_name="deposits_made", on_delete=fields.RESTRICT

@@ -130,6 +130,7 @@ class AuditAction(StrEnum):
     EVENT_REMINDED = "event.reminded"
 
     INVOICE_CREATED = "invoice.created"
+    INVOICE_PAID = "invoice.paid"  # its checkout paid in full
 
     LEDGER_CHARGE = "ledger.charge"
     LEDGER_UNCHARGE = "ledger.uncharge"
@@ -239,6 +240,7 @@ class NotificationKind(StrEnum):
     PAYMENT_RECORDED = "payment_recorded"  # to the payer: money received outside M-Pesa
     PAYMENT_UNRECORDED = "payment_unrecorded"  # to the payer: a recorded payment was undone
     INVOICE = "invoice"  # to a client (no person): their invoice, the PDF attached
+    INVOICE_PAID = "invoice_paid"  # to its manager, and its client: paid in full online
     REFUND = "refund"  # live card of a refund, to the manager who asked and each approver
     REFUND_APPROVAL = "refund_approval"  # email to other managers: a refund waits for them
     REFUND_NOTICE = "refund_notice"  # to the payer: money given back, with the receipt

@@ -44,8 +44,11 @@ async def receipt_command(update: Update, context: CallsheetContext) -> None:
 async def invoice_command(update: Update, context: CallsheetContext) -> None:
     actor = await current_person(update, context)
     assert actor is not None
-    invoice, pdf = await context.services.documents.create_invoice(actor, args_text(update))
-    await send_pdf(update, pdf, render(context, "payments/invoice_pdf", invoice=invoice))
+    checkout = context.services.checkout  # None without M-Pesa: the invoice has no link
+    made = await context.services.documents.create_invoice(
+        actor, args_text(update), checkout=checkout.invoice_link if checkout else None
+    )
+    await send_pdf(update, made.pdf, render(context, "payments/invoice_pdf", made=made))
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -33,6 +33,7 @@ from services.checkout import (
 )
 from services.errors import CallsheetError, NotFound
 from services.ids import parse_id
+from services.money import MAX_AMOUNT
 from services.phones import display_phone
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,9 @@ def _context(request: web.Request, view: CheckoutView, **extra: Any) -> dict[str
         "view": view,
         "State": State,
         "base": f"/pay/{token}",
-        "phone": display_phone(view.deposit.phone),
+        # Empty for an invoice until the client first pays: they type it.
+        "phone": display_phone(view.deposit.phone) if view.deposit.phone else "",
+        "line_max": MAX_AMOUNT,
         "due_now": line is not None and line.instalment.due_at <= view.now,
         "error": None,
         **extra,

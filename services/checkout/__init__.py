@@ -5,7 +5,9 @@ the instalment it pays. A deposit sends one prompt at a time: every push claims 
 value of the deposit's counter by a conditional update, so two presses, or two instances,
 never send two. On each later instalment's date the client gets a prompt and the manager a
 word (the instalment's `pushed_at` is the claim); an instalment unpaid `CHECKOUT_MISSED_DAYS`
-after its date alerts the manager once (`missed_at`).
+after its date alerts the manager once (`missed_at`). `/invoice` opens a checkout for the
+invoice's total (`_invoices.py`): its parts all due at once, and the invoice PAID once they
+are.
 """
 
 from services.checkout._errors import (

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -23,12 +24,14 @@ from models import (
     EventStatus,
     Instalment,
     InstalmentPayment,
+    Invoice,
     NotificationKind,
     Person,
     Receipt,
 )
 from services import audit
-from services.checkout._errors import LinkNotValid, NothingToPay, TooMany
+from services.checkout._errors import BadDeposit, LinkNotValid, NothingToPay, TooMany
+from services.checkout._invoices import close_paid, open_checkout
 from services.checkout._limits import SlidingWindow
 from services.checkout._plan import DepositAsk, due_dates, link_expiry, split
 from services.checkout._view import CheckoutView, Line, State, changed, load_view
@@ -165,6 +168,29 @@ class CheckoutService:
         created = await Instalment.filter(deposit_id=deposit.id).order_by("number")
         return NewDeposit(deposit, event, list(created), f"{self.base_url}/pay/{token}")
 
+    async def invoice_link(
+        self, conn: BaseDBAsyncClient, invoice: Invoice, event: Event, actor: Person
+    ) -> str | None:
+        """The checkout of a new invoice, in its transaction: the link for the client, or
+        None when the total is more than M-Pesa takes from a link."""
+        token = secrets.token_urlsafe(24)  # 192 bits
+        made = await open_checkout(
+            conn,
+            invoice,
+            event,
+            actor,
+            self.clock.now(),
+            digest=token_hash(token),
+            days=self.link_days,
+        )
+        return f"{self.base_url}/pay/{token}" if made else None
+
+    async def close_paid_invoices(self) -> int:
+        closed = await close_paid(self.notifier, self.clock.now())
+        if closed:
+            self.payments.outbox.wake()
+        return closed
+
     async def recent(self, actor: Person, limit: int = 10) -> list[CheckoutView]:
         require_manager(actor, "see deposits")
         deposits = await Deposit.all().order_by("-id").limit(limit)
@@ -204,6 +230,8 @@ class CheckoutService:
         """Pay pressed: a prompt for the first unpaid instalment, unless one is waiting (then
         the page shows it). Two presses racing send one prompt."""
         phone = normalise_phone(phone_text) if phone_text else deposit.phone
+        if not phone:
+            raise BadDeposit("Enter the M-Pesa number to pay from, like 0712 345 678.")
         view = await self.view(deposit)
         line = view.current
         if line is None:
@@ -230,10 +258,16 @@ class CheckoutService:
         deposit, instalment = view.deposit, line.instalment
         manager = await Person.get(id=deposit.created_by_id)  # type: ignore[attr-defined]
         count = len(view.lines)
-        what = "Deposit" if count == 1 else f"Deposit {instalment.number} of {count}"
+        what = view.part(line)
         # The short purpose only passes prepare's checks (the phone, the amount); the one kept
         # names the client, cut to fit, however long their name.
         draft = await self.payments.prepare(phone, instalment.amount, f"{what} #{view.event.id}")
+        invoice = view.invoice
+        # What the client's M-Pesa message and our statement show (12 characters at most):
+        # the invoice's number, like INV26-000045, or the event and deposit.
+        reference = f"EV{view.event.id}DEP{deposit.id}"
+        if invoice is not None:
+            reference = f"INV{invoice.year % 100:02d}-{invoice.seq:06d}"
         # The client pays the company for an event: not a debt on anyone's ledger, even if
         # their phone is someone's on the crew list.
         draft = replace(
@@ -241,8 +275,12 @@ class CheckoutService:
             person_id=None,
             person_name=None,
             purpose=f"{what} · {deposit.client_name} · #{view.event.id} {view.event.title}"[:100],
-            reference=f"EV{view.event.id}DEP{deposit.id}"[:12],
-            description=(f"Instalment {instalment.number}" if count > 1 else "Deposit")[:13],
+            reference=reference[:12],
+            description=(
+                f"{'Payment' if invoice else 'Instalment'} {instalment.number}"
+                if count > 1
+                else ("Invoice" if invoice else "Deposit")
+            )[:13],
         )
         now = self.clock.now()
         async with in_transaction() as conn:
@@ -291,9 +329,10 @@ class CheckoutService:
     def _context(
         self, view: CheckoutView, instalment: Instalment, *, missed: bool
     ) -> dict[str, object]:
-        count = len(view.lines)
+        line = next(x for x in view.lines if x.instalment.id == instalment.id)
         return {
-            "part": "Deposit" if count == 1 else f"Instalment {instalment.number} of {count}",
+            "part": view.part(line),
+            "what": view.what,
             "deposit": view.deposit,
             "event": view.event,
             "instalment": instalment,
@@ -368,6 +407,9 @@ class CheckoutService:
                 )
                 if not claimed or line.paid_by is not None:
                     continue
+                first = view.current
+                if view.invoice and first and first.instalment.id != instalment.id:
+                    continue  # an invoice's parts are due together: one alert, on the first
                 manager = await Person.get(id=deposit.created_by_id).using_db(conn)  # type: ignore[attr-defined]
                 await self.notifier.notify(
                     manager,

@@ -13,6 +13,7 @@ from models import (
     Event,
     Instalment,
     InstalmentPayment,
+    Invoice,
     Payment,
     PaymentStatus,
     Receipt,
@@ -57,6 +58,7 @@ class Line:
 class CheckoutView:
     deposit: Deposit
     event: Event
+    invoice: Invoice | None  # the invoice this checkout pays, or None for a deposit
     lines: list[Line]
     latest: Payment | None  # the deposit's latest prompt
     last_paid: Payment | None  # the latest paid one (a late success may follow a failure)
@@ -73,6 +75,18 @@ class CheckoutView:
     def current(self) -> Line | None:
         """The instalment Pay pays: the first one not paid."""
         return next((line for line in self.lines if line.paid_by is None), None)
+
+    @property
+    def what(self) -> str:
+        """What is paid, as the page and the chat name it: "Deposit" or "Invoice INV-…"."""
+        return f"Invoice {self.invoice.number}" if self.invoice else "Deposit"
+
+    def part(self, line: Line) -> str:
+        """One line of it: "Deposit", "Instalment 2 of 3", "Payment 2 of 3" (an invoice)."""
+        count = len(self.lines)
+        if count == 1:
+            return self.what
+        return f"{'Payment' if self.invoice else 'Instalment'} {line.instalment.number} of {count}"
 
     @property
     def paid_total(self) -> int:
@@ -100,6 +114,8 @@ class CheckoutView:
 
 async def load_view(deposit: Deposit, now: datetime) -> CheckoutView:
     event = await Event.get(id=deposit.event_id)  # type: ignore[attr-defined]
+    invoice_id = deposit.invoice_id  # type: ignore[attr-defined]
+    invoice = await Invoice.get(id=invoice_id) if invoice_id else None
     instalments = await Instalment.filter(deposit_id=deposit.id).order_by("number")
     links = await InstalmentPayment.filter(instalment__deposit_id=deposit.id).order_by("id")
     payments = {p.id: p for p in await Payment.filter(id__in=[x.payment_id for x in links])}  # type: ignore[attr-defined]
@@ -128,6 +144,7 @@ async def load_view(deposit: Deposit, now: datetime) -> CheckoutView:
     return CheckoutView(
         deposit=deposit,
         event=event,
+        invoice=invoice,
         lines=lines,
         latest=latest,
         last_paid=last_paid,

@@ -1,4 +1,5 @@
-"""The checkout's background loop: due-date prompts and missed-instalment alerts."""
+"""The checkout's background loop: due-date prompts, missed-instalment alerts, and invoices
+found paid in full."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ class CheckoutWorker(Worker):
 
     async def round(self) -> int:
         """Only idles when nothing was due; each instalment is claimed before it is acted on."""
-        return await self.checkout.push_due() + await self.checkout.alert_missed()
+        return (
+            await self.checkout.push_due()
+            + await self.checkout.alert_missed()
+            + await self.checkout.close_paid_invoices()
+        )
 
     def stop(self) -> None:
         super().stop()

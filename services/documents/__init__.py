@@ -29,7 +29,12 @@ from services.documents.numbers import (
     take_number,
 )
 from services.documents.pdf import latin1
-from services.documents.service import RECEIPT_USAGE, DocumentService
+from services.documents.service import (
+    RECEIPT_USAGE,
+    DocumentService,
+    InvoiceCheckout,
+    NewInvoice,
+)
 
 __all__ = [
     "INVOICE_USAGE",
@@ -39,7 +44,9 @@ __all__ = [
     "DocumentNotFound",
     "DocumentService",
     "InvalidInvoice",
+    "InvoiceCheckout",
     "InvoiceDraft",
+    "NewInvoice",
     "NotPaidYet",
     "NotYours",
     "company_year",

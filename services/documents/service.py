@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -54,6 +57,18 @@ RECEIPT_USAGE = (
     "Send /receipt with a payment number, like /receipt 12 (see /payments or /balance), "
     "or a receipt number, like /receipt R-2026-000123."
 )
+
+
+# Opens the checkout of a new invoice in its transaction: the link, or None (too big).
+InvoiceCheckout = Callable[[BaseDBAsyncClient, Invoice, Event, Person], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    invoice: Invoice
+    pdf: Attachment
+    link: str | None  # the checkout page the client pays it on
+    online: bool  # M-Pesa is set up: a link was made unless the total is too big for it
 
 
 class DocumentService:
@@ -217,8 +232,11 @@ class DocumentService:
 
     # Invoices
 
-    async def create_invoice(self, actor: Person, text: str) -> tuple[Invoice, Attachment]:
-        """A client's invoice from the typed line; its PDF is emailed to the client."""
+    async def create_invoice(
+        self, actor: Person, text: str, *, checkout: InvoiceCheckout | None = None
+    ) -> NewInvoice:
+        """A client's invoice from the typed line; its PDF is emailed to the client, with the
+        link to pay it when `checkout` opens one (in the invoice's transaction)."""
         require_manager(actor, "make invoices")
         draft = parse_invoice(text)
         event = await Event.get_or_none(id=draft.event_id)
@@ -262,9 +280,16 @@ class DocumentService:
                 details={"number": invoice.number, "event": event.id, "total": invoice.total},
                 using_db=conn,
             )
+            link = await checkout(conn, invoice, event, actor) if checkout else None
             rendered = self.renderer.render_parts(
                 NotificationKind.INVOICE.value,
-                {"invoice": invoice, "lines": draft.lines, "event": event, "now": now},
+                {
+                    "invoice": invoice,
+                    "lines": draft.lines,
+                    "event": event,
+                    "now": now,
+                    "link": link,
+                },
                 chat=False,
                 email=True,
                 page=True,
@@ -286,7 +311,8 @@ class DocumentService:
             )
         self.outbox.wake()
         log.info("invoice %s for event %s: KES %s", invoice.number, event.id, invoice.total)
-        return invoice, await self.invoice_pdf(invoice)
+        pdf = await self.invoice_pdf(invoice)
+        return NewInvoice(invoice, pdf, link, online=checkout is not None)
 
     async def invoice_pdf(self, invoice: Invoice) -> Attachment:
         event = await Event.get(id=invoice.event_id)  # type: ignore[attr-defined]

@@ -1,0 +1,161 @@
+# ruff: noqa: F811  (the payment fixtures are imported from payments_helpers, then used)
+"""Invoices paid through the checkout (SPEC §9): /invoice gives a link, in the caption and in
+the client's email; the client types their number and pays on the page; once every part is
+paid the invoice is PAID, the manager told and the client thanked, once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+from bot.app import Callsheet
+from models import (
+    AuditAction,
+    AuditLog,
+    Deposit,
+    Instalment,
+    Invoice,
+    InvoiceStatus,
+    OutboxMessage,
+    Payment,
+)
+from sandbox.daraja import DarajaSandbox, Outcome
+from sandbox.telegram import TelegramSandbox
+from services.checkout._invoices import ONLINE_MAX, parts
+from services.clock import ManualClock
+from services.money import MAX_AMOUNT
+from tests.checkout_helpers import LINK, browser, events, office, path, press_pay, visible
+from tests.conftest import Mailbox, People, text_part
+from tests.documents_helpers import pdf_attachment, pdf_text, sent_pdf
+from tests.event_setup import said
+from tests.payments_helpers import app, daraja, tg  # noqa: F401  (fixtures)
+
+CLIENT = "254712345678"
+INVOICE = "/invoice 1 | Tamu Weddings | accounts@tamu.example | Sound system 45000; Lighting 30,000"
+
+
+def test_an_invoice_is_split_into_as_few_payments_as_m_pesa_takes() -> None:
+    assert parts(75_000) == [75_000]
+    assert parts(MAX_AMOUNT) == [MAX_AMOUNT]
+    assert parts(600_000) == [200_000] * 3
+    assert parts(500_001) == [166_667, 166_667, 166_667]
+    # Just under three full prompts: the remainder spread, no part above the limit.
+    assert parts(3 * MAX_AMOUNT - 1) == [MAX_AMOUNT, MAX_AMOUNT, MAX_AMOUNT - 1]
+    assert max(parts(ONLINE_MAX)) == MAX_AMOUNT and len(parts(ONLINE_MAX)) == 12
+    for total in (1, 2, 249_999, 250_001, 499_999, 1_234_567, ONLINE_MAX):
+        split = parts(total)
+        assert sum(split) == total and max(split) <= MAX_AMOUNT and min(split) >= 1
+
+
+async def test_a_client_pays_an_invoice_from_its_link_and_it_becomes_paid_once(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, mail: Mailbox
+) -> None:
+    desk = await office(tg, people)
+    reply = await said(tg, desk.boss, INVOICE, "Invoice INV-2026-000001")
+    caption = reply["caption"]
+    assert "and the link to pay it" in caption and "The client can pay it by M-Pesa" in caption
+    found = LINK.search(caption)
+    assert found, caption
+    link = found.group(1)
+    email = await mail.wait_for("accounts@tamu.example", "INV-2026-000001")
+    assert f"Pay it by M-Pesa on this page: {link}" in text_part(email)
+
+    async with browser(app) as client, events(client, link) as stream:
+        page = await client.get(path(link))
+        text = visible(page.text)
+        assert "Invoice INV-2026-000001 for Tamu Weddings : KES 75,000" in text
+        assert "Due now: KES 75,000" in text and "Pay KES 75,000" in text
+        assert 'value=""' in page.text  # no number yet: the client types theirs
+        # Pay without a number: said plainly, and no prompt sent.
+        empty = await press_pay(client, link, phone="")
+        assert empty.status_code == 400
+        assert empty.json()["error"] == "Enter the M-Pesa number to pay from, like 0712 345 678."
+        assert daraja.pushes == [] and await Payment.all().count() == 0
+
+        assert (await stream.next())["state"] == "ready"
+        daraja.next_outcome(CLIENT, Outcome.HOLD)
+        assert (await press_pay(client, link)).json()["state"] == "waiting"
+        payment = await Payment.get()
+        assert payment.purpose.startswith("Invoice INV-2026-000001 · Tamu Weddings · #1")
+        assert payment.account_reference == "INV26-000001" and payment.person_id is None  # type: ignore[attr-defined]
+        assert payment.checkout_request_id is not None
+        await daraja.release(payment.checkout_request_id, Outcome.SUCCESS)
+        done = visible((await stream.until("done"))["html"])
+        assert "Paid in full: KES 75,000. Thank you!" in done and "R-2026-000001" in done
+
+    # The checkout worker's round sees the invoice paid: the manager is told, the client
+    # thanked, once (another round, or another instance, finds nothing more to do).
+    assert app.services is not None and app.services.checkout is not None
+    checkout = app.services.checkout
+    assert (await Invoice.get()).status is InvoiceStatus.OPEN
+    assert await asyncio.gather(checkout.close_paid_invoices(), checkout.close_paid_invoices()) in (
+        [1, 0],
+        [0, 1],
+    )
+    assert await checkout.close_paid_invoices() == 0
+    told = await tg.wait_for_bot_message(desk.boss.id, "paid invoice INV-2026-000001 in full")
+    assert "Tamu Weddings paid invoice INV-2026-000001 in full: KES 75,000" in told["text"]
+    assert "Receipts: R-2026-000001" in told["text"]
+    thanks = await mail.wait_for("accounts@tamu.example", "is paid, thank you")
+    assert "Receipts: R-2026-000001" in text_part(thanks)
+    name, attached = pdf_attachment(thanks)
+    assert name == "INV-2026-000001.pdf" and "Paid" in pdf_text(attached)
+    invoice = await Invoice.get()
+    assert invoice.status is InvoiceStatus.PAID and invoice.paid_at is not None
+    assert await AuditLog.filter(action=AuditAction.INVOICE_PAID).count() == 1
+    assert await OutboxMessage.filter(dedupe_key__startswith="invoice-paid:").count() == 3
+    listed = (await said(tg, desk.boss, "/deposits", "Latest deposits"))["text"]
+    assert "✅ INV-2026-000001 · Tamu Weddings · #1 Harusi ya Wanjiru · KES 75,000 of" in listed
+    activity = (await said(tg, desk.boss, "/activity", "paid invoice"))["text"]
+    assert "Tamu Weddings" in activity
+    assert "paid invoice INV-2026-000001 in full (KES 75,000) by M-Pesa" in activity
+    again = await said(tg, desk.boss, "/receipt 1", "R-2026-000001")
+    assert "75,000" in pdf_text(sent_pdf(tg, again)[1])
+
+
+async def test_a_big_invoice_is_paid_in_parts_and_a_huge_one_gets_no_link(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, clock: ManualClock
+) -> None:
+    desk = await office(tg, people)
+    reply = await said(
+        tg, desk.boss, "/invoice 1 | Baraka Events | ops@baraka.example | Full rig 600000", "🧾"
+    )
+    found = LINK.search(reply["caption"])
+    assert found, reply["caption"]
+    link = found.group(1)
+    assert [i.amount for i in await Instalment.all().order_by("number")] == [200_000] * 3
+    async with browser(app) as client, events(client, link) as stream:
+        text = visible((await client.get(path(link))).text)
+        assert "in 3 payments (M-Pesa takes at most KES 250,000 at a time)" in text
+        assert "Due now: KES 200,000 (payment 1 of 3)" in text
+        assert (await stream.next())["state"] == "ready"
+        daraja.next_outcome(CLIENT, Outcome.SUCCESS)
+        await press_pay(client, link)
+        paid = visible((await stream.until("paid"))["html"])
+        assert "Due now: KES 200,000 (payment 2 of 3)" in paid
+        assert "Paid so far: KES 200,000 of KES 600,000" in paid
+    assert (await Invoice.get()).status is InvoiceStatus.OPEN  # two parts still to pay
+    # Unpaid days later: one alert for the invoice, naming the part to pay next.
+    assert app.services is not None and app.services.checkout is not None
+    clock.advance(timedelta(days=3, minutes=1))
+    assert await app.services.checkout.alert_missed() == 1
+    alert = await tg.wait_for_bot_message(desk.boss.id, "has not paid")
+    assert "Baraka Events has not paid payment 2 of 3: KES 200,000" in alert["text"]
+    assert (
+        "Invoice INV-2026-000001 for Harusi ya Wanjiru (#1): KES 200,000 of KES 600,000"
+        in (alert["text"])
+    )
+    assert "Call them on +254 712 345 678; they can pay from their link" in alert["text"]
+    clock.advance(timedelta(days=1))
+    assert await app.services.checkout.alert_missed() == 0
+
+    huge = await said(
+        tg,
+        desk.boss,
+        f"/invoice 1 | Baraka Events | ops@baraka.example | Festival {ONLINE_MAX + 1}",
+        "INV-2026-000002",
+    )
+    assert "No M-Pesa link: KES 3,000,001 is more than a payment link can take" in huge["caption"]
+    assert not re.search(r"/pay/", huge["caption"])
+    assert await Deposit.filter(invoice__number="INV-2026-000002").count() == 0
