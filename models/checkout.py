@@ -3,7 +3,8 @@
 A deposit is split into instalments; each is paid by M-Pesa STK push through the payments
 package, and each push's Payment is linked to its instalment (`InstalmentPayment`), so what
 is paid is always read from the payments themselves. Only the SHA-256 of a link's token is
-kept. Times are aware UTC from the caller's clock.
+kept (an invoice's link is also in the client's email, in the outbox like every email).
+Times are aware UTC from the caller's clock.
 """
 
 from __future__ import annotations

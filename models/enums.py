@@ -131,6 +131,7 @@ class AuditAction(StrEnum):
 
     INVOICE_CREATED = "invoice.created"
     INVOICE_PAID = "invoice.paid"  # its checkout paid in full
+    CHECKOUT_RELINKED = "checkout.relinked"  # /paylink: a deposit's or invoice's new link
 
     LEDGER_CHARGE = "ledger.charge"
     LEDGER_UNCHARGE = "ledger.uncharge"

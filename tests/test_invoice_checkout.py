@@ -19,6 +19,7 @@ from models import (
     InvoiceStatus,
     OutboxMessage,
     Payment,
+    Person,
 )
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import TelegramSandbox
@@ -98,7 +99,10 @@ async def test_a_client_pays_an_invoice_from_its_link_and_it_becomes_paid_once(
     thanks = await mail.wait_for("accounts@tamu.example", "is paid, thank you")
     assert "Receipts: R-2026-000001" in text_part(thanks)
     name, attached = pdf_attachment(thanks)
-    assert name == "INV-2026-000001.pdf" and "Paid" in pdf_text(attached)
+    paid_pdf = pdf_text(attached)
+    assert name == "INV-2026-000001.pdf" and "Total paid" in paid_pdf
+    assert "Paid in full. Thank you from Sauti Sound." in paid_pdf
+    assert "Total due" not in paid_pdf and "Please quote" not in paid_pdf
     invoice = await Invoice.get()
     assert invoice.status is InvoiceStatus.PAID and invoice.paid_at is not None
     assert await AuditLog.filter(action=AuditAction.INVOICE_PAID).count() == 1
@@ -112,7 +116,7 @@ async def test_a_client_pays_an_invoice_from_its_link_and_it_becomes_paid_once(
     assert "75,000" in pdf_text(sent_pdf(tg, again)[1])
 
 
-async def test_a_big_invoice_is_paid_in_parts_and_a_huge_one_gets_no_link(
+async def test_a_big_invoice_is_paid_in_parts_within_m_pesa_limits_and_relinked(
     app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, clock: ManualClock
 ) -> None:
     desk = await office(tg, people)
@@ -125,35 +129,143 @@ async def test_a_big_invoice_is_paid_in_parts_and_a_huge_one_gets_no_link(
     assert [i.amount for i in await Instalment.all().order_by("number")] == [200_000] * 3
     async with browser(app) as client, events(client, link) as stream:
         text = visible((await client.get(path(link))).text)
-        assert "in 3 payments (M-Pesa takes at most KES 250,000 at a time)" in text
+        assert (
+            "in 3 payments (M-Pesa takes at most KES 250,000 at a time, and KES 500,000 a day "
+            "from one number)" in text
+        )
         assert "Due now: KES 200,000 (payment 1 of 3)" in text
         assert (await stream.next())["state"] == "ready"
-        daraja.next_outcome(CLIENT, Outcome.SUCCESS)
         await press_pay(client, link)
         paid = visible((await stream.until("paid"))["html"])
         assert "Due now: KES 200,000 (payment 2 of 3)" in paid
-        assert "Paid so far: KES 200,000 of KES 600,000" in paid
-    assert (await Invoice.get()).status is InvoiceStatus.OPEN  # two parts still to pay
+        # The same amount again at once: M-Pesa's two-minute rule, said plainly.
+        await press_pay(client, link)
+        same = visible((await stream.until("failed"))["html"])
+        assert "A payment of the same amount was made moments ago. Wait two minutes" in same
+        clock.advance(timedelta(minutes=3))
+        await press_pay(client, link)
+        paid = visible((await stream.until("paid"))["html"])
+        assert "Paid so far: KES 400,000 of KES 600,000" in paid
+        # A third the same day passes the payer's daily KES 500,000.
+        clock.advance(timedelta(minutes=3))
+        await press_pay(client, link)
+        over = visible((await stream.until("failed"))["html"])
+        assert "Your daily M-Pesa limit is reached." in over
+        assert "Due now: KES 200,000 (payment 3 of 3)" in over
+    assert (await Invoice.get()).status is InvoiceStatus.OPEN  # a part still to pay
+
     # Unpaid days later: one alert for the invoice, naming the part to pay next.
     assert app.services is not None and app.services.checkout is not None
+    checkout = app.services.checkout
     clock.advance(timedelta(days=3, minutes=1))
-    assert await app.services.checkout.alert_missed() == 1
+    assert await checkout.alert_missed() == 1
     alert = await tg.wait_for_bot_message(desk.boss.id, "has not paid")
-    assert "Baraka Events has not paid payment 2 of 3: KES 200,000" in alert["text"]
+    assert "Baraka Events has not paid payment 3 of 3: KES 200,000" in alert["text"]
     assert (
-        "Invoice INV-2026-000001 for Harusi ya Wanjiru (#1): KES 200,000 of KES 600,000"
+        "Invoice INV-2026-000001 for Harusi ya Wanjiru (#1): KES 400,000 of KES 600,000"
         in (alert["text"])
     )
     assert "Call them on +254 712 345 678; they can pay from their link" in alert["text"]
     clock.advance(timedelta(days=1))
-    assert await app.services.checkout.alert_missed() == 0
+    assert await checkout.alert_missed() == 0
 
+    # The link expired (30 days): /paylink makes a new one, and the old one stops working.
+    clock.advance(timedelta(days=30))
+    async with browser(app) as client:
+        assert (await client.get(path(link))).status_code == 410
+    again = await said(tg, desk.boss, "/paylink inv-2026-000001", "New payment link")
+    assert "for invoice INV-2026-000001: Baraka Events" in again["text"]
+    assert "KES 400,000 of KES 600,000 paid" in again["text"]
+    assert "The old link no longer works." in again["text"]
+    fresh = LINK.search(again["text"])
+    assert fresh and fresh.group(1) != link
+    async with browser(app) as client, events(client, fresh.group(1)) as stream:
+        assert (await client.get(path(link))).status_code == 404
+        assert (await stream.next())["state"] == "failed"
+        await press_pay(client, fresh.group(1))
+        done = visible((await stream.until("done"))["html"])
+        assert "Paid in full: KES 600,000. Thank you!" in done
+    assert await checkout.close_paid_invoices() == 1
+    refused = await said(tg, desk.boss, "/paylink INV-2026-000001", "❌")
+    assert "Invoice INV-2026-000001 is paid: nothing to pay." in refused["text"]
+    activity = (await said(tg, desk.boss, "/activity", "new payment link"))["text"]
+    assert "made a new payment link for Invoice INV-2026-000001 (Baraka Events)" in activity
+
+
+async def test_a_huge_invoice_gets_no_link_and_paylink_says_why(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    desk = await office(tg, people)
     huge = await said(
         tg,
         desk.boss,
         f"/invoice 1 | Baraka Events | ops@baraka.example | Festival {ONLINE_MAX + 1}",
-        "INV-2026-000002",
+        "INV-2026-000001",
     )
     assert "No M-Pesa link: KES 3,000,001 is more than a payment link can take" in huge["caption"]
     assert not re.search(r"/pay/", huge["caption"])
-    assert await Deposit.filter(invoice__number="INV-2026-000002").count() == 0
+    assert await Deposit.all().count() == 0
+    refused = await said(tg, desk.boss, "/paylink INV-2026-000001", "❌")
+    assert "more than a payment link can take (KES 3,000,000)" in refused["text"]
+    for text, expected in (
+        ("/paylink", "Send /paylink with a deposit's number or an invoice's"),
+        ("/paylink soon", "“soon” is not a deposit or invoice number."),
+        ("/paylink 9", "There is no deposit #9."),
+        ("/paylink INV-2026-000009", "There is no invoice INV-2026-000009."),
+    ):
+        assert expected in (await said(tg, desk.boss, text, "❌"))["text"]
+    assert await Deposit.all().count() == 0
+
+
+async def test_an_invoice_made_without_a_link_gets_one_and_a_cancelled_event_still_owes_it(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox
+) -> None:
+    desk = await office(tg, people)
+    boss = await Person.get(phone="+254700000001")
+    assert app.services is not None
+    # As an invoice made before M-Pesa was set up: no checkout.
+    made = await app.services.documents.create_invoice(
+        boss, "1 | Tamu Weddings | accounts@tamu.example | Cancellation fee 20000"
+    )
+    assert made.link is None and await Deposit.all().count() == 0
+    card = await said(tg, desk.boss, "/event 1", "Harusi ya Wanjiru")
+    await tg.press(desk.boss, card["message_id"], "Cancel event")
+    sure = await tg.wait_for_bot_message(desk.boss.id, "Cancel event #1?", after=card["message_id"])
+    await tg.press(desk.boss, sure["message_id"], "Yes, cancel it")
+    await tg.wait_for_bot_message(desk.boss.id, "Event cancelled", message_id=sure["message_id"])
+
+    # Two managers at once: one checkout, and one of the two links works.
+    assert app.services.checkout is not None
+    both = await asyncio.gather(
+        app.services.checkout.relink(boss, "INV-2026-000001"),
+        app.services.checkout.relink(boss, "INV-2026-000001"),
+    )
+    assert await Deposit.all().count() == 1
+    # In the chat: a third link, the only one that works now.
+    again = await said(tg, desk.boss, "/paylink INV-2026-000001", "New payment link")
+    fresh = LINK.search(again["text"])
+    assert fresh is not None
+    link = fresh.group(1)
+    async with browser(app) as client:
+        for old in both:
+            assert (await client.get(path(old.link))).status_code == 404
+        page = visible((await client.get(path(link))).text)
+        assert "This event was cancelled" not in page and "Pay KES 20,000" in page
+        daraja.next_outcome(CLIENT, Outcome.SUCCESS)
+        assert (await press_pay(client, link)).status_code == 200
+    await daraja.wait_for_pushes(1)
+
+
+async def test_paid_prompts_do_not_count_against_a_links_hourly_limit(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, clock: ManualClock
+) -> None:
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000 | 6")
+    async with browser(app) as client, events(client, link) as stream:
+        await stream.next()
+        for paid in range(1, 7):  # six paid ahead within the hour: the limit is for unpaid ones
+            answer = await press_pay(client, link)
+            assert answer.status_code == 200, answer.text
+            await stream.until("done" if paid == 6 else "paid")
+            clock.advance(timedelta(minutes=3))  # M-Pesa's two-minute rule: same amounts
+    assert len(daraja.pushes) == 6

@@ -1,5 +1,6 @@
 """/deposit: a client's deposit for an event, split into monthly instalments if asked, and
-the link to send them (WhatsApp, email); /deposits: the latest deposits and what is paid."""
+the link to send them (WhatsApp, email); /deposits: the latest deposits and invoices and what
+is paid; /paylink: a new link for one of them."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from bot.context import CallsheetContext
 from handlers.common import MANAGER_COMMANDS, Command, current_person
 from handlers.payments._common import user_data
 from handlers.payments._form import Field, guided
-from handlers.shared import managers_only, reply
+from handlers.shared import args_text, managers_only, reply
 from models import Event, EventStatus, Person
 from services.checkout import (
     MAX_INSTALMENTS,
+    PAYLINK_USAGE,
+    BadDeposit,
     CheckoutOff,
     CheckoutService,
     DepositAsk,
@@ -35,7 +38,12 @@ MANAGER_COMMANDS += [
         "A payment link for a client's deposit; | 3 splits it into 3 monthly instalments",
         "/deposit 12 | Tamu Weddings | 0712 345 678 | 60000 | 3",
     ),
-    Command("deposits", "The latest client deposits and what is paid"),
+    Command("deposits", "The latest client deposits and invoices, and what is paid"),
+    Command(
+        "paylink",
+        "A new payment link for a deposit or an invoice (the old one stops working)",
+        "/paylink INV-2026-000045",
+    ),
 ]
 FORM = "guided:deposit"  # the guided form's answers so far (handlers/payments/_form.py)
 OFF = (
@@ -99,6 +107,17 @@ async def _create(
     await reply(update, context, "payments/deposit_created", made=made)
 
 
+@managers_only("make payment links")
+async def paylink_command(update: Update, context: CallsheetContext) -> None:
+    actor = await current_person(update, context)
+    assert actor is not None
+    text = args_text(update)
+    if not text.strip():
+        raise BadDeposit(PAYLINK_USAGE)
+    made = await _checkout(context).relink(actor, text)
+    await reply(update, context, "payments/paylink", made=made)
+
+
 @managers_only("see deposits")
 async def deposits_command(update: Update, context: CallsheetContext) -> None:
     actor = await current_person(update, context)
@@ -135,3 +154,4 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
     )
     application.add_handler(CommandHandler("deposits", deposits_command))
+    application.add_handler(CommandHandler("paylink", paylink_command))

@@ -21,6 +21,8 @@ from sandbox.daraja._checks import (
 from sandbox.daraja._state import NAIROBI, Checkout, Fault, Outcome, ReceivedPush, SandboxState
 
 _RULE_LIMITED = (17, "Rule limited.")
+_DAILY_LIMIT = (4, "Declined due to limit rule: would exceed daily transfer limit.")
+PAYER_DAILY = 500_000  # KES a customer may pay in a day (Nairobi's), all payments together
 _WRONG_PARTY = (2028, "The request is not permitted according to product assignment.")
 
 
@@ -55,6 +57,8 @@ class StkEndpoints:
             forced = _WRONG_PARTY
         elif self._paid_recently(checkout.phone, checkout.amount):
             forced = _RULE_LIMITED
+        elif self._paid_today(checkout.phone) + checkout.amount > PAYER_DAILY:
+            forced = _DAILY_LIMIT
         if outcome is Outcome.HOLD:
             state.held[checkout.checkout_id] = asyncio.Event()
         if outcome is Outcome.BEFORE_RESPONSE and forced is None:
@@ -152,6 +156,15 @@ class StkEndpoints:
         return any(
             p == phone and a == amount and (now - t).total_seconds() < 120
             for t, p, a in self._state.paid
+        )
+
+    def _paid_today(self, phone: str) -> int:
+        """What this phone paid today, the sandbox's clock in Nairobi (M-Pesa's daily limit)."""
+        today = self._state.clock().astimezone(NAIROBI).date()
+        return sum(
+            a
+            for t, p, a in self._state.paid
+            if p == phone and t.astimezone(NAIROBI).date() == today
         )
 
     def _choose_outcome(self, phone: str) -> Outcome:

@@ -19,6 +19,8 @@ from services.checkout._errors import (
     TooMany,
 )
 from services.checkout._limits import SlidingWindow
+from services.checkout._links import USAGE as PAYLINK_USAGE
+from services.checkout._links import NewLink
 from services.checkout._plan import (
     MAX_INSTALMENTS,
     USAGE,
@@ -35,6 +37,7 @@ from services.checkout._worker import CheckoutWorker
 
 __all__ = [
     "MAX_INSTALMENTS",
+    "PAYLINK_USAGE",
     "PUSHES_PER_HOUR",
     "STILL_WAITING_AFTER",
     "USAGE",
@@ -48,6 +51,7 @@ __all__ = [
     "Line",
     "LinkNotValid",
     "NewDeposit",
+    "NewLink",
     "NothingToPay",
     "SlidingWindow",
     "State",

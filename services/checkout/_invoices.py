@@ -85,10 +85,11 @@ async def open_checkout(
     return True
 
 
-async def close_paid(notifier: Notifier, now: datetime) -> int:
+async def close_paid(notifier: Notifier, now: datetime, limit: int = 50) -> int:
     """Every open invoice whose checkout is paid in full becomes PAID: its manager is told
     and the client thanked by email with the invoice (now marked paid) attached. Only the
-    invoices with a payment made are looked at."""
+    invoices with a payment made are looked at, oldest first (a partly paid
+    one is looked at each round until it is paid: a few, never the whole book)."""
     started = (
         await InstalmentPayment.filter(
             payment__status=PaymentStatus.COMPLETED,
@@ -98,11 +99,14 @@ async def close_paid(notifier: Notifier, now: datetime) -> int:
         .values_list("instalment__deposit_id", flat=True)
     )
     closed = 0
-    for deposit in await Deposit.filter(id__in=set(started)).order_by("id"):
-        view = await load_view(deposit, now)
-        if view.invoice is None or any(line.paid_by is None for line in view.lines):
-            continue
-        closed += await _close(notifier, view, now)
+    for deposit in await Deposit.filter(id__in=set(started)).order_by("id").limit(limit):
+        try:
+            view = await load_view(deposit, now)
+            if view.invoice is None or any(line.paid_by is None for line in view.lines):
+                continue
+            closed += await _close(notifier, view, now)
+        except Exception:  # one invoice's trouble must not keep the others open
+            log.exception("deposit %s: closing its invoice failed; next round", deposit.id)
     return closed
 
 

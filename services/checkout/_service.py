@@ -7,13 +7,12 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -26,6 +25,7 @@ from models import (
     InstalmentPayment,
     Invoice,
     NotificationKind,
+    PaymentStatus,
     Person,
     Receipt,
 )
@@ -33,6 +33,8 @@ from services import audit
 from services.checkout._errors import BadDeposit, LinkNotValid, NothingToPay, TooMany
 from services.checkout._invoices import close_paid, open_checkout
 from services.checkout._limits import SlidingWindow
+from services.checkout._links import NewLink, new_token, relink
+from services.checkout._links import target as relink_target
 from services.checkout._plan import DepositAsk, due_dates, link_expiry, split
 from services.checkout._view import CheckoutView, Line, State, changed, load_view
 from services.clock import Clock
@@ -44,7 +46,7 @@ from services.phones import normalise_phone
 
 log = logging.getLogger(__name__)
 
-PUSHES_PER_HOUR = 5  # prompts a link's Pay may send in an hour (due-date pushes aside)
+PUSHES_PER_HOUR = 5  # unpaid prompts a link's Pay may send in an hour (due-date ones aside)
 REQUESTS_PER_MINUTE = 60  # requests to /pay pages from one address (in this process)
 PRESSES_PER_HOUR = 10  # Pay presses from one address (in this process)
 
@@ -124,7 +126,7 @@ class CheckoutService:
         amounts = split(ask.total, ask.instalments)
         now = self.clock.now()
         dates = due_dates(now, ask.instalments, self.tz)
-        token = secrets.token_urlsafe(24)  # 192 bits
+        token = new_token()
         async with in_transaction() as conn:
             deposit = await Deposit.create(
                 event=event,
@@ -173,7 +175,7 @@ class CheckoutService:
     ) -> str | None:
         """The checkout of a new invoice, in its transaction: the link for the client, or
         None when the total is more than M-Pesa takes from a link."""
-        token = secrets.token_urlsafe(24)  # 192 bits
+        token = new_token()
         made = await open_checkout(
             conn,
             invoice,
@@ -184,6 +186,15 @@ class CheckoutService:
             days=self.link_days,
         )
         return f"{self.base_url}/pay/{token}" if made else None
+
+    async def relink(self, actor: Person, text: str) -> NewLink:
+        """/paylink: a new link for a deposit or an invoice; the old one stops working."""
+        require_manager(actor, "make payment links")
+        token, now = new_token(), self.clock.now()
+        digest = token_hash(token)
+        deposit = await relink_target(text, actor, now, digest, self.link_days)
+        view, expires = await relink(deposit, actor, now, digest=digest, days=self.link_days)
+        return NewLink(view, f"{self.base_url}/pay/{token}", expires)
 
     async def close_paid_invoices(self) -> int:
         closed = await close_paid(self.notifier, self.clock.now())
@@ -236,14 +247,20 @@ class CheckoutService:
         line = view.current
         if line is None:
             raise NothingToPay("Everything is paid. Thank you!")
-        if view.event.status is EventStatus.CANCELLED:
+        if view.event.status is EventStatus.CANCELLED and view.invoice is None:
+            # A deposit is for the event; an invoice is owed whatever became of it.
             raise NothingToPay("This event was cancelled, so nothing more is asked. Contact us.")
         if view.in_flight:
             return view
         since = self.clock.now() - timedelta(hours=1)
-        pressed = await InstalmentPayment.filter(
-            instalment__deposit_id=deposit.id, scheduled=False, created_at__gt=since
-        ).count()
+        # Prompts that were paid are no abuse: an invoice in six parts is six presses.
+        pressed = (
+            await InstalmentPayment.filter(
+                instalment__deposit_id=deposit.id, scheduled=False, created_at__gt=since
+            )
+            .exclude(payment__status=PaymentStatus.COMPLETED)
+            .count()
+        )
         if pressed >= PUSHES_PER_HOUR:
             raise TooMany(
                 "Too many payment prompts were sent from this link in the last hour. "
@@ -339,6 +356,7 @@ class CheckoutService:
             "count": len(view.lines),
             "paid_total": view.paid_total,
             "missed": missed,
+            "expired": view.deposit.expires_at <= view.now,
         }
 
     # --- due dates (the checkout worker) ------------------------------------------------
@@ -382,14 +400,17 @@ class CheckoutService:
         return 1 if await self._push(view, line, deposit.phone, scheduled=True) else 0
 
     async def alert_missed(self, limit: int = 50) -> int:
-        """An instalment still unpaid `missed_days` after its date: its manager is told, once."""
+        """An instalment still unpaid `missed_days` after its date: its manager is told, once.
+        An invoice's parts are due together: the first round claims them all and tells once,
+        naming the part to pay next. An invoice is owed even if its event was cancelled."""
         now = self.clock.now()
         late = (
             await Instalment.filter(
+                Q(deposit__event__status__not=EventStatus.CANCELLED)
+                | Q(deposit__invoice_id__isnull=False),
                 missed_at__isnull=True,
                 due_at__lte=now - self.missed_after,
                 deposit__status=DepositStatus.OPEN,
-                deposit__event__status__not=EventStatus.CANCELLED,
             )
             .order_by("due_at", "id")
             .limit(limit)
@@ -399,23 +420,23 @@ class CheckoutService:
             deposit = await Deposit.get(id=instalment.deposit_id)  # type: ignore[attr-defined]
             view = await self.view(deposit)
             line = next(x for x in view.lines if x.instalment.id == instalment.id)
+            if view.invoice is not None:
+                line = view.current or line
+            claim = Instalment.filter(missed_at__isnull=True)
+            if view.invoice is not None:
+                claim = claim.filter(deposit_id=deposit.id)
+            else:
+                claim = claim.filter(id=instalment.id)
             async with in_transaction() as conn:
-                claimed = (
-                    await Instalment.filter(id=instalment.id, missed_at__isnull=True)
-                    .using_db(conn)
-                    .update(missed_at=now)
-                )
+                claimed = await claim.using_db(conn).update(missed_at=now)
                 if not claimed or line.paid_by is not None:
                     continue
-                first = view.current
-                if view.invoice and first and first.instalment.id != instalment.id:
-                    continue  # an invoice's parts are due together: one alert, on the first
                 manager = await Person.get(id=deposit.created_by_id).using_db(conn)  # type: ignore[attr-defined]
                 await self.notifier.notify(
                     manager,
                     NotificationKind.DEPOSIT,
-                    self._context(view, instalment, missed=True),
-                    dedupe_key=f"deposit-missed:{instalment.id}",
+                    self._context(view, line.instalment, missed=True),
+                    dedupe_key=f"deposit-missed:{line.instalment.id}",
                     using_db=conn,
                 )
                 told += 1

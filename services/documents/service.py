@@ -19,6 +19,7 @@ from models import (
     Event,
     Invoice,
     InvoiceLine,
+    InvoiceStatus,
     NotificationKind,
     OutboxMessage,
     PayLine,
@@ -318,6 +319,8 @@ class DocumentService:
         event = await Event.get(id=invoice.event_id)  # type: ignore[attr-defined]
         lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position")
         company = self.renderer.company_name
+        paid_at = invoice.paid_at if invoice.status is InvoiceStatus.PAID else None
+        paid = paid_at is not None
         sheet = Sheet(
             company=company,
             title="Invoice",
@@ -327,12 +330,17 @@ class DocumentService:
             party_label="Bill to",
             party=[invoice.client_name, invoice.client_email],
             lines=[Line(line.description, line.amount) for line in lines],
-            total_label="Total due",
+            total_label="Total paid" if paid else "Total due",
             details=[
                 ("Event", f"#{event.id} {event.title}, {event.venue}"),
                 ("Status", invoice.status.value.capitalize()),
+                *([("Paid on", document_date(paid_at, self.tz))] if paid_at else []),
             ],
-            footer=f"Please quote {invoice.number} with your payment to {company}.",
+            footer=(
+                f"Paid in full. Thank you from {company}."
+                if paid
+                else f"Please quote {invoice.number} with your payment to {company}."
+            ),
         )
         return Attachment(f"{invoice.number}.pdf", PDF, draw(sheet))
 

@@ -221,6 +221,8 @@ def describe(row: AuditLog, subjects: Subjects) -> tuple[str, str]:
         )
     if action is A.INVOICE_CREATED:
         return who, f"made invoice {d.get('number')} for {_kes(d.get('total'))}"
+    if action is A.CHECKOUT_RELINKED:
+        return who, f"made a new payment link for {d.get('what')} ({d.get('client')})"
     if action is A.INVOICE_PAID:
         return who, f"paid invoice {d.get('number')} in full ({_kes(d.get('total'))}) by M-Pesa"
     if action is A.RECONCILIATION_IMPORTED:
