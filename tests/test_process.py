@@ -13,7 +13,7 @@ from PIL import Image
 
 from bot import db
 from sandbox.telegram import TelegramSandbox
-from tests.conftest import BOT_TOKEN, OWN_SQLITE, free_port
+from tests.conftest import BOT_TOKEN, OWN_SQLITE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,6 @@ async def test_run_serves_until_sigterm_and_stops_cleanly(
 ) -> None:
     url = f"sqlite://{tmp_path}/run.sqlite3"
     await db.migrate(url)
-    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -43,7 +42,7 @@ async def test_run_serves_until_sigterm_and_stops_cleanly(
             TELEGRAM_BOT_TOKEN=BOT_TOKEN,
             TELEGRAM_API_BASE_URL=tg.base_url,
             DATABASE_URL=url,
-            HTTP_PORT=str(port),
+            HTTP_PORT="0",  # bound as the system picks it: no other process can take it first
             PYTHONWARNINGS="always",
         ),
         stderr=asyncio.subprocess.PIPE,
