@@ -318,8 +318,13 @@ def _export(settings: Settings, month: str, out: Path) -> int:
             f"{books.month.name} ({settings.tz}): {len(books.rows)} ledger entries, "
             f"net {books.total:+,} KES"
         )
-    else:
+    elif not books.clients:
         print(f"{books.month.name} ({settings.tz}): no ledger entries; the files hold the header")
+    if books.clients:
+        print(
+            f"clients: {len(books.clients)} rows (kind client), {books.received:,} KES received, "
+            f"{books.given_back:,} KES given back"
+        )
     return 0
 
 

@@ -31,6 +31,7 @@ from tests.conftest import Mailbox, People, text_part
 from tests.documents_helpers import pdf_attachment, pdf_text, sent_pdf
 from tests.event_setup import said
 from tests.payments_helpers import app, daraja, tg  # noqa: F401  (fixtures)
+from tests.test_export import _export
 
 CLIENT = "254712345678"
 INVOICE = "/invoice 1 | Tamu Weddings | accounts@tamu.example | Sound system 45000; Lighting 30,000"
@@ -112,6 +113,24 @@ async def test_a_client_pays_an_invoice_from_its_link_and_it_becomes_paid_once(
     activity = (await said(tg, desk.boss, "/activity", "paid invoice"))["text"]
     assert "Tamu Weddings" in activity
     assert "paid invoice INV-2026-000001 in full (KES 75,000) by M-Pesa" in activity
+    # The accountant's export lists the client's money beside the ledger (on no one's).
+    summary, rows, sheet = await _export(tg, desk.boss, "2026-11", "Clients")
+    assert "No ledger entries in November 2026" in summary["text"]
+    assert (
+        "Clients (deposits, invoices; kind “client”, on no one's ledger): KES 75,000 received, 1 row."
+        in (summary["text"])
+    )
+    settled = await Payment.get()
+    client_row = [
+        "Tamu Weddings",
+        "client",
+        "mpesa",
+        "-75000",
+        settled.receipt,
+        "invoice INV-2026-000001 · payment #1",
+    ]
+    assert [row[1:] for row in rows[1:]] == [client_row]
+    assert sheet[1][1:5] == ["Tamu Weddings", "client", "mpesa", -75000]
     again = await said(tg, desk.boss, "/receipt 1", "R-2026-000001")
     assert "75,000" in pdf_text(sent_pdf(tg, again)[1])
 

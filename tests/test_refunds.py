@@ -36,6 +36,7 @@ from services.buttons.refunds import ApproveRefund
 from services.clock import ManualClock
 from services.ledger.export import Exports
 from services.refunds import NotRefundable, RefundAsk
+from tests.checkout_helpers import browser, events, office, press_pay
 from tests.conftest import Mailbox, People, text_part
 from tests.documents_helpers import pdf_attachment, pdf_text
 from tests.payments_helpers import ask, daraja, settled, start_app, tg  # noqa: F401
@@ -349,3 +350,44 @@ async def test_a_refund_made_is_posted_to_webhooks_that_want_it(
         refund = body["data"]["refund"]
         assert (refund["amount"], refund["method"], refund["payment_id"]) == (200, "b2c", 1)
         assert refund["payment_receipt"] == payment.receipt and refund["receipt"]
+
+
+async def test_a_clients_deposit_given_back_is_in_the_export_beside_the_ledger(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox
+) -> None:
+    # A client is nobody's ledger: their deposit and its refund are the export's client rows.
+    desk = await office(tg, people)
+    link = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 60000")
+    async with browser(app) as client, events(client, link) as stream:
+        await stream.next()
+        await press_pay(client, link)
+        await stream.until("done")
+    payment = await Payment.get(id=1)
+    await tg.send_text(desk.boss, "/refund 1 | the event moved")
+    done = await card(tg, desk.boss, "Refunded")
+    assert done["text"].startswith("✅ Refund #1: KES 60,000 back to")
+    reversal = daraja.reversal_of(payment.receipt or "")
+    assert reversal is not None
+    month = await Exports(app.settings.tz).month("2026-11")
+    assert [r.kind for r in month.rows] == []  # nothing on anyone's ledger
+    assert [
+        (r.person, r.kind, r.method, r.amount, r.receipt, r.reference) for r in month.clients
+    ] == [
+        ("Tamu Weddings", "client", "mpesa", -60000, payment.receipt, "deposit #1 · payment #1"),
+        (
+            "Tamu Weddings",
+            "client",
+            "mpesa reversal",
+            60000,
+            reversal.transaction_id,
+            "refund #1 of payment #1",
+        ),
+    ]
+    assert (month.received, month.given_back, month.total) == (60000, 60000, 0)
+    written = month.csv_bytes().decode("utf-8-sig").splitlines()
+    assert len(written) == 3 and written[1].split(",")[1:5] == [
+        "Tamu Weddings",
+        "client",
+        "mpesa",
+        "-60000",
+    ]

@@ -3,7 +3,10 @@ CSV and XLSX with the same rows: date, person, kind, method, amount, receipt, re
 
 The month is the company's (settings.tz): an entry at 30 Nov 22:30 UTC is 1 Dec in Nairobi.
 Amounts are signed as on the ledger: positive raises what the person owes the company,
-negative lowers it, so a column sum is the month's change in what everyone owes.
+negative lowers it, so the sum of the ledger's rows is the month's change in what everyone
+owes. Money from clients (deposits and invoices paid on the checkout page) is on no one's
+ledger; its rows are in the same files, of kind `client`, signed the same way (received is
+negative, given back positive), so the accountant sees every shilling that moved.
 """
 
 from __future__ import annotations
@@ -18,9 +21,23 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from models import LedgerEntry, LedgerKind, Payment, Payout, Person, RecordedPayment, Refund
+from models import (
+    Deposit,
+    InstalmentPayment,
+    Invoice,
+    LedgerEntry,
+    LedgerKind,
+    Payment,
+    PaymentStatus,
+    Payout,
+    Person,
+    RecordedPayment,
+    Refund,
+    RefundStatus,
+)
 from services.errors import InvalidInput, require_manager
 from services.ledger.service import LedgerError
+from services.phones import display_phone
 
 COLUMNS = ("date", "person", "kind", "method", "amount", "receipt", "reference")
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
@@ -88,7 +105,8 @@ class Row:
 @dataclass(frozen=True)
 class MonthExport:
     month: Month
-    rows: list[Row]
+    rows: list[Row]  # the ledger's entries
+    clients: list[Row]  # money from clients and given back to them: on no one's ledger
 
     @property
     def base_name(self) -> str:
@@ -96,14 +114,28 @@ class MonthExport:
 
     @property
     def total(self) -> int:
+        """The month's change in what everyone owes (the ledger's rows only)."""
         return sum(r.amount for r in self.rows)
+
+    @property
+    def received(self) -> int:
+        return -sum(r.amount for r in self.clients if r.amount < 0)
+
+    @property
+    def given_back(self) -> int:
+        return sum(r.amount for r in self.clients if r.amount > 0)
+
+    @property
+    def lines(self) -> list[Row]:
+        """What the files hold: every row of both, by date (a sort that keeps each one's order)."""
+        return sorted([*self.rows, *self.clients], key=lambda r: r.date)
 
     def csv_bytes(self) -> bytes:
         """UTF-8 with a byte-order mark, so that Excel shows names with accents."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(COLUMNS)
-        for row in self.rows:
+        for row in self.lines:
             cells = row.cells()
             cells[0] = row.date.strftime("%Y-%m-%d %H:%M")
             writer.writerow(cells)
@@ -117,7 +149,7 @@ class MonthExport:
         sheet.append(list(COLUMNS))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in self.rows:
+        for row in self.lines:
             sheet.append(row.cells())
             sheet.cell(row=sheet.max_row, column=1).number_format = "yyyy-mm-dd hh:mm"
         for letter, width in zip("ABCDEFG", (17, 28, 11, 8, 11, 13, 40), strict=True):
@@ -208,4 +240,74 @@ class Exports:
                     reference=reference,
                 )
             )
-        return MonthExport(month, rows)
+        return MonthExport(month, rows, await self.clients(start, end))
+
+    async def clients(self, start: datetime, end: datetime) -> list[Row]:
+        """Money that moved with clients in [start, end): completed payments of no one on the
+        list (a deposit, an invoice), and what refunds gave back of such payments."""
+        paid = await Payment.filter(
+            person_id=None,
+            status=PaymentStatus.COMPLETED,
+            resolved_at__gte=start,
+            resolved_at__lt=end,
+        ).order_by("resolved_at", "id")
+        refunds = (
+            await Refund.filter(
+                entry_id=None,
+                status=RefundStatus.REFUNDED,
+                finished_at__gte=start,
+                finished_at__lt=end,
+            )
+            .order_by("finished_at", "id")
+            .prefetch_related("payment", "person")
+        )
+        ids = [p.id for p in paid] + [r.payment.id for r in refunds]
+        names = await _clients_of(ids)
+        rows = [
+            Row(
+                date=(p.resolved_at or p.updated_at).astimezone(self.tz),
+                person=names.get(p.id, ("", ""))[0] or display_phone(p.phone),
+                kind="client",
+                method="mpesa",
+                amount=-(p.paid_amount or p.amount),
+                receipt=p.receipt or "",
+                reference=names.get(p.id, ("", ""))[1] or f"payment #{p.id}",
+            )
+            for p in paid
+        ]
+        rows += [
+            Row(
+                date=(r.finished_at or r.updated_at).astimezone(self.tz),
+                person=(r.person.name if r.person else names.get(r.payment.id, ("", ""))[0])
+                or display_phone(r.phone),
+                kind="client",
+                method=f"mpesa {r.method.value}",
+                amount=r.amount,
+                receipt=r.receipt or "",
+                reference=f"refund #{r.id} of payment #{r.payment.id}",
+            )
+            for r in refunds
+        ]
+        return sorted(rows, key=lambda r: r.date)
+
+
+async def _clients_of(payment_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Each checkout payment's client and what it paid: ("Tamu Weddings", "invoice INV-…")."""
+    links = dict(
+        await InstalmentPayment.filter(payment_id__in=payment_ids or [0]).values_list(
+            "payment_id", "instalment__deposit_id"
+        )
+    )
+    deposits = {d.id: d for d in await Deposit.filter(id__in=set(links.values()) or {0})}
+    numbers: dict[int, str] = dict(
+        await Invoice.filter(
+            id__in=[d.invoice_id for d in deposits.values() if d.invoice_id] or [0]  # type: ignore[attr-defined]
+        ).values_list("id", "number")
+    )
+    found: dict[int, tuple[str, str]] = {}
+    for payment_id, deposit_id in links.items():
+        deposit = deposits[deposit_id]
+        number = numbers.get(deposit.invoice_id)  # type: ignore[attr-defined]
+        what = f"invoice {number}" if number else f"deposit #{deposit.id}"
+        found[payment_id] = (deposit.client_name, f"{what} · payment #{payment_id}")
+    return found
