@@ -65,3 +65,24 @@ async def test_a_client_with_a_long_name_can_pay(
     assert payment.status is PaymentStatus.COMPLETED
     assert payment.purpose.startswith(f"Deposit · {name[:40]}")
     assert len(payment.purpose) <= 100
+
+
+async def test_a_prompt_left_waiting_does_not_hide_the_due_dates_behind_it(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, clock: ManualClock
+) -> None:
+    desk = await office(tg, people)
+    first = await desk.deposit("1 | Tamu Weddings | 0712 345 678 | 100000 | 2")
+    await desk.deposit("1 | Baraka Events | 0722 111 222 | 50000 | 2")
+    assert app.services is not None and app.services.checkout is not None
+    clock.set(datetime(2026, 12, 23, 7, 0, tzinfo=UTC))  # both second instalments due
+    daraja.next_outcome(CLIENT, Outcome.HOLD)
+    async with browser(app) as client:
+        assert (await press_pay(client, first)).json()["state"] == "waiting"
+    # Read one at a time: Tamu's, whose prompt waits, is left for later; Baraka's goes out.
+    assert await app.services.checkout.push_due(limit=1) == 1
+    await daraja.wait_for_pushes(2)
+    assert [str(p.body["PhoneNumber"]) for p in daraja.pushes] == [CLIENT, "254722111222"]
+    assert [i.pushed_at is not None for i in await Instalment.filter(number=2).order_by("id")] == [
+        False,
+        True,
+    ]

@@ -326,7 +326,7 @@ class CheckoutService:
                 await self.notifier.notify(
                     manager,
                     NotificationKind.DEPOSIT,
-                    self._context(view, instalment, missed=False),
+                    view.told(instalment, missed=False),
                     dedupe_key=f"deposit-due:{instalment.id}",
                     using_db=conn,
                 )
@@ -343,47 +343,38 @@ class CheckoutService:
         self._wake_pages()
         return True
 
-    def _context(
-        self, view: CheckoutView, instalment: Instalment, *, missed: bool
-    ) -> dict[str, object]:
-        line = next(x for x in view.lines if x.instalment.id == instalment.id)
-        return {
-            "part": view.part(line),
-            "what": view.what,
-            "deposit": view.deposit,
-            "event": view.event,
-            "instalment": instalment,
-            "count": len(view.lines),
-            "paid_total": view.paid_total,
-            "missed": missed,
-            "expired": view.deposit.expires_at <= view.now,
-        }
-
     # --- due dates (the checkout worker) ------------------------------------------------
 
     async def push_due(self, limit: int = 50) -> int:
         """On each later instalment's date, one prompt to the client and a word to the
         manager: once, however many instances look (the instalment's pushed_at is claimed in
-        the push's own transaction)."""
+        the push's own transaction). Read `limit` at a time, each page after the last: the
+        ones left waiting (a prompt already on the phone) never hide those behind them."""
         now = self.clock.now()
-        due = (
-            await Instalment.filter(
+        done = 0
+        after: Q | None = None
+        while True:
+            query = Instalment.filter(
                 pushed_at__isnull=True,
                 due_at__lte=now,
                 deposit__status=DepositStatus.OPEN,
                 deposit__expires_at__gt=now,
                 deposit__event__status__not=EventStatus.CANCELLED,
             )
-            .order_by("due_at", "id")
-            .limit(limit)
-        )
-        done = 0
-        for instalment in due:
-            try:
-                done += await self._push_due(instalment, now)
-            except Exception:  # one deposit's trouble must not hold back the others' dates
-                log.exception("instalment %s: due-date prompt failed; next round", instalment.id)
-        return done
+            if after is not None:
+                query = query.filter(after)
+            due = await query.order_by("due_at", "id").limit(limit)
+            for instalment in due:
+                try:
+                    done += await self._push_due(instalment, now)
+                except Exception:  # one deposit's trouble must not hold back the others'
+                    log.exception(
+                        "instalment %s: due-date prompt failed; next round", instalment.id
+                    )
+            if len(due) < limit:
+                return done
+            last = due[-1]
+            after = Q(due_at__gt=last.due_at) | Q(due_at=last.due_at, id__gt=last.id)
 
     async def _push_due(self, instalment: Instalment, now: datetime) -> int:
         deposit = await Deposit.get(id=instalment.deposit_id)  # type: ignore[attr-defined]
@@ -435,7 +426,7 @@ class CheckoutService:
                 await self.notifier.notify(
                     manager,
                     NotificationKind.DEPOSIT,
-                    self._context(view, line.instalment, missed=True),
+                    view.told(line.instalment, missed=True),
                     dedupe_key=f"deposit-missed:{line.instalment.id}",
                     using_db=conn,
                 )

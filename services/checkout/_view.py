@@ -88,6 +88,21 @@ class CheckoutView:
             return self.what
         return f"{'Payment' if self.invoice else 'Instalment'} {line.instalment.number} of {count}"
 
+    def told(self, instalment: Instalment, *, missed: bool) -> dict[str, object]:
+        """What the manager's message about `instalment` (due today, or missed) shows."""
+        line = next(x for x in self.lines if x.instalment.id == instalment.id)
+        return {
+            "part": self.part(line),
+            "what": self.what,
+            "deposit": self.deposit,
+            "event": self.event,
+            "instalment": instalment,
+            "count": len(self.lines),
+            "paid_total": self.paid_total,
+            "missed": missed,
+            "expired": self.deposit.expires_at <= self.now,
+        }
+
     @property
     def paid_total(self) -> int:
         return sum(line.instalment.amount for line in self.lines if line.paid_by is not None)
