@@ -166,6 +166,39 @@ class Renderer:
         )
 
 
+async def email_client(
+    renderer: Renderer,
+    kind: NotificationKind,
+    address: str,
+    context: dict[str, Any],
+    *,
+    at: datetime,
+    dedupe_key: str,
+    attachment: tuple[DocumentSeries, int] | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+) -> OutboxMessage:
+    """An email to someone not on the list (a client), queued in the caller's transaction;
+    `attachment` names the document whose PDF it carries (drawn when sent)."""
+    rendered = renderer.render_parts(
+        kind.value, {"now": at, **context}, chat=False, email=True, page=True
+    )
+    return await OutboxMessage.create(
+        person=None,
+        channel=Channel.EMAIL,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        email_to=address,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        attachment=attachment[0] if attachment else None,
+        attachment_id=attachment[1] if attachment else None,
+        next_attempt_at=at,
+        created_at=at,
+        using_db=using_db,
+    )
+
+
 class Notifier:
     def __init__(self, renderer: Renderer, clock: Clock) -> None:
         self.renderer = renderer

@@ -281,10 +281,8 @@ async def test_copies_are_named_by_content_written_whole_and_files_dir_has_a_def
     assert make_settings(files_dir="/srv/files").files_path == Path("/srv/files")
 
 
-async def test_removals_and_attaches_of_one_file_at_once_keep_the_copy_exactly_while_used(
-    database: str, clock: ManualClock, tmp_path: Path
-) -> None:
-    service = EventDocuments(FileStore(tmp_path / "files"), clock, ZoneInfo("Africa/Nairobi"))
+async def gigs(count: int) -> tuple[Person, list[Event]]:
+    """A manager and `count` events of theirs, for the service-level tests below."""
     boss = await Person.create(
         **stamp(Person, START), name="Achieng", phone="+254700000001", access=Access.MANAGER
     )
@@ -298,8 +296,16 @@ async def test_removals_and_attaches_of_one_file_at_once_keep_the_copy_exactly_w
             call_at=START + timedelta(days=3),
             manager=boss,
         )
-        for n in range(3)
+        for n in range(count)
     ]
+    return boss, events
+
+
+async def test_removals_and_attaches_of_one_file_at_once_keep_the_copy_exactly_while_used(
+    database: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    service = EventDocuments(FileStore(tmp_path / "files"), clock, ZoneInfo("Africa/Nairobi"))
+    boss, events = await gigs(3)
     plot = b"%PDF-1.4 the same stage plot"
     offer = Offered(FileKind.DOCUMENT, "BQACAgIAAxkDAAI00000001", "plot.pdf", len(plot))
 
@@ -359,30 +365,16 @@ async def test_a_removal_waiting_on_an_attach_of_the_same_file_keeps_the_copy(
     # waits, the attach's new row commits; the removal must see that row and keep the copy.
     store = HeldStore(tmp_path / "files")
     service = EventDocuments(store, clock, ZoneInfo("Africa/Nairobi"))
-    boss = await Person.create(
-        **stamp(Person, START), name="Achieng", phone="+254700000001", access=Access.MANAGER
-    )
-    gigs = [
-        await Event.create(
-            **stamp(Event, START),
-            title=f"Gig {n}",
-            venue="KICC",
-            starts_at=START + timedelta(days=3),
-            ends_at=START + timedelta(days=3, hours=4),
-            call_at=START + timedelta(days=3),
-            manager=boss,
-        )
-        for n in range(2)
-    ]
+    boss, events = await gigs(2)
     plot = b"%PDF-1.4 the stage plot"
     offer = Offered(FileKind.DOCUMENT, "BQACAgIAAxkDAAI00000002", "plot.pdf", len(plot))
     store.release.set()
-    first = (await service.attach(gigs[0].id, offer, plot, actor=boss, chat_id=None)).document
+    first = (await service.attach(events[0].id, offer, plot, actor=boss, chat_id=None)).document
     store.release.clear()
     store.writing.clear()
 
     attaching = asyncio.create_task(
-        service.attach(gigs[1].id, offer, plot, actor=boss, chat_id=None)
+        service.attach(events[1].id, offer, plot, actor=boss, chat_id=None)
     )
     await store.writing.wait()  # inside the attach's transaction, the copy held
     removing = asyncio.create_task(service.remove(first.id, actor=boss, chat_id=None))

@@ -14,7 +14,6 @@ from tortoise.transactions import in_transaction
 
 from models import (
     AuditAction,
-    Channel,
     Deposit,
     DepositStatus,
     DocumentSeries,
@@ -24,7 +23,6 @@ from models import (
     Invoice,
     InvoiceStatus,
     NotificationKind,
-    OutboxMessage,
     PaymentStatus,
     Person,
 )
@@ -32,7 +30,7 @@ from services import audit
 from services.checkout._plan import MAX_INSTALMENTS
 from services.checkout._view import CheckoutView, load_view
 from services.money import MAX_AMOUNT
-from services.notifications import Notifier
+from services.notifications import Notifier, email_client
 
 log = logging.getLogger(__name__)
 
@@ -146,26 +144,14 @@ async def _close(notifier: Notifier, view: CheckoutView, now: datetime) -> int:
             dedupe_key=f"invoice-paid:{invoice.id}",
             using_db=conn,
         )
-        rendered = notifier.renderer.render_parts(
-            NotificationKind.INVOICE_PAID.value,
-            {**context, "to_client": True, "now": now},
-            chat=False,
-            email=True,
-            page=True,
-        )
-        await OutboxMessage.create(
-            person=None,
-            channel=Channel.EMAIL,
-            kind=NotificationKind.INVOICE_PAID,
+        await email_client(
+            notifier.renderer,
+            NotificationKind.INVOICE_PAID,
+            invoice.client_email,
+            {**context, "to_client": True},
+            at=now,
             dedupe_key=f"invoice-paid:{invoice.id}:client",
-            email_to=invoice.client_email,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            attachment=DocumentSeries.INVOICE,
-            attachment_id=invoice.id,
-            next_attempt_at=now,
-            created_at=now,
+            attachment=(DocumentSeries.INVOICE, invoice.id),
             using_db=conn,
         )
     log.info("invoice %s paid in full through its checkout", invoice.number)

@@ -13,7 +13,6 @@ from tortoise.transactions import in_transaction
 
 from models import (
     AuditAction,
-    Channel,
     Deposit,
     DocumentSeries,
     Event,
@@ -21,7 +20,6 @@ from models import (
     InvoiceLine,
     InvoiceStatus,
     NotificationKind,
-    OutboxMessage,
     PayLine,
     Payment,
     PaymentStatus,
@@ -47,7 +45,7 @@ from services.documents.numbers import (
 from services.documents.pdf import Line, Sheet, document_date, draw
 from services.errors import require_manager
 from services.ids import parse_id
-from services.notifications import Renderer
+from services.notifications import Renderer, email_client
 from services.outbox import Attachment, Outbox, Permanent
 from services.phones import display_phone
 
@@ -282,32 +280,14 @@ class DocumentService:
                 using_db=conn,
             )
             link = await checkout(conn, invoice, event, actor) if checkout else None
-            rendered = self.renderer.render_parts(
-                NotificationKind.INVOICE.value,
-                {
-                    "invoice": invoice,
-                    "lines": draft.lines,
-                    "event": event,
-                    "now": now,
-                    "link": link,
-                },
-                chat=False,
-                email=True,
-                page=True,
-            )
-            await OutboxMessage.create(
-                person=None,
-                channel=Channel.EMAIL,
-                kind=NotificationKind.INVOICE,
+            await email_client(
+                self.renderer,
+                NotificationKind.INVOICE,
+                invoice.client_email,
+                {"invoice": invoice, "lines": draft.lines, "event": event, "link": link},
+                at=now,
                 dedupe_key=f"invoice:{invoice.id}:mail",
-                email_to=invoice.client_email,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                attachment=DocumentSeries.INVOICE,
-                attachment_id=invoice.id,
-                next_attempt_at=now,
-                created_at=now,
+                attachment=(DocumentSeries.INVOICE, invoice.id),
                 using_db=conn,
             )
         self.outbox.wake()
