@@ -89,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write a month's ledger as CSV and XLSX for the accountant",
         description="Write ledger-YYYY-MM.csv and ledger-YYYY-MM.xlsx (the files /export sends): "
         "date, person, kind, method, amount, receipt, reference for every ledger entry of the "
-        "month in the company's timezone (TIMEZONE). Amounts are signed: positive raises what "
-        "the person owes, negative lowers it. Existing files of that name are replaced.",
+        "month in the company's timezone (TIMEZONE), and the money from clients (deposits, "
+        "invoices, their refunds) as rows of kind client. Amounts are signed: positive raises "
+        "what the person owes, negative lowers it. Existing files of that name are replaced.",
     )
     export.add_argument("--month", required=True, help="year and month, e.g. 2026-11")
     export.add_argument(
