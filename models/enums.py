@@ -323,6 +323,6 @@ class RefundStatus(StrEnum):
 
 
 class InvoiceStatus(StrEnum):
-    OPEN = "open"  # sent, not paid yet: the checkout page or a recorded payment settles it
-    PAID = "paid"
-    CANCELLED = "cancelled"
+    OPEN = "open"  # sent, not paid yet: paying every part on its checkout page settles it
+    PAID = "paid"  # its checkout paid in full (services/checkout/_invoices.py)
+    CANCELLED = "cancelled"  # not used yet: no command cancels an invoice

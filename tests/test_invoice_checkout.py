@@ -9,6 +9,8 @@ import asyncio
 import re
 from datetime import timedelta
 
+import pytest
+
 from bot.app import Callsheet
 from models import (
     AuditAction,
@@ -23,7 +25,9 @@ from models import (
 )
 from sandbox.daraja import DarajaSandbox, Outcome
 from sandbox.telegram import TelegramSandbox
-from services.checkout._invoices import ONLINE_MAX, parts
+from services.checkout._errors import LinkChanged
+from services.checkout._invoices import ONLINE_MAX, close_paid, parts
+from services.checkout._links import NewLink, relink
 from services.clock import ManualClock
 from services.money import MAX_AMOUNT
 from tests.checkout_helpers import LINK, browser, events, office, path, press_pay, visible
@@ -237,7 +241,7 @@ async def test_a_huge_invoice_gets_no_link_and_paylink_says_why(
 
 
 async def test_an_invoice_made_without_a_link_gets_one_and_a_cancelled_event_still_owes_it(
-    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, clock: ManualClock
 ) -> None:
     desk = await office(tg, people)
     boss = await Person.get(phone="+254700000001")
@@ -257,16 +261,24 @@ async def test_an_invoice_made_without_a_link_gets_one_and_a_cancelled_event_sti
     assert app.services.checkout is not None
     both = await asyncio.gather(
         app.services.checkout.relink(boss, "INV-2026-000001"),
-        app.services.checkout.relink(boss, "INV-2026-000001"),
+        app.services.checkout.relink(boss, "#inv-2026-000001"),
+        return_exceptions=True,
     )
     assert await Deposit.all().count() == 1
+    given = [b for b in both if isinstance(b, NewLink)]
+    assert given and all(isinstance(b, (NewLink, LinkChanged)) for b in both)
+    # A manager whose link was replaced while they made theirs is told, not handed a dead one.
+    stale = await Deposit.get()
+    await said(tg, desk.boss, "/paylink INV-2026-000001", "New payment link")
+    with pytest.raises(LinkChanged, match="Another manager made a new link for invoice INV-"):
+        await relink(stale, boss, clock.now(), digest="0" * 64, days=30)
     # In the chat: a third link, the only one that works now.
     again = await said(tg, desk.boss, "/paylink INV-2026-000001", "New payment link")
     fresh = LINK.search(again["text"])
     assert fresh is not None
     link = fresh.group(1)
     async with browser(app) as client:
-        for old in both:
+        for old in given:
             assert (await client.get(path(old.link))).status_code == 404
         page = visible((await client.get(path(link))).text)
         assert "This event was cancelled" not in page and "Pay KES 20,000" in page
@@ -288,3 +300,43 @@ async def test_paid_prompts_do_not_count_against_a_links_hourly_limit(
             await stream.until("done" if paid == 6 else "paid")
             clock.advance(timedelta(minutes=3))  # M-Pesa's two-minute rule: same amounts
     assert len(daraja.pushes) == 6
+
+
+async def test_a_paid_invoice_closes_before_older_partly_paid_ones_and_unpaid_ones_are_chased(
+    app: Callsheet, tg: TelegramSandbox, people: People, daraja: DarajaSandbox, clock: ManualClock
+) -> None:
+    desk = await office(tg, people)
+    links = []
+    for line in ("Full rig 600000", "Sound system 45000", "Lighting 30000"):
+        reply = await said(
+            tg, desk.boss, f"/invoice 1 | Tamu Weddings | accounts@tamu.example | {line}", "🧾"
+        )
+        found = LINK.search(reply["caption"])
+        assert found
+        links.append(found.group(1))
+    async with browser(app) as client:
+        for link in links[:2]:  # one part of the first, all of the second
+            async with events(client, link) as stream:
+                await stream.next()
+                await press_pay(client, link)
+                await stream.until("paid" if link == links[0] else "done")
+            clock.advance(timedelta(minutes=3))
+    assert app.services is not None and app.services.checkout is not None
+    # Read one at a time, the older partly paid invoice does not stand in front.
+    assert await close_paid(app.services.checkout.notifier, clock.now(), limit=1) == 1
+    statuses = [i.status for i in await Invoice.all().order_by("id")]
+    assert statuses == [InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.OPEN]
+    # Days later the two open ones are chased once each: by phone once one is known, else
+    # by the email the invoice went to.
+    clock.advance(timedelta(days=3, minutes=1))
+    assert await app.services.checkout.alert_missed() == 2
+
+    def chased() -> list[str] | None:
+        texts = [m.get("text") or "" for m in tg.bot_messages(desk.boss.id)]
+        found = [t for t in texts if "has not paid" in t]
+        return found if len(found) == 2 else None
+
+    alerts = await tg.wait_for(chased, description="the two missed alerts")
+    assert "Call them on +254 712 345 678; they can pay from their link" in alerts[0]
+    assert "has not paid invoice INV-2026-000003: KES 30,000" in alerts[1]
+    assert "Write to them at accounts@tamu.example; they can pay from their link" in alerts[1]

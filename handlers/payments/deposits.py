@@ -111,10 +111,11 @@ async def _create(
 async def paylink_command(update: Update, context: CallsheetContext) -> None:
     actor = await current_person(update, context)
     assert actor is not None
+    checkout = _checkout(context)  # M-Pesa off is said first
     text = args_text(update)
     if not text.strip():
         raise BadDeposit(PAYLINK_USAGE)
-    made = await _checkout(context).relink(actor, text)
+    made = await checkout.relink(actor, text)
     await reply(update, context, "payments/paylink", made=made)
 
 

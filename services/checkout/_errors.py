@@ -31,3 +31,7 @@ class NothingToPay(CheckoutError, Conflict):
 
 class CheckoutOff(CheckoutError, Conflict):
     """M-Pesa is not set up, so no link can be made."""
+
+
+class LinkChanged(CheckoutError, Conflict):
+    """Another /paylink replaced the link this one was replacing."""

@@ -86,9 +86,8 @@ async def open_checkout(
 async def close_paid(notifier: Notifier, now: datetime, limit: int = 50) -> int:
     """Every open invoice whose checkout is paid in full becomes PAID: its manager is told
     and the client thanked by email with the invoice (now marked paid) attached. Only the
-    invoices with a payment made are looked at, oldest first (a partly paid
-    one is looked at each round until it is paid: a few, never the whole book)."""
-    started = (
+    checkouts of open invoices with every part paid are read whole, oldest first."""
+    started = set(
         await InstalmentPayment.filter(
             payment__status=PaymentStatus.COMPLETED,
             instalment__deposit__invoice__status=InvoiceStatus.OPEN,
@@ -96,8 +95,25 @@ async def close_paid(notifier: Notifier, now: datetime, limit: int = 50) -> int:
         .distinct()
         .values_list("instalment__deposit_id", flat=True)
     )
+    # Only those with every part paid: a partly paid invoice (there may be many, for weeks)
+    # must never stand in front of one that is paid.
+    paid = set(
+        await InstalmentPayment.filter(
+            payment__status=PaymentStatus.COMPLETED,
+            instalment__deposit_id__in=sorted(started) or [0],
+        ).values_list("instalment_id", flat=True)
+    )
+    unpaid = {
+        deposit_id
+        for instalment_id, deposit_id in await Instalment.filter(
+            deposit_id__in=sorted(started) or [0]
+        ).values_list("id", "deposit_id")
+        if instalment_id not in paid
+    }
     closed = 0
-    for deposit in await Deposit.filter(id__in=set(started)).order_by("id").limit(limit):
+    for deposit in (
+        await Deposit.filter(id__in=sorted(started - unpaid) or [0]).order_by("id").limit(limit)
+    ):
         try:
             view = await load_view(deposit, now)
             if view.invoice is None or any(line.paid_by is None for line in view.lines):

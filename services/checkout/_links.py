@@ -24,7 +24,7 @@ from models import (
     Person,
 )
 from services import audit
-from services.checkout._errors import BadDeposit, NothingToPay
+from services.checkout._errors import BadDeposit, LinkChanged, NothingToPay
 from services.checkout._invoices import ONLINE_MAX, open_checkout
 from services.checkout._view import CheckoutView, load_view
 from services.errors import NotFound
@@ -48,11 +48,11 @@ class NewLink:
 async def target(text: str, actor: Person, now: datetime, digest: str, days: int) -> Deposit:
     """The checkout `text` names, ready for a new link; its invoice's checkout is opened here
     if it never had one."""
-    shown = " ".join(text.split())
+    shown = " ".join(text.split()).lstrip("#")
     number = _INVOICE.fullmatch(shown)
     if number is not None:
         return await _invoice_checkout(number, actor, now, digest, days)
-    deposit_id = parse_id(shown.lstrip("#"))
+    deposit_id = parse_id(shown)
     if deposit_id is None:
         raise BadDeposit(
             f"“{shown[:30]}” is not a deposit or invoice number. {USAGE}" if shown else USAGE
@@ -81,11 +81,13 @@ async def _invoice_checkout(
             f"take ({format_kes(ONLINE_MAX)}). The client pays it another way."
         )
     event = await Event.get(id=invoice.event_id)  # type: ignore[attr-defined]
+    # Its alerts go to whoever made the invoice (if they are still on the list).
+    owner = await Person.get_or_none(id=invoice.created_by_id, active=True) or actor  # type: ignore[attr-defined]
     # Another manager opening it at the same moment: one checkout (the invoice is unique on
     # it), and the later new link replaces the earlier.
     with contextlib.suppress(IntegrityError):
         async with in_transaction() as conn:
-            await open_checkout(conn, invoice, event, actor, now, digest=digest, days=days)
+            await open_checkout(conn, invoice, event, owner, now, digest=digest, days=days)
     return await Deposit.get(invoice_id=invoice.id)
 
 
@@ -102,11 +104,18 @@ async def relink(
     last_due = max(line.instalment.due_at for line in view.lines)
     expires_at = max(now, last_due) + timedelta(days=days)
     async with in_transaction() as conn:
-        await (
-            Deposit.filter(id=deposit.id)
+        # Only over the link this call read: of two managers at once, one gets the link that
+        # works and the other is told, never two links of which one is dead.
+        replaced = (
+            await Deposit.filter(id=deposit.id, token_hash=deposit.token_hash)
             .using_db(conn)
             .update(token_hash=digest, expires_at=expires_at, updated_at=now)
         )
+        if not replaced:
+            raise LinkChanged(
+                f"Another manager made a new link for {what[:1].lower()}{what[1:]} a moment "
+                "ago: use theirs, or send /paylink again for yours."
+            )
         await audit.record(
             AuditAction.CHECKOUT_RELINKED,
             "deposit",

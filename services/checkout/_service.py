@@ -408,29 +408,34 @@ class CheckoutService:
         )
         told = 0
         for instalment in late:
-            deposit = await Deposit.get(id=instalment.deposit_id)  # type: ignore[attr-defined]
-            view = await self.view(deposit)
-            line = next(x for x in view.lines if x.instalment.id == instalment.id)
-            if view.invoice is not None:
-                line = view.current or line
-            claim = Instalment.filter(missed_at__isnull=True)
-            if view.invoice is not None:
-                claim = claim.filter(deposit_id=deposit.id)
-            else:
-                claim = claim.filter(id=instalment.id)
-            async with in_transaction() as conn:
-                claimed = await claim.using_db(conn).update(missed_at=now)
-                if not claimed or line.paid_by is not None:
-                    continue
-                manager = await Person.get(id=deposit.created_by_id).using_db(conn)  # type: ignore[attr-defined]
-                await self.notifier.notify(
-                    manager,
-                    NotificationKind.DEPOSIT,
-                    view.told(line.instalment, missed=True),
-                    dedupe_key=f"deposit-missed:{line.instalment.id}",
-                    using_db=conn,
-                )
-                told += 1
+            try:
+                told += await self._alert(instalment, now)
+            except Exception:  # one deposit's trouble must not hold back the others' alerts
+                log.exception("instalment %s: missed alert failed; next round", instalment.id)
         if told:
             self.payments.outbox.wake()
         return told
+
+    async def _alert(self, instalment: Instalment, now: datetime) -> int:
+        deposit = await Deposit.get(id=instalment.deposit_id)  # type: ignore[attr-defined]
+        view = await self.view(deposit)
+        line = next(x for x in view.lines if x.instalment.id == instalment.id)
+        claim = Instalment.filter(missed_at__isnull=True)
+        if view.invoice is not None:  # its parts at once: the alert names the next to pay
+            line = view.current or line
+            claim = claim.filter(deposit_id=deposit.id)
+        else:
+            claim = claim.filter(id=instalment.id)
+        async with in_transaction() as conn:
+            claimed = await claim.using_db(conn).update(missed_at=now)
+            if not claimed or line.paid_by is not None:
+                return 0
+            manager = await Person.get(id=deposit.created_by_id).using_db(conn)  # type: ignore[attr-defined]
+            await self.notifier.notify(
+                manager,
+                NotificationKind.DEPOSIT,
+                view.told(line.instalment, missed=True),
+                dedupe_key=f"deposit-missed:{line.instalment.id}",
+                using_db=conn,
+            )
+        return 1

@@ -94,6 +94,9 @@ class CheckoutView:
         return {
             "part": self.part(line),
             "what": self.what,
+            "invoice": self.invoice,
+            # What /paylink takes for a new link: the invoice's number, or the deposit's.
+            "ref": self.invoice.number if self.invoice else self.deposit.id,
             "deposit": self.deposit,
             "event": self.event,
             "instalment": instalment,
