@@ -124,6 +124,33 @@ async def play_web(demo: Demo, achieng: SandboxUser) -> None:
         await demo.tg.wait_for_bot_message(achieng.id, "paid KES 10,000", timeout=15, after=first)
         demo.section("On its date the second prompt goes out by itself, and is paid")
     print(await screenshot(link, demo.png.with_name(CHECKOUT_PNG)))
+    await play_invoice(demo, achieng)
+
+
+async def play_invoice(demo: Demo, achieng: SandboxUser) -> None:
+    """An invoice whose email carries a link: the client pays it there, and it is paid."""
+    app = demo.app
+    assert app is not None and app.services is not None and app.checkout is not None
+    base = app.settings.public_base_url
+    await demo.say(
+        achieng,
+        "/invoice 3 | Tamu Weddings | accounts@tamu.example | Sound system 45000; Lighting 30,000",
+        "Invoice INV-",
+    )
+    reply = demo.tg.last_bot_message(achieng.id)
+    assert reply is not None
+    link = next(w for w in reply["caption"].split() if w.startswith(f"{base}/pay/"))
+    demo.section("Achieng invoices Tamu Weddings: the PDF, and a link to pay it in its email")
+    async with httpx.AsyncClient(timeout=15, headers={"Accept": "application/json"}) as http:
+        pressed = await http.post(link, data={"phone": "0700 123 456"})
+        pressed.raise_for_status()
+        print(f"The client opens {link}, types their number, presses Pay and enters their PIN.")
+        await paid(http, link, "done")
+    app.checkout.wake()  # its next round would come within a minute
+    await demo.tg.wait_for_bot_message(
+        achieng.id, "paid invoice INV-", after=reply["message_id"], timeout=15
+    )
+    demo.section("Paid in full: the invoice is marked paid, Achieng told, the client thanked")
 
 
 async def paid(http: httpx.AsyncClient, link: str, state: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -118,6 +119,12 @@ async def test_demo_runs_offline_and_prints_both_linkings(
     assert "Jane Wanjiku confirmed sound engineer at EV1 Harusi ya Wanjiru" in out
     assert "Money out: KES 3,000 (wages sent)" in out
     assert f"saved as {chart}" in out
+    # Last, the web: a deposit paid in two instalments, then an invoice paid from its link.
+    assert "Paid in full: the invoice is marked paid, Achieng told, the client thanked" in out
+    assert "Pay it by M-Pesa on this page: http://127.0.0.1:" in out
+    # (Numbered in the demo's year, which follows today's date.)
+    assert re.search(r"✅ Tamu Weddings paid invoice INV-\d{4}-000001 in full: KES 75,000", out)
+    assert re.search(r"invoice INV-\d{4}-000001 is paid, thank you", out)
     with Image.open(chart) as image:
         image.load()
         assert image.format == "PNG" and image.size == (1200, 780)
