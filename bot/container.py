@@ -164,6 +164,7 @@ def build_services(
         notifier, outbox, scheduler, clock, settings.tz, answer_emails=settings.answer_emails
     )
     scheduler.deadlines = assignments  # an unanswered invitation's spot goes to a backup
+    people.vacated = assignments  # so does a deactivated person's
     documents = DocumentService(renderer, outbox, clock)
     checkout = None
     if payments is not None:

@@ -436,3 +436,35 @@ async def test_a_deadline_across_a_restart_and_two_instances_offers_once(
     finally:
         await again.stop()
         await app.start()  # the fixture stops it again
+
+
+async def test_a_deactivated_persons_spot_goes_to_a_backup(
+    app: Callsheet, tg: TelegramSandbox, people: People
+) -> None:
+    assert app.services is not None
+    u = await crew(tg, people)
+    await said(tg, u["boss"], "/assign 1 | 0712345678 | rigger", "invited to")
+    invitation = await tg.wait_for_bot_message(u["jane"].id, "Invitation")
+    query = await tg.press(u["jane"], invitation["message_id"], "Confirm")
+    await tg.wait_for_callback_answer(query)
+    boss = await Person.get(phone="+254700000001")
+    jane = await Person.get(phone="+254712345678")
+    # Another manager deactivates Jane: the event's manager is told, and the spot is offered.
+    baraka, _ = await people.add("Baraka Mwangi", "0755 000 002", manager=True)
+    done = await app.services.people.deactivate(baraka, jane.id)
+    assert [(line.role, line.status) for line in done.cancelled] == [
+        ("rigger", AssignmentStatus.CONFIRMED)
+    ]
+    offer = await tg.wait_for_bot_message(u["kamau"].id, "A spot is open")
+    assert "on Harusi ya Wanjiru, as rigger" in offer["text"]
+    spot = await BackupSpot.get(event_id=1)
+    assert spot.status is SpotStatus.OPEN
+    await tg.wait_for_bot_message(
+        u["boss"].id, "❌ Jane Wanjiku was taken off (deactivated) → offered to Kamau Njoroge"
+    )
+    query = await tg.press(u["kamau"], offer["message_id"], "Confirm")
+    assert "Confirmed" in (await tg.wait_for_callback_answer(query))["text"]
+    assert (await BackupSpot.get(event_id=1)).status is SpotStatus.FILLED
+    # Deactivating someone already gone offers nothing more.
+    assert (await app.services.people.deactivate(boss, jane.id)).cancelled == []
+    assert await Assignment.filter(event_id=1).count() == 2

@@ -11,10 +11,12 @@ two people confirming at once queue on the spot, and the second finds it filled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from models import (
     Assignment,
@@ -245,6 +247,39 @@ class Backups(Tallies):
         await self.notifier.supersede(rows, conn)
         await OutboxMessage.bulk_create(rows, using_db=conn)
         return True
+
+    async def vacated(self, assignment_ids: Sequence[int]) -> int:
+        """Assignments cancelled because their person was deactivated: each spot goes to a
+        backup as a decline's would. Called after the deactivation's own transaction, each in
+        its own, the spot locked before the assignment as answers lock them."""
+        offered = 0
+        for assignment_id in assignment_ids:
+            async with in_transaction() as conn:
+                spot = await self.spot_for(assignment_id, conn)
+                assignment = await Assignment.filter(id=assignment_id).using_db(conn).get()
+                event = await Event.filter(id=assignment.event_id).using_db(conn).get()  # type: ignore[attr-defined]
+                if (
+                    assignment.status is not AssignmentStatus.CANCELLED
+                    or event.status is not EventStatus.SCHEDULED
+                    or not event.auto_backups
+                    or self.clock.now() >= event.call_at
+                ):
+                    continue
+                manager = await Person.get(id=event.manager_id).using_db(conn)  # type: ignore[attr-defined]
+                before = await BackupOffer.filter(spot__event_id=event.id).using_db(conn).count()
+                await self._after_decline(assignment, event, manager, spot, conn)
+                if (
+                    await BackupOffer.filter(spot__event_id=event.id).using_db(conn).count()
+                    == before
+                ):
+                    continue  # nobody to offer it to, or not needed
+                rows = await self._tally_rows(event, manager, conn, answer=True)
+                await self.notifier.supersede(rows, conn)
+                await OutboxMessage.bulk_create(rows, using_db=conn)
+                offered += 1
+        if offered:
+            self.outbox.wake()
+        return offered
 
     async def _open_spot(
         self,

@@ -3,10 +3,11 @@ manager, and saving an audited change."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -36,6 +37,10 @@ class Invite:
     unlinked: bool = False  # a new link for a linked person disconnected their Telegram
 
 
+class Vacated(Protocol):
+    async def vacated(self, assignment_ids: Sequence[int]) -> int: ...
+
+
 class PeopleCore:
     def __init__(
         self,
@@ -51,6 +56,8 @@ class PeopleCore:
         self.clock = clock
         self.link_ttl = link_ttl
         self.bot_username = bot_username
+        # Set by the container: the spots a deactivated person leaves go to backups.
+        self.vacated: Vacated | None = None
 
     async def get_person(self, actor: Person | None, person_id: int) -> Person:
         require_manager(actor, "see or change people")

@@ -149,6 +149,10 @@ class Deactivation(PeopleCore):
                 using_db=conn,
             )
         self.outbox.wake()
+        if ids and self.vacated is not None:
+            # After the commit, each spot in its own transaction (an answer locks the spot
+            # before the assignment; this transaction held the assignments first).
+            await self.vacated.vacated(ids)
         cancelled = [
             AssignmentLine(a.event.title, a.event.starts_at, a.role, a.status) for a in open_rows
         ]
