@@ -95,12 +95,9 @@ async def play_web(demo: Demo, achieng: SandboxUser) -> None:
     print("Telegram would sign it: opened without that, the page shows nothing)")
     print(await screenshot(board, demo.png.with_name(BOARD_PNG)))
 
-    await demo.say(
-        achieng, "/deposit 3 | Tamu Weddings | 0700 123 456 | 20000 | 2", "Send this link"
+    link = await asked_link(
+        demo, achieng, "/deposit 3 | Tamu Weddings | 0700 123 456 | 20000 | 2", "Send this link"
     )
-    reply = demo.tg.last_bot_message(achieng.id)
-    assert reply is not None
-    link = next(w for w in reply["text"].split() if w.startswith(f"{base}/pay/"))
     demo.section("Achieng asks Tamu Weddings for a deposit in 2 instalments: a link to send them")
     async with httpx.AsyncClient(timeout=15, headers={"Accept": "application/json"}) as http:
         pressed = await http.post(link, data={"phone": "0700 123 456"})
@@ -131,15 +128,15 @@ async def play_invoice(demo: Demo, achieng: SandboxUser) -> None:
     """An invoice whose email carries a link: the client pays it there, and it is paid."""
     app = demo.app
     assert app is not None and app.services is not None and app.checkout is not None
-    base = app.settings.public_base_url
-    await demo.say(
+    invoice = "Sound system 45000; Lighting 30,000"
+    link = await asked_link(
+        demo,
         achieng,
-        "/invoice 3 | Tamu Weddings | accounts@tamu.example | Sound system 45000; Lighting 30,000",
+        f"/invoice 3 | Tamu Weddings | accounts@tamu.example | {invoice}",
         "Invoice INV-",
     )
     reply = demo.tg.last_bot_message(achieng.id)
     assert reply is not None
-    link = next(w for w in reply["caption"].split() if w.startswith(f"{base}/pay/"))
     demo.section("Achieng invoices Tamu Weddings: the PDF, and a link to pay it in its email")
     async with httpx.AsyncClient(timeout=15, headers={"Accept": "application/json"}) as http:
         pressed = await http.post(link, data={"phone": "0700 123 456"})
@@ -151,6 +148,15 @@ async def play_invoice(demo: Demo, achieng: SandboxUser) -> None:
         achieng.id, "paid invoice INV-", after=reply["message_id"], timeout=15
     )
     demo.section("Paid in full: the invoice is marked paid, Achieng told, the client thanked")
+
+
+async def asked_link(demo: Demo, achieng: SandboxUser, command: str, expect: str) -> str:
+    """Achieng's command, and the checkout link in the bot's answer (its text or caption)."""
+    await demo.say(achieng, command, expect)
+    reply = demo.tg.last_bot_message(achieng.id)
+    assert reply is not None and demo.app is not None
+    words = (reply.get("text") or reply.get("caption") or "").split()
+    return next(w for w in words if w.startswith(f"{demo.app.settings.public_base_url}/pay/"))
 
 
 async def paid(http: httpx.AsyncClient, link: str, state: str) -> None:
